@@ -1,0 +1,407 @@
+"""Validation of every JSON shape the platform accepts, in one place.
+
+Web forms, the REST API and file imports all call these functions, so an item
+or a response is judged by the same rules whichever door it came through.
+Each function returns a normalised copy and raises `PayloadError` naming the
+offending field (dotted path, e.g. ``payload.candidates.1.text``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+MAX_PROMPT_CHARS = 50_000
+MAX_TEXT_CHARS = 20_000  # a candidate, a demonstration, an answer
+MAX_SHORT_CHARS = 5_000  # a rationale, a persona, a situation, a source
+MAX_CANDIDATES = 9  # keys 1..9 pick them
+MAX_MESSAGES = 200
+MAX_SOURCES = 50
+MAX_ID_CHARS = 64
+ROLES = ("system", "user", "assistant")
+TIE = "tie"
+CONFIDENCE_RANGE = (1, 5)
+
+
+class PayloadError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _text(value: Any, field: str, *, limit: int, required: bool = True) -> str:
+    if value is None or value == "":
+        if required:
+            raise PayloadError(field, "This field is required.")
+        return ""
+    if not isinstance(value, str):
+        raise PayloadError(field, "Must be a string.")
+    if required and not value.strip():
+        raise PayloadError(field, "Must not be blank.")
+    if len(value) > limit:
+        raise PayloadError(field, f"At most {limit} characters (got {len(value)}).")
+    return value
+
+
+def _mapping(value: Any, field: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise PayloadError(field, "Must be an object.")
+    return value
+
+
+def _no_unknown(value: Mapping, allowed: set[str], field: str) -> None:
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        prefix = f"{field}." if field else ""
+        raise PayloadError(
+            f"{prefix}{unknown[0]}", f"Unknown field; expected one of {', '.join(sorted(allowed))}."
+        )
+
+
+# Audiences -----------------------------------------------------------------
+
+
+def validate_attribute_schema(schema: Any) -> list[dict]:
+    if not isinstance(schema, list):
+        raise PayloadError("attribute_schema", "Must be a list of attributes.")
+    seen: set[str] = set()
+    result = []
+    for i, attribute in enumerate(schema):
+        field = f"attribute_schema.{i}"
+        attribute = _mapping(attribute, field)
+        _no_unknown(attribute, {"name", "label", "choices"}, field)
+        name = _text(attribute.get("name"), f"{field}.name", limit=MAX_ID_CHARS)
+        if not name.isidentifier():
+            raise PayloadError(f"{field}.name", "Use letters, digits and underscores.")
+        if name in seen:
+            raise PayloadError(f"{field}.name", f"Attribute {name!r} appears twice.")
+        seen.add(name)
+        choices = attribute.get("choices")
+        if not isinstance(choices, list) or len(choices) < 2:
+            raise PayloadError(f"{field}.choices", "Give at least two allowed values.")
+        for j, choice in enumerate(choices):
+            _text(choice, f"{field}.choices.{j}", limit=200)
+        if len(set(choices)) != len(choices):
+            raise PayloadError(f"{field}.choices", "Allowed values must be distinct.")
+        label = attribute.get("label") or name.replace("_", " ").capitalize()
+        result.append(
+            {
+                "name": name,
+                "label": _text(label, f"{field}.label", limit=200),
+                "choices": list(choices),
+            }
+        )
+    return result
+
+
+def validate_target_marginals(marginals: Any, schema: list[dict], *, kind: str) -> dict:
+    marginals = _mapping(marginals if marginals is not None else {}, "target_marginals")
+    if marginals and kind != "public":
+        raise PayloadError("target_marginals", "Only public audiences have target marginals.")
+    choices = {attribute["name"]: attribute["choices"] for attribute in schema}
+    result = {}
+    for name, shares in marginals.items():
+        field = f"target_marginals.{name}"
+        if name not in choices:
+            raise PayloadError(field, "Not an attribute of this audience's schema.")
+        shares = _mapping(shares, field)
+        for value, share in shares.items():
+            if value not in choices[name]:
+                raise PayloadError(f"{field}.{value}", f"Not an allowed value of {name}.")
+            if (
+                not isinstance(share, int | float)
+                or isinstance(share, bool)
+                or not math.isfinite(share)
+                or share < 0
+            ):
+                raise PayloadError(f"{field}.{value}", "Must be a number from 0 to 1.")
+        total = sum(shares.values())
+        if abs(total - 1.0) > 1e-6:
+            raise PayloadError(field, f"Shares must add up to 1 (they add up to {total:g}).")
+        result[name] = {value: float(share) for value, share in shares.items()}
+    return result
+
+
+def validate_attributes(values: Any, schema: list[dict]) -> dict:
+    """A member's self-reported attributes: exactly the schema's, with allowed values."""
+    values = _mapping(values if values is not None else {}, "attributes")
+    _no_unknown(values, {attribute["name"] for attribute in schema}, "attributes")
+    for attribute in schema:
+        field = f"attributes.{attribute['name']}"
+        if attribute["name"] not in values:
+            raise PayloadError(field, "This field is required.")
+        if values[attribute["name"]] not in attribute["choices"]:
+            raise PayloadError(
+                field, f"Choose one of: {', '.join(map(str, attribute['choices']))}."
+            )
+    return dict(values)
+
+
+# Items ---------------------------------------------------------------------
+
+
+def validate_context(context: Any, *, episodic: bool) -> dict | None:
+    if context in (None, {}, ""):
+        if episodic:
+            raise PayloadError(
+                "context", "Episodic items need a context (messages, situation or persona)."
+            )
+        return None
+    context = _mapping(context, "context")
+    _no_unknown(context, {"messages", "situation", "persona"}, "context")
+    result: dict[str, Any] = {}
+    messages = context.get("messages")
+    if messages is not None:
+        if not isinstance(messages, list):
+            raise PayloadError("context.messages", "Must be a list of {role, content}.")
+        if len(messages) > MAX_MESSAGES:
+            raise PayloadError("context.messages", f"At most {MAX_MESSAGES} messages.")
+        clean = []
+        for i, message in enumerate(messages):
+            field = f"context.messages.{i}"
+            message = _mapping(message, field)
+            _no_unknown(message, {"role", "content"}, field)
+            if message.get("role") not in ROLES:
+                raise PayloadError(f"{field}.role", f"Must be one of {', '.join(ROLES)}.")
+            content = _text(message.get("content"), f"{field}.content", limit=MAX_TEXT_CHARS)
+            clean.append({"role": message["role"], "content": content})
+        if clean:
+            result["messages"] = clean
+    for key in ("situation", "persona"):
+        if context.get(key):
+            result[key] = _text(context[key], f"context.{key}", limit=MAX_SHORT_CHARS)
+    if not result:
+        if episodic:
+            raise PayloadError(
+                "context", "Episodic items need a context (messages, situation or persona)."
+            )
+        return None
+    return result
+
+
+def _sources(value: Any, field: str) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise PayloadError(field, "Must be a list of strings.")
+    if len(value) > MAX_SOURCES:
+        raise PayloadError(field, f"At most {MAX_SOURCES} sources.")
+    return [_text(source, f"{field}.{i}", limit=MAX_SHORT_CHARS) for i, source in enumerate(value)]
+
+
+def validate_item_payload(kind: str, payload: Any, *, preference_format: str = "choice") -> dict:
+    payload = _mapping(payload if payload is not None else {}, "payload")
+    if kind == "preference":
+        _no_unknown(payload, {"candidates"}, "payload")
+        candidates = payload.get("candidates")
+        if not isinstance(candidates, list) or len(candidates) < 2:
+            raise PayloadError("payload.candidates", "Give at least two candidate responses.")
+        if len(candidates) > MAX_CANDIDATES:
+            raise PayloadError("payload.candidates", f"At most {MAX_CANDIDATES} candidates.")
+        if preference_format == "choice" and len(candidates) != 2:
+            raise PayloadError(
+                "payload.candidates",
+                f"This campaign picks the better of two; got {len(candidates)} candidates.",
+            )
+        clean, seen = [], set()
+        for i, candidate in enumerate(candidates):
+            field = f"payload.candidates.{i}"
+            if isinstance(candidate, str):
+                candidate = {"text": candidate}
+            candidate = _mapping(candidate, field)
+            _no_unknown(candidate, {"id", "text", "source"}, field)
+            candidate_id = candidate.get("id", "abcdefghi"[i])
+            candidate_id = _text(str(candidate_id), f"{field}.id", limit=MAX_ID_CHARS)
+            if candidate_id == TIE:
+                raise PayloadError(f"{field}.id", f"{TIE!r} is reserved for ties.")
+            if candidate_id in seen:
+                raise PayloadError(f"{field}.id", f"Candidate id {candidate_id!r} appears twice.")
+            seen.add(candidate_id)
+            entry = {
+                "id": candidate_id,
+                "text": _text(candidate.get("text"), f"{field}.text", limit=MAX_TEXT_CHARS),
+            }
+            source = _text(candidate.get("source"), f"{field}.source", limit=200, required=False)
+            if source:
+                entry["source"] = source
+            clean.append(entry)
+        return {"candidates": clean}
+    if kind == "demonstration":
+        _no_unknown(payload, {"draft"}, "payload")
+        draft = _text(payload.get("draft"), "payload.draft", limit=MAX_TEXT_CHARS, required=False)
+        return {"draft": draft} if draft else {}
+    if kind == "qa":
+        _no_unknown(payload, {"question", "reference_answer", "sources"}, "payload")
+        result = {
+            "question": _text(payload.get("question"), "payload.question", limit=MAX_PROMPT_CHARS)
+        }
+        reference = _text(
+            payload.get("reference_answer"),
+            "payload.reference_answer",
+            limit=MAX_TEXT_CHARS,
+            required=False,
+        )
+        if reference:
+            result["reference_answer"] = reference
+        sources = _sources(payload.get("sources"), "payload.sources")
+        if sources:
+            result["sources"] = sources
+        return result
+    raise PayloadError("kind", f"Unknown item kind {kind!r}.")
+
+
+def validate_expected(kind: str, expected: Any, payload: dict) -> dict:
+    """What an attention check's correct answer looks like.
+
+    Preferences: ``{"choice": id}`` (the better of two, or ``"tie"``) or
+    ``{"top": id}`` (ranked first, or rated highest). Text kinds:
+    ``{"contains": "word"}``, matched case-insensitively.
+    """
+    expected = _mapping(expected, "expected")
+    if kind == "preference":
+        ids = {candidate["id"] for candidate in payload["candidates"]}
+        _no_unknown(expected, {"choice", "top"}, "expected")
+        if len(expected) != 1:
+            raise PayloadError("expected", "Give exactly one of choice or top.")
+        key, value = next(iter(expected.items()))
+        allowed = ids | {TIE} if key == "choice" else ids
+        if value not in allowed:
+            raise PayloadError(f"expected.{key}", f"Must be one of {', '.join(sorted(allowed))}.")
+        return {key: value}
+    _no_unknown(expected, {"contains"}, "expected")
+    return {"contains": _text(expected.get("contains"), "expected.contains", limit=200)}
+
+
+def validate_item(
+    *,
+    kind: str,
+    prompt: Any,
+    context: Any,
+    payload: Any,
+    expected: Any = None,
+    episodic: bool = False,
+    preference_format: str = "choice",
+) -> dict:
+    """A whole item; returns {"prompt", "context", "payload", "expected"}, normalised."""
+    payload = validate_item_payload(kind, payload, preference_format=preference_format)
+    if kind == "qa" and not prompt:
+        prompt = payload["question"]
+    return {
+        "prompt": _text(prompt, "prompt", limit=MAX_PROMPT_CHARS),
+        "context": validate_context(context, episodic=episodic),
+        "payload": payload,
+        "expected": None if expected is None else validate_expected(kind, expected, payload),
+    }
+
+
+# Responses -----------------------------------------------------------------
+
+
+def _int_in(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PayloadError(field, "Must be a whole number.")
+    if not low <= value <= high:
+        raise PayloadError(field, f"Must be between {low} and {high}.")
+    return value
+
+
+def validate_response(
+    *,
+    kind: str,
+    payload: Any,
+    item_payload: dict,
+    preference_format: str = "choice",
+    rating_scale: tuple[int, int] | None = None,
+    ask_rationale: bool = False,
+    ask_confidence: bool = False,
+) -> dict:
+    """A response to an item, checked against that item and its campaign's rules."""
+    payload = _mapping(payload, "payload")
+    result: dict[str, Any] = {}
+    if kind == "preference":
+        ids = [candidate["id"] for candidate in item_payload["candidates"]]
+        _no_unknown(payload, {"choice", "ranking", "ratings", "rationale", "confidence"}, "")
+        if preference_format == "choice":
+            choice = payload.get("choice")
+            if choice in (None, ""):
+                raise PayloadError("choice", "Pick one of the responses, or a tie.")
+            if choice not in [*ids, TIE]:
+                raise PayloadError("choice", f"Must be one of {', '.join([*ids, TIE])}.")
+            result["choice"] = choice
+        elif preference_format == "ranking":
+            ranking = payload.get("ranking")
+            if not isinstance(ranking, list) or not ranking:
+                raise PayloadError("ranking", "Order all the responses, best first.")
+            if sorted(map(str, ranking)) != sorted(ids) or len(ranking) != len(ids):
+                raise PayloadError(
+                    "ranking", f"Must list each of {', '.join(ids)} exactly once, best first."
+                )
+            result["ranking"] = [str(candidate_id) for candidate_id in ranking]
+        ratings = payload.get("ratings")
+        if preference_format == "rating" and not ratings:
+            raise PayloadError("ratings", "Rate every response.")
+        if ratings:
+            if rating_scale is None:
+                raise PayloadError("ratings", "This campaign does not collect ratings.")
+            ratings = _mapping(ratings, "ratings")
+            _no_unknown(ratings, set(ids), "ratings")
+            missing = [candidate_id for candidate_id in ids if candidate_id not in ratings]
+            if missing:
+                raise PayloadError(f"ratings.{missing[0]}", "Rate every response.")
+            result["ratings"] = {
+                candidate_id: _int_in(
+                    ratings[candidate_id], f"ratings.{candidate_id}", *rating_scale
+                )
+                for candidate_id in ids
+            }
+    elif kind == "demonstration":
+        _no_unknown(payload, {"text", "rationale", "confidence"}, "")
+        result["text"] = _text(payload.get("text"), "text", limit=MAX_TEXT_CHARS)
+    elif kind == "qa":
+        _no_unknown(payload, {"answer", "sources", "rationale", "confidence"}, "")
+        result["answer"] = _text(payload.get("answer"), "answer", limit=MAX_TEXT_CHARS)
+        sources = _sources(payload.get("sources"), "sources")
+        if sources:
+            result["sources"] = sources
+    else:
+        raise PayloadError("kind", f"Unknown item kind {kind!r}.")
+    rationale = _text(payload.get("rationale"), "rationale", limit=MAX_SHORT_CHARS, required=False)
+    if rationale:
+        result["rationale"] = rationale
+    elif ask_rationale:
+        raise PayloadError("rationale", "Say briefly why.")
+    confidence = payload.get("confidence")
+    if confidence not in (None, ""):
+        result["confidence"] = _int_in(confidence, "confidence", *CONFIDENCE_RANGE)
+    elif ask_confidence:
+        raise PayloadError("confidence", "Say how confident you are.")
+    return result
+
+
+def top_choice(payload: dict) -> str | None:
+    """The candidate a preference response puts first (None for a tie or a rating tie)."""
+    if "choice" in payload:
+        return None if payload["choice"] == TIE else payload["choice"]
+    if "ranking" in payload:
+        return payload["ranking"][0]
+    ratings = payload.get("ratings") or {}
+    if ratings:
+        best = max(ratings.values())
+        leaders = [candidate_id for candidate_id, value in ratings.items() if value == best]
+        return leaders[0] if len(leaders) == 1 else None
+    return None
+
+
+def attention_check_passed(expected: dict, payload: dict) -> bool:
+    if "choice" in expected:
+        return payload.get("choice") == expected["choice"]
+    if "top" in expected:
+        return top_choice(payload) == expected["top"]
+    text = payload.get("text") or payload.get("answer") or ""
+    return expected["contains"].casefold() in text.casefold()

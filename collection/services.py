@@ -1,0 +1,740 @@
+"""Every write to collected data: joining, consent, campaigns, items, the assignment engine.
+
+The engine's invariants (SPEC.md, "Assignment rules") and how they are held:
+
+- capacity lives in `Slot` rows (k per item and audience); a lease or a response
+  occupies one slot, so completed + live leases never exceed k;
+- the next free slot is found by walking the partial index ``slot_open_in_order``
+  and locked with ``FOR UPDATE SKIP LOCKED``: concurrent annotators take
+  different slots without waiting for each other;
+- one participant's requests are serialised by an advisory lock on their id, so
+  two tabs cannot both pass the per-participant cap;
+- ``Assignment`` has one row per (item, participant) ever, so nobody is served
+  the same item twice, even after a skip;
+- a submission is stored once per idempotency key (unique per participant).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from collection import payloads, selectors
+from collection.models import (
+    Assignment,
+    Audience,
+    Campaign,
+    CampaignAudience,
+    Consent,
+    Invitation,
+    Item,
+    Membership,
+    Participant,
+    Response,
+    Slot,
+    Withdrawal,
+)
+
+
+class ServiceError(Exception):
+    """A request the platform refuses, with the field it concerns and a plain message."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "conflict"
+
+
+class LeaseExpired(Conflict):
+    code = "lease_expired"
+
+
+class ConsentRequired(ServiceError):
+    status = 403
+    code = "consent_required"
+
+
+class ProfileRequired(ServiceError):
+    status = 403
+    code = "profile_required"
+
+
+class NotEligible(ServiceError):
+    status = 403
+    code = "not_eligible"
+
+
+def payload_error(error: payloads.PayloadError) -> ServiceError:
+    return ServiceError(error.message, field=error.field)
+
+
+# Participants and audiences ------------------------------------------------------
+
+
+def participant_get_or_create(*, user) -> Participant:
+    participant, _ = Participant.objects.get_or_create(user=user)
+    return participant
+
+
+def audience_create(
+    *,
+    slug: str,
+    name: str,
+    kind: str,
+    description: str = "",
+    attribute_schema: list | None = None,
+    target_marginals: dict | None = None,
+    screened: bool = False,
+    max_members: int | None = None,
+    created_by=None,
+) -> Audience:
+    if kind not in Audience.Kind.values:
+        raise ServiceError(f"Unknown audience kind {kind!r}.", field="kind")
+    try:
+        schema = payloads.validate_attribute_schema(attribute_schema or [])
+        targets = payloads.validate_target_marginals(target_marginals or {}, schema, kind=kind)
+    except payloads.PayloadError as error:
+        raise payload_error(error) from error
+    if kind == Audience.Kind.DYADIC:
+        max_members = 1
+    if kind == Audience.Kind.GROUP and not max_members:
+        raise ServiceError("A group audience needs a member limit.", field="max_members")
+    if Audience.objects.filter(slug=slug).exists():
+        raise Conflict(f"An audience with slug {slug!r} exists already.", field="slug")
+    return Audience.objects.create(
+        slug=slug,
+        name=name,
+        kind=kind,
+        description=description,
+        attribute_schema=schema,
+        target_marginals=targets,
+        screened=screened,
+        max_members=max_members,
+        created_by=created_by,
+    )
+
+
+def invitation_create(
+    *,
+    audience: Audience,
+    created_by=None,
+    max_uses: int = 1,
+    note: str = "",
+    expires_at: datetime | None = None,
+) -> Invitation:
+    if audience.kind == Audience.Kind.DYADIC:
+        max_uses = 1
+    return Invitation.objects.create(
+        audience=audience,
+        created_by=created_by,
+        max_uses=max_uses,
+        note=note,
+        expires_at=expires_at,
+    )
+
+
+@transaction.atomic
+def membership_join(
+    *,
+    participant: Participant,
+    audience: Audience,
+    invitation: Invitation | None = None,
+    attributes: dict | None = None,
+) -> Membership:
+    """Add a participant to an audience, by open sign-up or by invitation."""
+    audience = Audience.objects.select_for_update().get(pk=audience.pk)
+    existing = Membership.objects.filter(participant=participant, audience=audience).first()
+    if existing:
+        return existing
+    if invitation is None and not audience.is_open_signup:
+        raise NotEligible(f"{audience.name} is by invitation only.", field="audience")
+    if invitation is not None:
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.audience_id != audience.pk or not invitation.is_usable():
+            raise NotEligible("This invitation link is no longer valid.", field="invitation")
+    if audience.max_members and audience.memberships.count() >= audience.max_members:
+        raise Conflict(f"{audience.name} is full.", field="audience")
+    clean_attributes = {}
+    if attributes is not None:
+        try:
+            clean_attributes = payloads.validate_attributes(attributes, audience.attribute_schema)
+        except payloads.PayloadError as error:
+            raise payload_error(error) from error
+    membership = Membership.objects.create(
+        participant=participant,
+        audience=audience,
+        audience_kind=audience.kind,
+        attributes=clean_attributes,
+        invitation=invitation,
+    )
+    if invitation is not None:
+        invitation.uses += 1
+        invitation.save(update_fields=["uses"])
+    return membership
+
+
+def invitation_accept(*, token: str, participant: Participant) -> Membership:
+    invitation = Invitation.objects.select_related("audience").filter(token=token).first()
+    if invitation is None:
+        raise NotFound("There is no such invitation.", field="token")
+    existing = Membership.objects.filter(
+        participant=participant, audience=invitation.audience
+    ).first()
+    if existing:
+        return existing
+    return membership_join(
+        participant=participant, audience=invitation.audience, invitation=invitation
+    )
+
+
+def membership_set_attributes(*, membership: Membership, attributes: dict) -> Membership:
+    try:
+        membership.attributes = payloads.validate_attributes(
+            attributes, membership.audience.attribute_schema
+        )
+    except payloads.PayloadError as error:
+        raise payload_error(error) from error
+    membership.save(update_fields=["attributes"])
+    return membership
+
+
+def consent_give(*, participant: Participant, campaign: Campaign) -> Consent:
+    consent, _ = Consent.objects.get_or_create(
+        participant=participant,
+        campaign=campaign,
+        version=campaign.consent_version,
+        defaults={"text": campaign.consent_text},
+    )
+    return consent
+
+
+# Campaigns and items -------------------------------------------------------------
+
+
+CAMPAIGN_TRANSITIONS = {
+    Campaign.Status.DRAFT: {Campaign.Status.OPEN, Campaign.Status.CLOSED},
+    Campaign.Status.OPEN: {Campaign.Status.PAUSED, Campaign.Status.CLOSED},
+    Campaign.Status.PAUSED: {Campaign.Status.OPEN, Campaign.Status.CLOSED},
+    Campaign.Status.CLOSED: set(),
+}
+
+COMPETENCE_FOR_KIND = {
+    Campaign.ItemKind.PREFERENCE: Campaign.Competence.BEHAVIOUR,
+    Campaign.ItemKind.DEMONSTRATION: Campaign.Competence.SKILL,
+    Campaign.ItemKind.QA: Campaign.Competence.KNOWLEDGE,
+}
+
+
+def campaign_create(
+    *,
+    slug: str,
+    name: str,
+    item_kind: str,
+    owners: Iterable = (),
+    competence: str | None = None,
+    targets: dict[Audience, int] | None = None,
+    **fields,
+) -> Campaign:
+    """A draft campaign; ``targets`` maps each target audience to its overlap k."""
+    if item_kind not in Campaign.ItemKind.values:
+        raise ServiceError(f"Unknown item kind {item_kind!r}.", field="item_kind")
+    if Campaign.objects.filter(slug=slug).exists():
+        raise Conflict(f"A campaign with slug {slug!r} exists already.", field="slug")
+    campaign = Campaign(
+        slug=slug,
+        name=name,
+        item_kind=item_kind,
+        competence=competence or COMPETENCE_FOR_KIND[item_kind],
+        **fields,
+    )
+    campaign.full_clean(exclude=["owners"])
+    with transaction.atomic():
+        campaign.save()
+        campaign.owners.set(owners)
+        for audience, k in (targets or {}).items():
+            campaign_set_target(campaign=campaign, audience=audience, overlap_k=k)
+    return campaign
+
+
+def campaign_set_target(
+    *, campaign: Campaign, audience: Audience, overlap_k: int, stratum_reserve_share: float = 0.2
+) -> CampaignAudience:
+    if overlap_k < 1:
+        raise ServiceError("The overlap k must be at least 1.", field="overlap_k")
+    with transaction.atomic():
+        target, _ = CampaignAudience.objects.update_or_create(
+            campaign=campaign,
+            audience=audience,
+            defaults={"overlap_k": overlap_k, "stratum_reserve_share": stratum_reserve_share},
+        )
+        campaign_sync_slots(campaign=campaign)
+    return target
+
+
+def campaign_sync_slots(*, campaign: Campaign) -> None:
+    """Give every ordinary item exactly k slots per target audience.
+
+    Raising k adds slots; lowering it removes the empty, unleased ones above the
+    new k (slots already holding a response or a live lease are kept). Done in
+    SQL so that it stays quick for a million items.
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO collection_slot (campaign_id, audience_id, item_id, index, filled)
+            SELECT t.campaign_id, t.audience_id, i.id, s.n, false
+            FROM collection_campaignaudience t
+            JOIN collection_item i ON i.campaign_id = t.campaign_id AND NOT i.is_attention_check
+            CROSS JOIN LATERAL generate_series(0, t.overlap_k - 1) AS s(n)
+            WHERE t.campaign_id = %s
+            ON CONFLICT (item_id, audience_id, index) DO NOTHING
+            """,
+            [campaign.pk],
+        )
+        cursor.execute(
+            """
+            DELETE FROM collection_slot s
+            WHERE s.campaign_id = %s AND NOT s.filled
+              AND (s.lease_expires_at IS NULL OR s.lease_expires_at < %s)
+              AND NOT EXISTS (
+                  SELECT 1 FROM collection_campaignaudience t
+                  WHERE t.campaign_id = s.campaign_id AND t.audience_id = s.audience_id
+                    AND s.index < t.overlap_k)
+            """,
+            [campaign.pk, now],
+        )
+
+
+def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
+    if status not in CAMPAIGN_TRANSITIONS[campaign.status]:
+        raise Conflict(f"A {campaign.status} campaign cannot become {status}.", field="status")
+    if status == Campaign.Status.OPEN:
+        if not campaign.targets.exists():
+            raise ServiceError("Add at least one target audience first.", field="targets")
+        if not campaign.items.exists():
+            raise ServiceError("Add items before opening the campaign.", field="items")
+        campaign.opened_at = campaign.opened_at or timezone.now()
+    if status == Campaign.Status.CLOSED:
+        campaign.closed_at = timezone.now()
+    campaign.status = status
+    campaign.save(update_fields=["status", "opened_at", "closed_at"])
+    return campaign
+
+
+def item_rules(campaign: Campaign) -> dict:
+    return {
+        "kind": campaign.item_kind,
+        "episodic": campaign.is_episodic,
+        "preference_format": campaign.preference_format,
+    }
+
+
+def items_create(*, campaign: Campaign, rows: Iterable[dict]) -> list[Item]:
+    """Validate and insert items, all or nothing; each row as in the JSONL import format.
+
+    Raises ServiceError naming the row (1-based) and field of the first bad row.
+    """
+    items = []
+    rules = item_rules(campaign)
+    for number, row in enumerate(rows, start=1):
+        try:
+            clean = payloads.validate_item(
+                prompt=row.get("prompt"),
+                context=row.get("context"),
+                payload=row.get("payload"),
+                expected=row.get("expected"),
+                **rules,
+            )
+        except payloads.PayloadError as error:
+            raise ServiceError(f"Item {number}: {error.message}", field=error.field) from error
+        items.append(
+            Item(
+                campaign=campaign,
+                external_id=row.get("external_id") or None,
+                is_attention_check=clean["expected"] is not None,
+                **clean,
+            )
+        )
+    external_ids = [item.external_id for item in items if item.external_id]
+    if len(set(external_ids)) != len(external_ids):
+        raise Conflict("Two items share an external_id.", field="external_id")
+    clash = Item.objects.filter(campaign=campaign, external_id__in=external_ids).first()
+    if clash:
+        raise Conflict(
+            f"An item with external_id {clash.external_id!r} exists already.", field="external_id"
+        )
+    with transaction.atomic():
+        created = Item.objects.bulk_create(items, batch_size=2000)
+        campaign_sync_slots(campaign=campaign)
+    return created
+
+
+# The assignment engine -----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class NoItem:
+    """Why there is nothing to serve right now, in words for the annotator."""
+
+    reason: str
+    code: str
+
+
+def _lock_participant(participant: Participant) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x504C5552, participant.pk])
+
+
+def _check_may_annotate(participant: Participant, campaign: Campaign) -> list[Membership]:
+    if (
+        Withdrawal.objects.filter(participant=participant)
+        .filter(Q(campaign__isnull=True) | Q(campaign=campaign))
+        .exists()
+    ):
+        raise NotEligible("You have withdrawn from this campaign.", field="campaign")
+    memberships = selectors.memberships_for_campaign(participant=participant, campaign=campaign)
+    if not memberships:
+        raise NotEligible("This campaign is not open to your audiences.", field="campaign")
+    if not Consent.objects.filter(
+        participant=participant, campaign=campaign, version=campaign.consent_version
+    ).exists():
+        raise ConsentRequired("Please read and accept the consent form first.", field="consent")
+    complete = [membership for membership in memberships if membership.profile_complete]
+    if not complete:
+        raise ProfileRequired("Please fill in your profile first.", field="attributes")
+    return complete
+
+
+def assignment_next(
+    *, participant: Participant, campaign: Campaign, now: datetime | None = None
+) -> Assignment | NoItem:
+    """Lease the next item of ``campaign`` to ``participant``, or say why there is none.
+
+    A participant holding a live lease gets it back (reloading the page does not
+    burn items).
+    """
+    now = now or timezone.now()
+    campaign.refresh_from_db(fields=["status"])
+    if campaign.status != Campaign.Status.OPEN:
+        return NoItem(f"This campaign is {campaign.get_status_display().lower()}.", "not_open")
+    memberships = _check_may_annotate(participant, campaign)
+    with transaction.atomic():
+        _lock_participant(participant)
+        current = selectors.assignment_current(participant=participant, campaign=campaign)
+        if current is not None and current.expires_at > now:
+            return current
+        if current is not None and _renew(current, now=now, lease=campaign.lease_seconds):
+            return current
+        counts = selectors.participant_campaign_counts(participant=participant, campaign=campaign)
+        if campaign.per_participant_cap and counts.completed >= campaign.per_participant_cap:
+            return NoItem(
+                f"You have reached this campaign's limit of {campaign.per_participant_cap} "
+                "items. Thank you!",
+                "cap_reached",
+            )
+        if _attention_check_due(campaign, counts):
+            item_id = selectors.attention_check_next(participant=participant, campaign=campaign)
+            if item_id is not None:
+                return Assignment.objects.create(
+                    campaign=campaign,
+                    audience_id=memberships[0].audience_id,
+                    item_id=item_id,
+                    participant=participant,
+                    leased_at=now,
+                    expires_at=now + timedelta(seconds=campaign.lease_seconds),
+                )
+        held_back = []
+        for membership in memberships:
+            if not _stratum_may_take(membership, campaign):
+                held_back.append(membership)
+                continue
+            slot = selectors.slot_next_free(
+                participant=participant,
+                campaign=campaign,
+                audience_id=membership.audience_id,
+                now=now,
+            )
+            if slot is not None:
+                return _lease(slot, participant=participant, now=now, lease=campaign.lease_seconds)
+    if held_back:
+        return NoItem(
+            "The remaining places are kept for people from groups we have heard too little "
+            "from. Thank you for your help!",
+            "stratum_full",
+        )
+    return NoItem("There is nothing left for you to annotate in this campaign.", "exhausted")
+
+
+def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -> Assignment:
+    expires_at = now + timedelta(seconds=lease)
+    assignment = Assignment.objects.create(
+        campaign_id=slot.campaign_id,
+        audience_id=slot.audience_id,
+        item_id=slot.item_id,
+        participant=participant,
+        slot=slot,
+        leased_at=now,
+        expires_at=expires_at,
+    )
+    Slot.objects.filter(pk=slot.pk).update(holder=assignment, lease_expires_at=expires_at)
+    return assignment
+
+
+def _renew(assignment: Assignment, *, now: datetime, lease: int) -> bool:
+    """Extend an expired lease if its slot has not been given to anyone else."""
+    expires_at = now + timedelta(seconds=lease)
+    if assignment.slot_id is None:
+        renewed = True
+    else:
+        slot = (
+            Slot.objects.select_for_update(skip_locked=True)
+            .filter(pk=assignment.slot_id, holder=assignment, filled=False)
+            .first()
+        )
+        renewed = slot is not None
+        if renewed:
+            Slot.objects.filter(pk=slot.pk).update(lease_expires_at=expires_at)
+    if renewed:
+        assignment.expires_at = expires_at
+        assignment.save(update_fields=["expires_at"])
+    return renewed
+
+
+def _attention_check_due(campaign: Campaign, counts: selectors.ParticipantCounts) -> bool:
+    """Spread checks evenly: the next item is a check while checks lag the share."""
+    share = campaign.attention_check_share
+    if share <= 0:
+        return False
+    return counts.attention_checks + 1 <= share * (counts.assigned + 1)
+
+
+STRATA_CACHE_SECONDS = 30
+
+
+def _stratum_may_take(membership: Membership, campaign: Campaign) -> bool:
+    """For public audiences with targets: once slots are scarce, keep them for strata
+    still below their target share (quota sampling)."""
+    audience = membership.audience
+    if audience.kind != Audience.Kind.PUBLIC or not audience.target_marginals:
+        return True
+    key = f"strata:{campaign.pk}:{audience.pk}"
+    status = cache.get(key)
+    if status is None:
+        status = selectors.stratum_status(campaign=campaign, audience=audience)
+        cache.set(key, status, STRATA_CACHE_SECONDS)
+    if not status["scarce"]:
+        return True
+    below = status["below_target"]
+    return any(
+        membership.attributes.get(name) in below.get(name, ()) for name in audience.target_marginals
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Submission:
+    response: Response
+    created: bool
+
+
+def response_submit(
+    *,
+    participant: Participant,
+    assignment_id: int,
+    payload: dict,
+    time_on_task_ms: int,
+    idempotency_key: uuid.UUID | str,
+    now: datetime | None = None,
+) -> Submission:
+    """Store a participant's answer to their leased item, once per idempotency key."""
+    now = now or timezone.now()
+    try:
+        idempotency_key = uuid.UUID(str(idempotency_key))
+    except ValueError as error:
+        raise ServiceError("Must be a UUID.", field="idempotency_key") from error
+    if not isinstance(time_on_task_ms, int) or not 0 <= time_on_task_ms <= 86_400_000:
+        raise ServiceError(
+            "Must be a whole number of milliseconds, at most a day.", field="time_on_task_ms"
+        )
+    previous = _response_by_key(participant, idempotency_key, assignment_id)
+    if previous is not None:
+        return Submission(previous, created=False)
+    try:
+        with transaction.atomic():
+            assignment = (
+                Assignment.objects.select_for_update(of=("self",))
+                .select_related("item", "campaign")
+                .filter(pk=assignment_id, participant=participant)
+                .first()
+            )
+            if assignment is None:
+                raise NotFound("This item is not assigned to you.", field="assignment")
+            previous = _response_by_key(participant, idempotency_key, assignment_id)
+            if previous is not None:
+                return Submission(previous, created=False)
+            _check_submittable(assignment, now=now)
+            response = _store_response(
+                assignment, payload, time_on_task_ms, idempotency_key, now=now
+            )
+    except IntegrityError:
+        # A concurrent retry with the same key won the race: return what it stored.
+        previous = _response_by_key(participant, idempotency_key, assignment_id)
+        if previous is None:
+            raise
+        return Submission(previous, created=False)
+    return Submission(response, created=True)
+
+
+def _response_by_key(participant, idempotency_key, assignment_id) -> Response | None:
+    response = Response.objects.filter(
+        participant=participant, idempotency_key=idempotency_key
+    ).first()
+    if response is not None and response.assignment_id != assignment_id:
+        raise Conflict("This idempotency key was used for another item.", field="idempotency_key")
+    return response
+
+
+def _check_submittable(assignment: Assignment, *, now: datetime) -> None:
+    if assignment.status == Assignment.Status.COMPLETED:
+        raise Conflict("You have answered this item already.", field="assignment")
+    if assignment.status != Assignment.Status.LEASED:
+        raise Conflict(f"This item was {assignment.status}.", field="assignment")
+    if assignment.campaign.status == Campaign.Status.CLOSED:
+        raise Conflict("This campaign is closed.", field="campaign")
+    if assignment.expires_at <= now:
+        raise LeaseExpired(
+            "Your time for this item ran out and it may have gone to someone else. "
+            "Here is the next one.",
+            field="assignment",
+        )
+
+
+def _store_response(
+    assignment: Assignment,
+    payload: dict,
+    time_on_task_ms: int,
+    idempotency_key: uuid.UUID,
+    *,
+    now: datetime,
+) -> Response:
+    campaign, item = assignment.campaign, assignment.item
+    try:
+        clean = payloads.validate_response(
+            kind=campaign.item_kind,
+            payload=payload,
+            item_payload=item.payload,
+            preference_format=campaign.preference_format,
+            rating_scale=campaign.rating_scale,
+            ask_rationale=campaign.ask_rationale,
+            ask_confidence=campaign.ask_confidence,
+        )
+    except payloads.PayloadError as error:
+        raise payload_error(error) from error
+    if assignment.slot_id is not None:
+        taken = Slot.objects.filter(pk=assignment.slot_id, holder=assignment, filled=False).update(
+            filled=True, lease_expires_at=None
+        )
+        if not taken:
+            raise LeaseExpired("Your time for this item ran out.", field="assignment")
+    response = Response.objects.create(
+        campaign=campaign,
+        audience_id=assignment.audience_id,
+        item=item,
+        participant_id=assignment.participant_id,
+        assignment=assignment,
+        payload=clean,
+        time_on_task_ms=time_on_task_ms,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        attention_passed=(
+            payloads.attention_check_passed(item.expected, clean)
+            if item.is_attention_check
+            else None
+        ),
+    )
+    assignment.status = Assignment.Status.COMPLETED
+    assignment.finished_at = now
+    assignment.save(update_fields=["status", "finished_at"])
+    return response
+
+
+def assignment_skip(
+    *,
+    participant: Participant,
+    assignment_id: int,
+    flag_reason: str = "",
+    now: datetime | None = None,
+) -> Assignment:
+    """Pass on an item (optionally flagging it with a reason); it is not served again."""
+    now = now or timezone.now()
+    flag_reason = (flag_reason or "").strip()
+    if len(flag_reason) > 1000:
+        raise ServiceError("At most 1000 characters.", field="flag_reason")
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update()
+            .filter(pk=assignment_id, participant=participant)
+            .first()
+        )
+        if assignment is None:
+            raise NotFound("This item is not assigned to you.", field="assignment")
+        if assignment.status != Assignment.Status.LEASED:
+            raise Conflict(f"This item was {assignment.status} already.", field="assignment")
+        assignment.status = Assignment.Status.FLAGGED if flag_reason else Assignment.Status.SKIPPED
+        assignment.flag_reason = flag_reason
+        assignment.finished_at = now
+        assignment.save(update_fields=["status", "flag_reason", "finished_at"])
+        if assignment.slot_id is not None:
+            Slot.objects.filter(pk=assignment.slot_id, holder=assignment).update(
+                holder=None, lease_expires_at=None
+            )
+    return assignment
+
+
+def participant_withdraw(
+    *, participant: Participant, campaign: Campaign | None = None, now: datetime | None = None
+) -> Withdrawal:
+    """Withdraw from one campaign, or (campaign None) from the whole platform.
+
+    Responses are marked withdrawn (later releases leave them out); their slots
+    and any live lease are given back so the campaign can still reach its k.
+    """
+    now = now or timezone.now()
+    responses = Response.objects.filter(participant=participant, withdrawn_at__isnull=True)
+    assignments = Assignment.objects.filter(
+        participant=participant, status__in=[Assignment.Status.LEASED, Assignment.Status.COMPLETED]
+    )
+    if campaign is not None:
+        responses = responses.filter(campaign=campaign)
+        assignments = assignments.filter(campaign=campaign)
+    with transaction.atomic():
+        _lock_participant(participant)
+        slot_ids = list(assignments.exclude(slot=None).values_list("slot_id", flat=True))
+        count = responses.update(withdrawn_at=now)
+        assignments.update(status=Assignment.Status.RELEASED, finished_at=now)
+        Slot.objects.filter(pk__in=slot_ids).update(
+            filled=False, holder=None, lease_expires_at=None
+        )
+        return Withdrawal.objects.create(
+            participant=participant, campaign=campaign, responses_withdrawn=count, created_at=now
+        )
