@@ -1,0 +1,197 @@
+"""The assignment rules of SPEC.md, each as a test."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from collection import selectors, services
+from collection.models import Assignment, Audience, Response, Slot
+from tests.factories import (
+    AGE_SCHEMA,
+    AudienceFactory,
+    make_campaign,
+    ready_participant,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def answer(participant, assignment, choice="a", key=None, now=None):
+    import uuid
+
+    return services.response_submit(
+        participant=participant,
+        assignment_id=assignment.pk,
+        payload={"choice": choice},
+        time_on_task_ms=1200,
+        idempotency_key=key or uuid.uuid4(),
+        now=now,
+    )
+
+
+def test_only_members_of_targeted_audiences_are_served():
+    targeted, other = AudienceFactory(), AudienceFactory()
+    campaign = make_campaign(audiences={targeted: 1}, items=3)
+    outsider = ready_participant(audience=other, campaign=campaign)
+    with pytest.raises(services.NotEligible):
+        services.assignment_next(participant=outsider, campaign=campaign)
+
+
+def test_never_the_same_item_twice_even_after_a_skip():
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 3}, items=3)
+    participant = ready_participant(audience=audience, campaign=campaign)
+    seen = []
+    for turn in range(3):
+        assignment = services.assignment_next(participant=participant, campaign=campaign)
+        seen.append(assignment.item_id)
+        if turn == 0:
+            services.assignment_skip(participant=participant, assignment_id=assignment.pk)
+        else:
+            answer(participant, assignment)
+    assert len(set(seen)) == 3
+    done = services.assignment_next(participant=participant, campaign=campaign)
+    assert isinstance(done, services.NoItem) and done.code == "exhausted"
+
+
+def test_completed_plus_live_leases_never_exceed_k_and_expired_leases_return():
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 2}, items=1)
+    first, second, third = (
+        ready_participant(audience=audience, campaign=campaign) for _ in range(3)
+    )
+    now = timezone.now()
+    lease1 = services.assignment_next(participant=first, campaign=campaign, now=now)
+    lease2 = services.assignment_next(participant=second, campaign=campaign, now=now)
+    assert lease1.item_id == lease2.item_id
+    assert isinstance(
+        services.assignment_next(participant=third, campaign=campaign, now=now), services.NoItem
+    )
+    answer(second, lease2, now=now + timedelta(seconds=5))
+    later = now + timedelta(seconds=campaign.lease_seconds + 1)
+    lease3 = services.assignment_next(participant=third, campaign=campaign, now=later)
+    assert lease3.item_id == lease1.item_id
+    with pytest.raises(services.LeaseExpired):
+        answer(first, lease1, now=later)
+    answer(third, lease3, now=later)
+    assert Response.objects.filter(item_id=lease1.item_id).count() == 2
+
+
+def test_breadth_first_fill():
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 3}, items=4)
+    people = [ready_participant(audience=audience, campaign=campaign) for _ in range(4)]
+    items = []
+    for participant in people:
+        assignment = services.assignment_next(participant=participant, campaign=campaign)
+        answer(participant, assignment)
+        items.append(assignment.item_id)
+    # Four people, four items: each item got its first response before any got a second.
+    assert len(set(items)) == 4
+
+
+def test_per_participant_cap():
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 1}, items=5, per_participant_cap=2)
+    participant = ready_participant(audience=audience, campaign=campaign)
+    for _ in range(2):
+        answer(participant, services.assignment_next(participant=participant, campaign=campaign))
+    result = services.assignment_next(participant=participant, campaign=campaign)
+    assert isinstance(result, services.NoItem) and result.code == "cap_reached"
+
+
+def test_retried_submission_with_same_key_stores_one_response():
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 1}, items=2)
+    participant = ready_participant(audience=audience, campaign=campaign)
+    assignment = services.assignment_next(participant=participant, campaign=campaign)
+    first = answer(participant, assignment, key="5b1f6c8e-0f4a-4d5e-9a51-6c7f1b2a3d4e")
+    again = answer(participant, assignment, key="5b1f6c8e-0f4a-4d5e-9a51-6c7f1b2a3d4e")
+    assert first.created and not again.created
+    assert first.response.pk == again.response.pk
+    assert Response.objects.filter(participant=participant).count() == 1
+
+
+def test_public_audience_keeps_scarce_slots_for_strata_below_target():
+    audience = AudienceFactory(
+        kind=Audience.Kind.PUBLIC,
+        attribute_schema=AGE_SCHEMA,
+        target_marginals={"age_band": {"18-39": 0.5, "40+": 0.5}},
+    )
+    campaign = make_campaign(audiences={audience: 1}, items=5)
+    young = [
+        ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "18-39"})
+        for _ in range(5)
+    ]
+    older = ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "40+"})
+    for participant in young[:4]:
+        answer(participant, services.assignment_next(participant=participant, campaign=campaign))
+    from django.core.cache import cache
+
+    cache.clear()
+    # One slot of five is left (20 %, the reserve): the over-represented young are held back.
+    refused = services.assignment_next(participant=young[4], campaign=campaign)
+    assert isinstance(refused, services.NoItem) and refused.code == "stratum_full"
+    served = services.assignment_next(participant=older, campaign=campaign)
+    assert isinstance(served, Assignment)
+
+
+def test_attention_checks_are_mixed_in_at_the_campaign_share():
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 1}, items=20, attention_check_share=0.25)
+    services.items_create(
+        campaign=campaign,
+        rows=[
+            {
+                "prompt": "Pick B",
+                "payload": {"candidates": ["wrong", "right"]},
+                "expected": {"choice": "b"},
+                "external_id": f"check{n}",
+            }
+            for n in range(5)
+        ],
+    )
+    participant = ready_participant(audience=audience, campaign=campaign)
+    served = []
+    for _ in range(8):
+        assignment = services.assignment_next(participant=participant, campaign=campaign)
+        served.append(assignment.item.is_attention_check)
+        answer(participant, assignment, choice="b")
+    assert sum(served) == 2
+    checks = Response.objects.filter(participant=participant, item__is_attention_check=True)
+    assert all(response.attention_passed for response in checks)
+
+
+def test_next_item_query_uses_the_index_without_sorting():
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 2}, items=50)
+    participant = ready_participant(audience=audience, campaign=campaign)
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN " + selectors.NEXT_FREE_SLOT_SQL,
+            {
+                "campaign": campaign.pk,
+                "audience": audience.pk,
+                "now": timezone.now(),
+                "participant": participant.pk,
+            },
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "slot_open_in_order" in plan
+    assert "Sort" not in plan
+
+
+def test_withdrawal_frees_slots_and_marks_responses():
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 1}, items=2)
+    participant = ready_participant(audience=audience, campaign=campaign)
+    answer(participant, services.assignment_next(participant=participant, campaign=campaign))
+    withdrawal = services.participant_withdraw(participant=participant, campaign=campaign)
+    assert withdrawal.responses_withdrawn == 1
+    assert Response.objects.get(participant=participant).withdrawn_at is not None
+    assert Slot.objects.filter(campaign=campaign, filled=True).count() == 0
+    with pytest.raises(services.NotEligible):
+        services.assignment_next(participant=participant, campaign=campaign)

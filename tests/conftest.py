@@ -1,0 +1,23 @@
+import os
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") not in ("", "0", "false")
+
+
+def need_service(reason: str) -> None:
+    """Skip a test whose service is missing, or fail it where CI requires services."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES is set but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(settings):
+    """Tests run Celery tasks in-process unless they start a real worker themselves."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
