@@ -9,6 +9,7 @@ later process that points at the same data folder.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,11 @@ def embedded_data_dir(base_dir: Path) -> Path:
 
 
 def embedded_database_url(data_dir: Path) -> str:
-    import pgserver  # imported here: a DATABASE_URL deployment never needs it
+    # Imported here: a DATABASE_URL deployment never needs it. platformdirs warns
+    # about XDG_RUNTIME_DIR on machines without a login session; pgserver copes.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode=None)
@@ -44,6 +49,9 @@ def database_settings(base_dir: Path, environ: dict[str, str] | None = None) -> 
             f"DATABASE_URL must point at PostgreSQL (got engine {config['ENGINE']}): "
             "the assignment engine relies on its row locks."
         )
+    # A socket folder given as ?host=... (as pgserver's URI does) is the HOST.
+    if not config.get("HOST") and "host" in config.get("OPTIONS", {}):
+        config["HOST"] = config["OPTIONS"].pop("host")
     config["TEST"] = {"NAME": f"test_{config['NAME']}"}
     config["OPTIONS"] = {**config.get("OPTIONS", {}), "application_name": "pluralign"}
     return config
