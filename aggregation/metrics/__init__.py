@@ -1,0 +1,104 @@
+"""Dataset metrics: pure functions over pandas data, no database.
+
+What each one tells a researcher:
+
+Coverage (`coverage`, `weights`)
+    items_at_k                  how many items reached the wanted k responses; mean and
+                                minimum responses per item, unanswered items included.
+    participant_load            how many people answered; Gini of responses per person
+                                (0 = evenly spread) and the largest one person's share.
+    attribute_shares            per attribute value, the sample's share next to the target.
+    largest_absolute_gap        the stratum furthest from its target share.
+    total_variation_distance    share of the sample that would have to move to match the
+                                targets (0 = matches, 1 = disjoint).
+    rake_weights                post-stratification weights (mean 1) that make the sample
+                                match several attribute targets at once.
+    kish_effective_sample_size  how many unweighted people the weighted sample is worth.
+
+Diversity (`diversity`)
+    normalized_entropy          how evenly members spread over an attribute's allowed
+                                values (1 = evenly, 0 = all alike).
+    distinct_n, lexical_diversity
+                                distinct-1 / distinct-2: share of words / word pairs that
+                                are new; low values mean repetitive prompts or answers.
+
+Agreement (`agreement`)
+    krippendorff_alpha          chance-corrected agreement between raters (1 = perfect,
+                                0 = chance); ≥ 0.8 is reliable, < 0.667 is not.
+    percent_agreement           share of rater pairs who gave the same value (not corrected
+                                for chance).
+
+Pluralism (`pluralism`)
+    vote_distribution           per item and audience, votes and shares per candidate: soft
+                                labels that keep disagreement.
+    jensen_shannon_by_item, audience_divergence
+                                how differently two audiences vote (0 = alike, 1 = opposite),
+                                per item, on average, and the most divergent items.
+    bradley_terry, bradley_terry_by_audience
+                                strength of each candidate source (model) per audience.
+    kendall_tau                 whether two audiences order the sources alike (1) or reversed
+                                (−1).
+    group_aware_consensus       Polis' score: high only when every audience picks the
+                                candidate.
+    ranking_to_pairs            a ranking expanded into (winner, loser, tie) pairs.
+"""
+
+from aggregation.metrics.agreement import krippendorff_alpha, percent_agreement
+from aggregation.metrics.coverage import (
+    ItemsAtK,
+    ParticipantLoad,
+    attribute_shares,
+    gini,
+    items_at_k,
+    largest_absolute_gap,
+    participant_load,
+    total_variation_distance,
+)
+from aggregation.metrics.diversity import (
+    distinct_n,
+    lexical_diversity,
+    normalized_entropy,
+    tokenize,
+)
+from aggregation.metrics.pluralism import (
+    AudienceDivergence,
+    RankedPair,
+    audience_divergence,
+    bradley_terry,
+    bradley_terry_by_audience,
+    group_aware_consensus,
+    jensen_shannon_by_item,
+    kendall_tau,
+    ranking_to_pairs,
+    vote_distribution,
+)
+from aggregation.metrics.weights import kish_effective_sample_size, rake_weights
+
+__all__ = [
+    "AudienceDivergence",
+    "ItemsAtK",
+    "ParticipantLoad",
+    "RankedPair",
+    "attribute_shares",
+    "audience_divergence",
+    "bradley_terry",
+    "bradley_terry_by_audience",
+    "distinct_n",
+    "gini",
+    "group_aware_consensus",
+    "items_at_k",
+    "jensen_shannon_by_item",
+    "kendall_tau",
+    "kish_effective_sample_size",
+    "krippendorff_alpha",
+    "largest_absolute_gap",
+    "lexical_diversity",
+    "normalized_entropy",
+    "participant_load",
+    "percent_agreement",
+    "rake_weights",
+    "ranking_to_pairs",
+    "tokenize",
+    "total_variation_distance",
+    "vote_distribution",
+]
