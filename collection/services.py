@@ -34,7 +34,6 @@ from collection.models import (
     CampaignAudience,
     Consent,
     Invitation,
-    Item,
     Membership,
     Participant,
     Response,
@@ -342,52 +341,17 @@ def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
     return campaign
 
 
-def item_rules(campaign: Campaign) -> dict:
-    return {
-        "kind": campaign.item_kind,
-        "episodic": campaign.is_episodic,
-        "preference_format": campaign.preference_format,
-    }
-
-
-def items_create(*, campaign: Campaign, rows: Iterable[dict]) -> list[Item]:
+def items_create(*, campaign: Campaign, rows: Iterable[dict]) -> int:
     """Validate and insert items, all or nothing; each row as in the JSONL import format.
 
     Raises ServiceError naming the row (1-based) and field of the first bad row.
     """
-    items = []
-    rules = item_rules(campaign)
-    for number, row in enumerate(rows, start=1):
-        try:
-            clean = payloads.validate_item(
-                prompt=row.get("prompt"),
-                context=row.get("context"),
-                payload=row.get("payload"),
-                expected=row.get("expected"),
-                **rules,
-            )
-        except payloads.PayloadError as error:
-            raise ServiceError(f"Item {number}: {error.message}", field=error.field) from error
-        items.append(
-            Item(
-                campaign=campaign,
-                external_id=row.get("external_id") or None,
-                is_attention_check=clean["expected"] is not None,
-                **clean,
-            )
-        )
-    external_ids = [item.external_id for item in items if item.external_id]
-    if len(set(external_ids)) != len(external_ids):
-        raise Conflict("Two items share an external_id.", field="external_id")
-    clash = Item.objects.filter(campaign=campaign, external_id__in=external_ids).first()
-    if clash:
-        raise Conflict(
-            f"An item with external_id {clash.external_id!r} exists already.", field="external_id"
-        )
-    with transaction.atomic():
-        created = Item.objects.bulk_create(items, batch_size=2000)
-        campaign_sync_slots(campaign=campaign)
-    return created
+    from collection.imports import ImportFileError, items_insert
+
+    try:
+        return items_insert(campaign=campaign, rows=enumerate(rows, start=1))
+    except ImportFileError as error:
+        raise ServiceError(str(error), field=error.field) from error
 
 
 # The assignment engine -----------------------------------------------------------

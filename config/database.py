@@ -52,6 +52,7 @@ def database_settings(base_dir: Path, environ: dict[str, str] | None = None) -> 
     # A socket folder given as ?host=... (as pgserver's URI does) is the HOST.
     if not config.get("HOST") and "host" in config.get("OPTIONS", {}):
         config["HOST"] = config["OPTIONS"].pop("host")
-    config["TEST"] = {"NAME": f"test_{config['NAME']}"}
+    # Two test runs at once (two checkouts, or a developer beside CI) each name their own.
+    config["TEST"] = {"NAME": environ.get("DATABASE_TEST_NAME") or f"test_{config['NAME']}"}
     config["OPTIONS"] = {**config.get("OPTIONS", {}), "application_name": "pluralign"}
     return config

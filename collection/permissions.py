@@ -1,0 +1,65 @@
+"""Who may do what: roles, and which campaigns and audiences each user can see."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from rest_framework import permissions
+
+from collection.models import Audience, Campaign
+
+RESEARCHERS_GROUP = "researchers"
+
+
+def is_admin(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_staff)
+
+
+def is_researcher(user) -> bool:
+    if not (user and user.is_authenticated):
+        return False
+    return user.is_staff or user.groups.filter(name=RESEARCHERS_GROUP).exists()
+
+
+def campaigns_managed_by(user) -> QuerySet[Campaign]:
+    """Campaigns a researcher owns or was added to; every campaign for an admin."""
+    if is_admin(user):
+        return Campaign.objects.all()
+    if not is_researcher(user):
+        return Campaign.objects.none()
+    return Campaign.objects.filter(owners=user)
+
+
+def audiences_visible_to(user) -> QuerySet[Audience]:
+    """Researchers see every audience except other people's dyads; a dyad is visible
+    to its member, the researchers of campaigns that target it, and its creator."""
+    if is_admin(user):
+        return Audience.objects.all()
+    mine = Q(memberships__participant__user=user)
+    if is_researcher(user):
+        return Audience.objects.filter(
+            ~Q(kind=Audience.Kind.DYADIC)
+            | mine
+            | Q(created_by=user)
+            | Q(targets__campaign__owners=user)
+        ).distinct()
+    return Audience.objects.filter(
+        mine | Q(kind=Audience.Kind.MASS) | Q(kind=Audience.Kind.PUBLIC, screened=False)
+    ).distinct()
+
+
+def audiences_managed_by(user) -> QuerySet[Audience]:
+    """Audiences whose definition, targets and invitations a user may change."""
+    if is_admin(user):
+        return Audience.objects.all()
+    if not is_researcher(user):
+        return Audience.objects.none()
+    return Audience.objects.filter(
+        Q(created_by=user) | Q(targets__campaign__owners=user)
+    ).distinct()
+
+
+class IsResearcher(permissions.BasePermission):
+    message = "Only researchers may do this."
+
+    def has_permission(self, request, view):
+        return is_researcher(request.user)
