@@ -48,14 +48,13 @@ def audiences_visible_to(user) -> QuerySet[Audience]:
 
 
 def audiences_managed_by(user) -> QuerySet[Audience]:
-    """Audiences whose definition, targets and invitations a user may change."""
+    """Audiences whose targets, invitations and member list a user may manage: the
+    researcher who defined it (other researchers may target it, not change it)."""
     if is_admin(user):
         return Audience.objects.all()
     if not is_researcher(user):
         return Audience.objects.none()
-    return Audience.objects.filter(
-        Q(created_by=user) | Q(targets__campaign__owners=user)
-    ).distinct()
+    return Audience.objects.filter(created_by=user)
 
 
 class IsResearcher(permissions.BasePermission):

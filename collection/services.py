@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -131,6 +132,17 @@ def audience_create(
         max_members=max_members,
         created_by=created_by,
     )
+
+
+def audience_set_targets(*, audience: Audience, target_marginals: dict) -> Audience:
+    try:
+        audience.target_marginals = payloads.validate_target_marginals(
+            target_marginals, audience.attribute_schema, kind=audience.kind
+        )
+    except payloads.PayloadError as error:
+        raise payload_error(error) from error
+    audience.save(update_fields=["target_marginals"])
+    return audience
 
 
 def invitation_create(
@@ -266,12 +278,29 @@ def campaign_create(
         competence=competence or COMPETENCE_FOR_KIND[item_kind],
         **fields,
     )
-    campaign.full_clean(exclude=["owners"])
+    try:
+        campaign.full_clean(exclude=["owners"])
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise ServiceError(" ".join(messages), field=field) from error
     with transaction.atomic():
         campaign.save()
         campaign.owners.set(owners)
         for audience, k in (targets or {}).items():
             campaign_set_target(campaign=campaign, audience=audience, overlap_k=k)
+    return campaign
+
+
+def campaign_update(*, campaign: Campaign, fields: dict) -> Campaign:
+    """Change a campaign's settings (not its kind or slug), checked as on creation."""
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    try:
+        campaign.full_clean(exclude=["owners", "slug"])
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise ServiceError(" ".join(messages), field=field) from error
+    campaign.save()
     return campaign
 
 

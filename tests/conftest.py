@@ -13,6 +13,12 @@ def need_service(reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 takes ~0.3 s a user on this machine; tests create hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _tasks_in_process(settings):
     """Tests run Celery tasks in-process unless they start a real worker themselves."""
     from config.celery import app
