@@ -1,0 +1,29 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from collection.imports import FORMATS, ImportFileError, items_import
+from collection.models import Campaign
+
+
+class Command(BaseCommand):
+    help = "Import items into a campaign from a JSONL, CSV or HH-RLHF file (all or nothing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("campaign", help="The campaign's slug.")
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--format", choices=FORMATS, help="Default: from the file name.")
+
+    def handle(self, *args, campaign: str, path: Path, **options):
+        target = Campaign.objects.filter(slug=campaign).first()
+        if target is None:
+            raise CommandError(f"No campaign {campaign!r}.")
+        file_format = options["format"] or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+        try:
+            with path.open("rb") as stream:
+                result = items_import(campaign=target, stream=stream, file_format=file_format)
+        except FileNotFoundError as error:
+            raise CommandError(f"No file {path}.") from error
+        except ImportFileError as error:
+            raise CommandError(f"{path}: {error} Nothing was imported.") from error
+        self.stdout.write(f"Imported {result.created} items into {target.slug}.")
