@@ -1,0 +1,137 @@
+// Progressive enhancement for the annotate page: keyboard shortcuts, reordering a
+// ranking, and time on task. Every form works without it.
+//
+// Loaded in <head> (not deferred) so the "js" class is set before first paint and
+// the no-JS controls never flash; everything else waits for the DOM.
+document.documentElement.classList.replace("no-js", "js");
+
+(function () {
+  "use strict";
+
+  function isTyping(target) {
+    return Boolean(
+      target.closest && target.closest("input, textarea, select, [contenteditable]")
+    );
+  }
+
+  function submitWith(form, button) {
+    if (form.requestSubmit) {
+      form.requestSubmit(button || undefined);
+    } else if (button) {
+      button.click();
+    } else {
+      form.submit();
+    }
+  }
+
+  function setUpRanking(form, list) {
+    const status = document.getElementById("rank-status");
+    const items = () => Array.from(list.querySelectorAll(":scope > li"));
+
+    // The rank selects stay the source of truth the server reads; the list order
+    // just fills them in.
+    function renumber() {
+      items().forEach((li, index) => {
+        const select = li.querySelector("select");
+        if (select) select.value = String(index + 1);
+        const position = li.querySelector(".position");
+        if (position) position.textContent = String(index + 1);
+      });
+    }
+
+    function move(li, delta) {
+      const sibling = delta < 0 ? li.previousElementSibling : li.nextElementSibling;
+      if (!sibling) return;
+      list.insertBefore(li, delta < 0 ? sibling : sibling.nextElementSibling);
+      renumber();
+      li.focus();
+      if (status) {
+        const all = items();
+        status.textContent =
+          "Response " + li.dataset.letter + " is now " + (all.indexOf(li) + 1) +
+          " of " + all.length + ".";
+      }
+    }
+
+    list.addEventListener("keydown", (event) => {
+      const li = event.target;
+      if (!li.matches || !li.matches("li.rank-item") || event.ctrlKey || event.altKey ||
+          event.metaKey) {
+        return;
+      }
+      if (event.key === "ArrowUp" || event.key === "u") {
+        move(li, -1);
+      } else if (event.key === "ArrowDown" || event.key === "d") {
+        move(li, 1);
+      } else if (event.key === "Enter") {
+        submitWith(form);
+      } else {
+        return;
+      }
+      event.preventDefault();
+    });
+
+    list.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-move]");
+      if (button) move(button.closest("li"), Number(button.dataset.move));
+    });
+
+    let dragged = null;
+    list.addEventListener("dragstart", (event) => {
+      dragged = event.target.closest("li.rank-item");
+      if (!dragged) return;
+      dragged.classList.add("dragging");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", dragged.dataset.letter);
+    });
+    list.addEventListener("dragover", (event) => {
+      if (!dragged) return;
+      event.preventDefault();
+      const over = event.target.closest("li.rank-item");
+      if (!over || over === dragged) return;
+      const box = over.getBoundingClientRect();
+      const after = event.clientY > box.top + box.height / 2;
+      list.insertBefore(dragged, after ? over.nextElementSibling : over);
+    });
+    list.addEventListener("dragend", () => {
+      if (!dragged) return;
+      dragged.classList.remove("dragging");
+      dragged = null;
+      renumber();
+    });
+
+    renumber();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("answer-form");
+    if (!form) return;
+
+    form.addEventListener("submit", () => {
+      const field = form.elements.namedItem("time_on_task_ms");
+      // performance.now() counts from when this page started loading.
+      if (field) field.value = String(Math.round(performance.now()));
+    });
+
+    const list = document.getElementById("rank-list");
+    if (list) setUpRanking(form, list);
+
+    const choiceButtons = form.querySelectorAll("button[data-key]");
+    document.addEventListener("keydown", (event) => {
+      if (event.altKey || event.metaKey || event.defaultPrevented) return;
+      if (event.ctrlKey && event.key === "Enter" && choiceButtons.length === 0) {
+        event.preventDefault();
+        submitWith(form);
+        return;
+      }
+      if (event.ctrlKey || isTyping(event.target)) return;
+      for (const button of choiceButtons) {
+        if (button.dataset.key === event.key) {
+          event.preventDefault();
+          submitWith(form, button);
+          return;
+        }
+      }
+    });
+  });
+})();
