@@ -34,7 +34,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
                 "The key has characters it cannot have."
             ) from error
         token = (
-            ApiToken.objects.select_related("user")
+            ApiToken.objects.select_related("user", "user__participant")
             .filter(key_hash=token_hash(key), revoked_at__isnull=True)
             .first()
         )

@@ -6,38 +6,42 @@ import dataclasses
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, Max, Q
 
 from collection.models import (
     Assignment,
     Audience,
     Campaign,
     CampaignAudience,
+    Consent,
     Membership,
     Participant,
     Response,
     Slot,
+    Withdrawal,
 )
 
 
 def memberships_for_campaign(*, participant: Participant, campaign: Campaign) -> list[Membership]:
-    """The participant's memberships in audiences this campaign targets."""
+    """The participant's memberships in audiences this campaign targets, each marked
+    with whether the participant has consented to, or withdrawn from, the campaign
+    (one query: this runs before every item served)."""
     return list(
         Membership.objects.filter(participant=participant, audience__targets__campaign=campaign)
         .select_related("audience")
-        .order_by("audience_id")
-    )
-
-
-def assignment_current(*, participant: Participant, campaign: Campaign) -> Assignment | None:
-    """The participant's most recent unfinished lease in the campaign, live or expired."""
-    return (
-        Assignment.objects.filter(
-            participant=participant, campaign=campaign, status=Assignment.Status.LEASED
+        .annotate(
+            consented=Exists(
+                Consent.objects.filter(
+                    participant=participant, campaign=campaign, version=campaign.consent_version
+                )
+            ),
+            withdrawn=Exists(
+                Withdrawal.objects.filter(participant=participant).filter(
+                    Q(campaign__isnull=True) | Q(campaign=campaign)
+                )
+            ),
         )
-        .select_related("item")
-        .order_by("-leased_at")
-        .first()
+        .order_by("audience_id")
     )
 
 
@@ -46,6 +50,7 @@ class ParticipantCounts:
     assigned: int
     completed: int
     attention_checks: int
+    current_lease: int | None  # the newest unfinished lease, live or expired
 
 
 def participant_campaign_counts(
@@ -55,6 +60,7 @@ def participant_campaign_counts(
         assigned=Count("id"),
         completed=Count("id", filter=Q(status=Assignment.Status.COMPLETED)),
         attention_checks=Count("id", filter=Q(item__is_attention_check=True)),
+        current_lease=Max("id", filter=Q(status=Assignment.Status.LEASED)),
     )
     return ParticipantCounts(**counts)
 

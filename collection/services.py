@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from collection import payloads, selectors
@@ -92,8 +91,11 @@ def payload_error(error: payloads.PayloadError) -> ServiceError:
 
 
 def participant_get_or_create(*, user) -> Participant:
-    participant, _ = Participant.objects.get_or_create(user=user)
-    return participant
+    try:
+        return user.participant  # often loaded with the user already
+    except Participant.DoesNotExist:
+        participant, _ = Participant.objects.get_or_create(user=user)
+        return participant
 
 
 def audience_create(
@@ -400,18 +402,12 @@ def _lock_participant(participant: Participant) -> None:
 
 
 def _check_may_annotate(participant: Participant, campaign: Campaign) -> list[Membership]:
-    if (
-        Withdrawal.objects.filter(participant=participant)
-        .filter(Q(campaign__isnull=True) | Q(campaign=campaign))
-        .exists()
-    ):
-        raise NotEligible("You have withdrawn from this campaign.", field="campaign")
     memberships = selectors.memberships_for_campaign(participant=participant, campaign=campaign)
     if not memberships:
         raise NotEligible("This campaign is not open to your audiences.", field="campaign")
-    if not Consent.objects.filter(
-        participant=participant, campaign=campaign, version=campaign.consent_version
-    ).exists():
+    if memberships[0].withdrawn:
+        raise NotEligible("You have withdrawn from this campaign.", field="campaign")
+    if not memberships[0].consented:
         raise ConsentRequired("Please read and accept the consent form first.", field="consent")
     complete = [membership for membership in memberships if membership.profile_complete]
     if not complete:
@@ -425,21 +421,21 @@ def assignment_next(
     """Lease the next item of ``campaign`` to ``participant``, or say why there is none.
 
     A participant holding a live lease gets it back (reloading the page does not
-    burn items).
+    burn items). ``campaign`` should be freshly read: its status is trusted.
     """
     now = now or timezone.now()
-    campaign.refresh_from_db(fields=["status"])
     if campaign.status != Campaign.Status.OPEN:
         return NoItem(f"This campaign is {campaign.get_status_display().lower()}.", "not_open")
     memberships = _check_may_annotate(participant, campaign)
     with transaction.atomic():
         _lock_participant(participant)
-        current = selectors.assignment_current(participant=participant, campaign=campaign)
-        if current is not None and current.expires_at > now:
-            return current
-        if current is not None and _renew(current, now=now, lease=campaign.lease_seconds):
-            return current
         counts = selectors.participant_campaign_counts(participant=participant, campaign=campaign)
+        if counts.current_lease is not None:
+            current = Assignment.objects.select_related("item").get(pk=counts.current_lease)
+            if current.expires_at > now:
+                return current
+            if _renew(current, now=now, lease=campaign.lease_seconds):
+                return current
         if campaign.per_participant_cap and counts.completed >= campaign.per_participant_cap:
             return NoItem(
                 f"You have reached this campaign's limit of {campaign.per_participant_cap} "
@@ -569,9 +565,6 @@ def response_submit(
         raise ServiceError(
             "Must be a whole number of milliseconds, at most a day.", field="time_on_task_ms"
         )
-    previous = _response_by_key(participant, idempotency_key, assignment_id)
-    if previous is not None:
-        return Submission(previous, created=False)
     try:
         with transaction.atomic():
             assignment = (
@@ -582,15 +575,17 @@ def response_submit(
             )
             if assignment is None:
                 raise NotFound("This item is not assigned to you.", field="assignment")
-            previous = _response_by_key(participant, idempotency_key, assignment_id)
-            if previous is not None:
-                return Submission(previous, created=False)
+            if assignment.status == Assignment.Status.COMPLETED:
+                previous = _response_by_key(participant, idempotency_key, assignment_id)
+                if previous is not None:
+                    return Submission(previous, created=False)
             _check_submittable(assignment, now=now)
             response = _store_response(
                 assignment, payload, time_on_task_ms, idempotency_key, now=now
             )
     except IntegrityError:
-        # A concurrent retry with the same key won the race: return what it stored.
+        # The key was used before: by a concurrent retry of this submission (return
+        # what it stored) or for another item (refused).
         previous = _response_by_key(participant, idempotency_key, assignment_id)
         if previous is None:
             raise

@@ -7,5 +7,6 @@ urlpatterns = [
     path("api/v1/", include("collection.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("aggregation.urls")),
     path("", include("collection.urls")),
 ]

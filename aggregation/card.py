@@ -1,0 +1,332 @@
+"""The dataset card: README.md with a YAML header that `datasets` reads.
+
+The header's ``configs`` list names one config per audience and file kind
+(``everyone-preferences`` → ``everyone/preferences.parquet``), so
+``datasets.load_dataset(release_dir, name="everyone-preferences")`` works.
+Strings in the header are written as JSON strings, which YAML reads as is.
+"""
+
+from __future__ import annotations
+
+import json
+
+KIND_WORDS = {
+    "preferences": "preference pairs (TRL DPO / reward-model format)",
+    "preference_votes": "vote distribution per item (soft labels)",
+    "ratings_kto": "ratings as KTO rows",
+    "demonstrations": "demonstrations (TRL SFT format)",
+    "qa": "question–answer pairs",
+}
+TASK_TAGS = {
+    "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
+    "demonstration": ["sft", "demonstrations"],
+    "qa": ["question-answering"],
+}
+
+
+def _q(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _num(value, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _size_category(rows: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
+        if rows < limit:
+            return label
+    return "100K<n<1M" if rows < 1_000_000 else "1M<n<10M"
+
+
+def _header(job, campaign, configs: list[dict], license_id: str) -> list[str]:
+    lines = [
+        "---",
+        f"pretty_name: {_q(f'{campaign.name} (v{job.version})')}",
+        f"license: {_q(license_id)}",
+        "tags:",
+        *[f"- {_q(tag)}" for tag in ["pluralign", *TASK_TAGS[campaign.item_kind]]],
+        "size_categories:",
+        f"- {_q(_size_category(sum(config['rows'] for config in configs)))}",
+        "configs:",
+    ]
+    for config in configs:
+        lines += [
+            f"- config_name: {_q(config['name'])}",
+            "  data_files:",
+            "  - split: train",
+            f"    path: {_q(config['path'])}",
+        ]
+    return [*lines, "---", ""]
+
+
+def _audience_section(audience, counts: dict, report: dict) -> list[str]:
+    coverage = report["coverage"]
+    lines = [
+        f"### {audience.name} (`{audience.slug}`, {audience.kind})",
+        "",
+        audience.description or "No description given.",
+        "",
+        f"- Wanted {coverage['overlap_k']} responses per item; "
+        f"{coverage['items_at_k']:,} of {coverage['items']:,} items "
+        f"({_pct(coverage['share_at_k'])}) reached that, with "
+        f"{_num(coverage['responses_per_item_mean'])} responses per item on average "
+        f"(fewest: {_num(coverage['responses_per_item_min'], 0)}).",
+        f"- {counts['participants']:,} participants gave {counts['judgements']:,} judgements; "
+        f"the most active one gave {_pct(coverage['largest_participant_share'])} of them "
+        f"(Gini of responses per participant {_num(coverage['responses_per_participant_gini'])}).",
+    ]
+    for attribute in audience.attribute_schema:
+        name = attribute["name"]
+        entry = coverage["attributes"].get(name, {})
+        text = (
+            f"- Attribute `{name}` ({attribute['label']}): values {', '.join(attribute['choices'])}"
+        )
+        entropy = report["diversity"]["attribute_entropy"].get(name)
+        text += f"; spread over them (normalised entropy) {_num(entropy)}"
+        if "total_variation_distance" in entry:
+            text += (
+                f"; against the target shares the total variation distance is "
+                f"{_num(entry['total_variation_distance'])} and the largest gap "
+                f"{_num(entry['largest_gap'])}"
+            )
+            if "weighted_total_variation_distance" in entry:
+                text += f" ({_num(entry['weighted_total_variation_distance'])} after weighting)"
+        lines.append(text + ".")
+    if audience.target_marginals:
+        weights = coverage["weights"]
+        lines.append(
+            "- Targets: "
+            + "; ".join(
+                f"{name}: " + ", ".join(f"{value} {share:.0%}" for value, share in shares.items())
+                for name, shares in audience.target_marginals.items()
+            )
+            + "."
+        )
+        if weights["raked"]:
+            lines.append(
+                f"- Rows carry raking weights (mean 1, from {_num(weights['min'])} to "
+                f"{_num(weights['max'])}); the weighted sample is worth "
+                f"{_num(weights['kish_effective_sample_size'], 1)} unweighted participants "
+                "(Kish's effective sample size)."
+            )
+        elif weights["note"]:
+            lines.append(f"- Weights are all 1: {weights['note']}.")
+    agreement = report.get("agreement") or {}
+    for kind, values in agreement.items():
+        alphas = ", ".join(
+            f"α ({key.removeprefix('alpha_')}) {_num(value)}"
+            for key, value in values.items()
+            if key.startswith("alpha_")
+        )
+        lines.append(
+            f"- Agreement on {kind}: {alphas}; raw agreement "
+            f"{_pct(values.get('percent_agreement'))} over {values.get('units', 0):,} items."
+        )
+    if counts["suppressed_participants"]:
+        lines.append(
+            f"- Attribute values of {counts['suppressed_participants']} participants in "
+            f"{counts['suppressed_cells']} small cells are suppressed (null)."
+        )
+    return [*lines, ""]
+
+
+def _pluralism(metrics: dict) -> list[str]:
+    pluralism = metrics.get("pluralism")
+    if not pluralism:
+        return []
+    lines = ["## Where audiences differ", ""]
+    divergence = sorted(
+        (entry for entry in pluralism.get("divergence", []) if entry["mean_jsd"] is not None),
+        key=lambda entry: -entry["mean_jsd"],
+    )
+    if divergence:
+        top = divergence[0]
+        lines.append(
+            f"Audiences `{top['audience_a']}` and `{top['audience_b']}` vote most differently: "
+            f"a mean Jensen–Shannon divergence of {top['mean_jsd']:.3f} bits over "
+            f"{top['shared_items']:,} shared items (0 = alike, 1 = opposite)."
+        )
+        lines.append("")
+        lines.append("| audiences | shared items | mean JSD | most divergent items |")
+        lines.append("| --- | ---: | ---: | --- |")
+        for entry in divergence:
+            items = ", ".join(
+                f"{item['external_id'] or item['item_id']} ({item['jsd']:.2f})"
+                for item in entry["most_divergent_items"][:3]
+            )
+            lines.append(
+                f"| {entry['audience_a']} / {entry['audience_b']} | {entry['shared_items']:,} "
+                f"| {entry['mean_jsd']:.3f} | {items} |"
+            )
+        lines.append("")
+    strengths = pluralism.get("bradley_terry") or {}
+    if strengths:
+        lines.append("Bradley–Terry strengths of the candidates' sources, per audience:")
+        lines.append("")
+        for slug, values in strengths.items():
+            order = sorted(values, key=lambda source: -(values[source] or 0))
+            lines.append(f"- `{slug}`: " + " > ".join(f"{s} ({values[s]:+.2f})" for s in order))
+        lines.append("")
+    for entry in pluralism.get("kendall_tau", []):
+        if entry["tau"] is not None:
+            lines.append(
+                f"- Kendall's τ between `{entry['audience_a']}` and `{entry['audience_b']}` "
+                f"orderings: {entry['tau']:+.2f}."
+            )
+    consensus = pluralism.get("consensus") or {}
+    if consensus.get("top_items"):
+        best = consensus["top_items"][0]
+        lines.append(
+            f"- Group-aware consensus (Polis) over {', '.join(consensus['audiences'])}: the "
+            f"item all audiences agree on most is {best['external_id'] or best['item_id']} "
+            f"(candidate {best['candidate']}, {best['consensus']:.2f})."
+        )
+    return [*lines, ""]
+
+
+def render(
+    *,
+    job,
+    scope,
+    configs: list[dict],
+    counts: dict,
+    metrics: dict,
+    plots: list[str],
+    conversational: bool,
+) -> str:
+    campaign = scope.campaign
+    license_id = job.option("license")
+    lines = _header(job, campaign, configs, license_id)
+    lines += [
+        f"# {campaign.name}: release v{job.version}",
+        "",
+        campaign.description or "",
+        "",
+        f"Built with pluralign from campaign `{campaign.slug}`. Scope of alignment: "
+        f"**{campaign.get_competence_display()}**, **{campaign.get_transience_display()}**, "
+        f"for {len(scope.audiences)} audience(s): "
+        + ", ".join(f"`{audience.slug}` ({audience.kind})" for audience in scope.audiences)
+        + ". Every row carries these as `competence`, `transience` and `audience`.",
+        "",
+        "## Load it",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+    ]
+    for config in configs[:3]:
+        lines.append(f'ds = load_dataset("path/to/this/folder", name="{config["name"]}")')
+    lines += ["```", "", "| config | file | rows | contents |", "| --- | --- | ---: | --- |"]
+    for config in configs:
+        lines.append(
+            f"| `{config['name']}` | `{config['path']}` | {config['rows']:,} "
+            f"| {KIND_WORDS[config['kind']]} |"
+        )
+    if not configs:
+        lines.append("| (none) | | 0 | no exportable judgements yet |")
+    lines += [
+        "",
+        "Each Parquet file has a JSONL twin when the export asked for JSONL, and "
+        "`*.openai.jsonl` files follow OpenAI's fine-tuning formats (chat `messages` for "
+        "supervised fine-tuning; `input` / `preferred_output` / `non_preferred_output` for "
+        "preference fine-tuning, ties left out).",
+        "",
+        "## Collection",
+        "",
+        f"- Responses from {counts['first_response_at'] or 'n/a'} to "
+        f"{counts['last_response_at'] or 'n/a'}; data as of {job.snapshot_at.isoformat()}.",
+        f"- {counts['items']:,} items, {counts['judgements']:,} judgements from "
+        f"{counts['participants']:,} participants.",
+        f"- Left out: {counts['excluded_unconsented_participants']} participants without "
+        f"consent, {counts['excluded_failed_attention_participants']} who failed attention "
+        "checks"
+        + ("" if job.option("exclude_failed_attention") else " (kept: the export said so)")
+        + ", attention-check items themselves, and every withdrawn response.",
+        f"- {counts['withdrawn_since_previous']} participants withdrew since "
+        + (
+            f"release v{counts['previous_version']}"
+            if counts["previous_version"]
+            else "the campaign began"
+        )
+        + f" ({counts['withdrawn_participants_total']} in all); their data is not here.",
+        "",
+        "## Audiences",
+        "",
+    ]
+    for audience in scope.audiences:
+        lines += _audience_section(
+            audience, counts["audiences"][audience.slug], metrics["audiences"][audience.slug]
+        )
+    prompts = metrics["diversity"]["prompts"]
+    lines += [
+        "## Diversity",
+        "",
+        f"Prompts: distinct-1 {_num(prompts['distinct_1'])}, distinct-2 "
+        f"{_num(prompts['distinct_2'])} (share of words and word pairs that are new; low "
+        "means repetitive).",
+        "",
+    ]
+    for slug, report in metrics["audiences"].items():
+        if "demonstrations" in report["diversity"]:
+            values = report["diversity"]["demonstrations"]
+            lines.append(
+                f"- Demonstrations by `{slug}`: distinct-1 {_num(values['distinct_1'])}, "
+                f"distinct-2 {_num(values['distinct_2'])}."
+            )
+    lines += ["", *_pluralism(metrics)]
+    if plots:
+        lines += ["## Plots", ""]
+        lines += [f"![{name.removesuffix('.png')}](plots/{name})" for name in plots]
+        lines.append("")
+    lines += [
+        "## Columns",
+        "",
+        "- `item_id`, `external_id`: the item; `audience`, `competence`, `transience`: its scope.",
+        "- `participant_id`: a pseudonym, HMAC-SHA256 of the participant's id under a key "
+        "kept for this release only: stable within the release, different in every other.",
+        "- `weight`: post-stratification weight from raking the audience's participants to "
+        "its target shares (public audiences with targets); 1 everywhere else.",
+        "- `attr_<name>`: the participant's self-reported attribute; null where the "
+        f"combination of their attribute values is shared by fewer than "
+        f"{job.option('min_cell_size')} participants.",
+        "- Preferences: `prompt`, `chosen`, `rejected` as TRL expects"
+        + (
+            " in conversational form: `prompt` is a list of `{role, content}` messages "
+            "(persona and situation as a system message, then the conversation, then the "
+            "prompt as the user's turn unless the conversation already ends with one) and "
+            "`chosen`/`rejected` the one assistant reply"
+            if conversational
+            else " in standard form (plain text)"
+        )
+        + ". Rankings are expanded to every pair they imply and ratings to a pair per two "
+        "candidates (`pair_from`). Ties are kept, one row per tied pair, with `tie` true and "
+        "`chosen`/`rejected` in the order the candidates were listed: filter them out for "
+        "DPO. `chosen_source`/`rejected_source` name the model behind each candidate.",
+        "- Preference votes: per item, `candidates`, `votes` and `shares` (a tie counts half "
+        "a vote for each of two candidates), `ties` and `total`.",
+        "- KTO rows: `prompt`, `completion`, `label` (rating above the scale's midpoint); "
+        "ratings exactly at the midpoint are left out; `rating` keeps the raw value.",
+        "- Demonstrations: `messages` (the conversation and the written reply), and the same "
+        "as `prompt`/`completion`; `draft` is the text annotators started from.",
+        "- Question–answer: `question`, `answer`, `sources`, and the item's `reference_answer`.",
+        "",
+        "## Consent and licence",
+        "",
+        f"Every participant here agreed to this text (version {campaign.consent_version}):",
+        "",
+        *[f"> {line}" if line else ">" for line in campaign.consent_text.splitlines()],
+        "",
+        f"Licence: `{license_id}`. No usernames or e-mail addresses are included. "
+        "Participants may withdraw at any time; later releases leave their data out, so "
+        "please use the latest release.",
+        "",
+        "`metrics.json` holds every metric; `manifest.json` lists each file with its SHA-256 "
+        "and row count, and the export's parameters.",
+        "",
+    ]
+    return "\n".join(lines)

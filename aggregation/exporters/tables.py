@@ -1,0 +1,556 @@
+"""Arrow tables for each release file, built one chunk of items at a time.
+
+No ORM here: the inputs are a chunk's items (read once), its judgements as
+small rows, and the per-audience participant arrays. Text that repeats from
+row to row (prompts, candidate responses, context messages, pseudonyms,
+attribute values) is written as Arrow dictionary arrays whose indices point
+into the chunk's item text, so no string is copied per judgement; readers of
+the Parquet files still see plain strings.
+
+Column formats follow TRL (https://huggingface.co/docs/trl/dataset_formats):
+preference pairs as ``prompt``/``chosen``/``rejected``, unpaired ratings as
+``prompt``/``completion``/``label`` (KTO), demonstrations as ``messages`` plus
+``prompt``/``completion``. When the campaign's items carry a conversation,
+every file of it uses the conversational form: ``prompt`` is a list of
+``{role, content}`` messages and ``chosen``/``rejected``/``completion`` are the
+single assistant reply as a one-message list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from aggregation.metrics import ranking_to_pairs
+
+ROLES = ("system", "user", "assistant")
+ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
+ROLE_DICTIONARY = pa.array(ROLES)
+TIE = "tie"
+TIE_VOTE = -1
+PAIR_ORIGINS = pa.array(["choice", "ranking", "rating"])
+
+
+def _dict(indices: np.ndarray, dictionary: pa.Array, mask: np.ndarray | None = None):
+    """Rows as indices into ``dictionary``; a null dictionary entry gives a null row.
+
+    The dictionary is made unique first (it holds a chunk's item text, so this costs
+    per item, not per row): Parquet writes a well-formed dictionary as it is, and
+    the bytes then depend only on the rows.
+    """
+    indices = np.asarray(indices, dtype=np.int32)
+    if dictionary.null_count:
+        null_at = dictionary.is_null().to_numpy(zero_copy_only=False)[indices]
+        mask = null_at if mask is None else (mask | null_at)
+        dictionary = pc.fill_null(dictionary, "")
+    encoded = dictionary.dictionary_encode()
+    indices = encoded.indices.to_numpy()[indices] if len(indices) else indices
+    if mask is not None and not mask.any():
+        mask = None
+    return pa.DictionaryArray.from_arrays(
+        pa.array(indices, pa.int32(), mask=mask), encoded.dictionary
+    )
+
+
+def _constant(value: str | None, n: int) -> pa.Array:
+    return _dict(
+        np.zeros(n), pa.array([value], pa.string()), mask=None if value else np.ones(n, bool)
+    )
+
+
+def prompt_messages(prompt: str, context: dict | None) -> list[dict]:
+    """The conversation a prompt stands for.
+
+    Persona and situation become a system message (merged into the context's
+    own system message, if it starts with one); the context's messages follow;
+    the item's prompt is the final user turn unless the conversation already
+    ends with one (then the prompt was an instruction to annotators).
+    """
+    context = context or {}
+    messages = [dict(message) for message in context.get("messages", [])]
+    system = "\n\n".join(
+        part for part in (context.get("persona"), context.get("situation")) if part
+    )
+    if system:
+        if messages and messages[0]["role"] == "system":
+            messages[0]["content"] = f"{system}\n\n{messages[0]['content']}"
+        else:
+            messages.insert(0, {"role": "system", "content": system})
+    if not messages or messages[-1]["role"] != "user":
+        messages.append({"role": "user", "content": prompt})
+    return messages
+
+
+@dataclasses.dataclass
+class Items:
+    """A chunk's item text as flat Arrow arrays, addressed by item position."""
+
+    ids: np.ndarray
+    external_id: pa.Array
+    prompt: pa.Array
+    situation: pa.Array
+    persona: pa.Array
+    # Context messages, flattened: item i owns message_offsets[i]:message_offsets[i + 1].
+    message_offsets: np.ndarray
+    message_roles: np.ndarray
+    message_contents: pa.Array
+    # Candidates, flattened the same way.
+    candidate_offsets: np.ndarray
+    candidate_ids: pa.Array
+    candidate_texts: pa.Array
+    candidate_sources: pa.Array
+    candidate_lists: list[list[str]]
+    draft: pa.Array
+    question: pa.Array
+    reference_answer: pa.Array
+    reference_sources: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def positions(self, item_ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.ids, item_ids)
+
+
+def items_from_chunk(chunk) -> Items:
+    """Flatten an ``aggregation.selectors.ItemChunk`` (read once) into arrays."""
+    message_offsets, roles, contents = [0], [], []
+    candidate_offsets, candidate_ids, candidate_texts, candidate_sources = [0], [], [], []
+    candidate_lists = []
+    for prompt, context, payload in zip(chunk.prompts, chunk.contexts, chunk.payloads, strict=True):
+        for message in prompt_messages(prompt, context):
+            roles.append(ROLE_CODE[message["role"]])
+            contents.append(message["content"])
+        message_offsets.append(len(roles))
+        ids = []
+        for candidate in payload.get("candidates", []):
+            ids.append(candidate["id"])
+            candidate_texts.append(candidate["text"])
+            candidate_sources.append(candidate.get("source"))
+        candidate_ids.extend(ids)
+        candidate_lists.append(ids)
+        candidate_offsets.append(len(candidate_ids))
+    contexts = [context or {} for context in chunk.contexts]
+    return Items(
+        ids=np.asarray(chunk.ids, dtype=np.int64),
+        external_id=pa.array(chunk.external_ids, pa.string()),
+        prompt=pa.array(chunk.prompts, pa.string()),
+        situation=pa.array([c.get("situation") for c in contexts], pa.string()),
+        persona=pa.array([c.get("persona") for c in contexts], pa.string()),
+        message_offsets=np.asarray(message_offsets, dtype=np.int64),
+        message_roles=np.asarray(roles, dtype=np.int32),
+        message_contents=pa.array(contents, pa.string()),
+        candidate_offsets=np.asarray(candidate_offsets, dtype=np.int64),
+        candidate_ids=pa.array(candidate_ids, pa.string()),
+        candidate_texts=pa.array(candidate_texts, pa.string()),
+        candidate_sources=pa.array(candidate_sources, pa.string()),
+        candidate_lists=candidate_lists,
+        draft=pa.array([p.get("draft") for p in chunk.payloads], pa.string()),
+        question=pa.array([p.get("question") for p in chunk.payloads], pa.string()),
+        reference_answer=pa.array([p.get("reference_answer") for p in chunk.payloads], pa.string()),
+        reference_sources=pa.array(
+            [p.get("sources", []) for p in chunk.payloads], pa.list_(pa.string())
+        ),
+    )
+
+
+def _messages(
+    items: Items, item_pos: np.ndarray, reply: pa.Array | None = None, reply_index=None
+) -> pa.ListArray:
+    """One conversation per row: its item's prompt messages, then optionally a reply.
+
+    ``reply`` holds assistant texts and ``reply_index`` which one each row
+    gets (or None: row i gets reply[i]). Contents stay dictionary-encoded.
+    """
+    n = len(item_pos)
+    starts = items.message_offsets[item_pos]
+    lengths = items.message_offsets[item_pos + 1] - starts
+    extra = 0 if reply is None else 1
+    row_lengths = lengths + extra
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(row_lengths, out=offsets[1:])
+    total = int(offsets[-1])
+    # Position of each output message inside its row, then where it comes from.
+    within = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], row_lengths)
+    row = np.repeat(np.arange(n), row_lengths)
+    from_item = within < lengths[row]
+    n_item_contents = len(items.message_contents)
+    content_index = np.where(from_item, starts[row] + within, 0)
+    role_codes = np.full(total, ROLE_CODE["assistant"], dtype=np.int32)
+    role_codes[from_item] = items.message_roles[content_index[from_item]]
+    dictionary = items.message_contents
+    if reply is not None:
+        chosen = np.arange(n) if reply_index is None else np.asarray(reply_index)
+        content_index[~from_item] = n_item_contents + chosen
+        dictionary = pa.concat_arrays([items.message_contents, reply.cast(pa.string())])
+    values = pa.StructArray.from_arrays(
+        [_dict(role_codes, ROLE_DICTIONARY), _dict(content_index, dictionary)],
+        ["role", "content"],
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+
+def _reply(texts: pa.Array, indices: np.ndarray, *, conversational: bool):
+    """A completion: the text, or a one-message assistant list."""
+    if not conversational:
+        return _dict(indices, texts)
+    n = len(indices)
+    values = pa.StructArray.from_arrays(
+        [_dict(np.full(n, ROLE_CODE["assistant"]), ROLE_DICTIONARY), _dict(indices, texts)],
+        ["role", "content"],
+    )
+    return pa.ListArray.from_arrays(pa.array(np.arange(n + 1), pa.int32()), values)
+
+
+def _prompt(items: Items, item_pos: np.ndarray, *, conversational: bool):
+    if conversational:
+        return _messages(items, item_pos)
+    return _dict(item_pos, items.prompt)
+
+
+@dataclasses.dataclass
+class People:
+    """One audience's participants in a release, sorted by participant id."""
+
+    ids: np.ndarray
+    pseudonyms: pa.Array
+    weights: np.ndarray
+    # attribute name -> (codes per participant, allowed values); code -1 = suppressed.
+    attributes: dict[str, tuple[np.ndarray, pa.Array]]
+
+    def positions(self, participant_ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.ids, participant_ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    audience: str
+    competence: str
+    transience: str
+    conversational: bool
+    episodic: bool
+
+
+def _common(
+    scope: Scope, items: Items, people: People, item_pos: np.ndarray, person: np.ndarray
+) -> dict[str, pa.Array]:
+    n = len(item_pos)
+    unique, inverse = np.unique(person, return_inverse=True)
+    columns = {
+        "item_id": pa.array(items.ids[item_pos], pa.int64()),
+        "external_id": _dict(item_pos, items.external_id),
+        "audience": _constant(scope.audience, n),
+        "competence": _constant(scope.competence, n),
+        "transience": _constant(scope.transience, n),
+        "participant_id": _dict(inverse, people.pseudonyms.take(pa.array(unique))),
+        "weight": pa.array(people.weights[person], pa.float64()),
+    }
+    for name, (codes, allowed) in people.attributes.items():
+        row_codes = codes[person]
+        columns[f"attr_{name}"] = _dict(np.maximum(row_codes, 0), allowed, mask=row_codes < 0)
+    if scope.episodic:
+        columns["situation"] = _dict(item_pos, items.situation)
+        columns["persona"] = _dict(item_pos, items.persona)
+    return columns
+
+
+def _optional_text(judgements: pa.Table, name: str, rows: np.ndarray) -> pa.Array:
+    return judgements.column(name).take(pa.array(rows)).combine_chunks()
+
+
+@dataclasses.dataclass
+class Ratings:
+    row: np.ndarray
+    candidate: np.ndarray
+    rating: np.ndarray
+
+
+# Preferences ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Pairs:
+    """Judgements expanded to pairs; positions are candidate positions within the item."""
+
+    row: np.ndarray  # judgement row
+    chosen: np.ndarray
+    rejected: np.ndarray
+    tie: np.ndarray
+    origin: np.ndarray  # index into PAIR_ORIGINS
+
+
+def _position_lookup(items: Items, item_pos: int) -> dict[str, int]:
+    return {cid: i for i, cid in enumerate(items.candidate_lists[item_pos])}
+
+
+def preference_pairs(judgements: pa.Table, items: Items, item_pos: np.ndarray, fmt: str) -> Pairs:
+    """Choices give one pair (a tie keeps the listed order, chosen = first candidate);
+    rankings expand to every pair they imply; ratings give a pair per two candidates,
+    the higher rated chosen, equal ratings a tie in listed order."""
+    n = judgements.num_rows
+    if fmt == "choice":
+        choice = judgements.column("choice")
+        first = pc.take(items.candidate_ids, pa.array(items.candidate_offsets[item_pos]))
+        is_first = pc.fill_null(pc.equal(choice, first), False).to_numpy(zero_copy_only=False)
+        tie = pc.fill_null(pc.equal(choice, TIE), False).to_numpy(zero_copy_only=False)
+        chosen = np.where(is_first | tie, 0, 1)
+        return Pairs(np.arange(n), chosen, 1 - chosen, tie, np.zeros(n, dtype=np.int32))
+    rows, chosen, rejected, tie = [], [], [], []
+    if fmt == "ranking":
+        for j, raw in enumerate(judgements.column("ranking").to_pylist()):
+            if raw is None:
+                continue
+            lookup = _position_lookup(items, item_pos[j])
+            ranking = [lookup[cid] for cid in json.loads(raw)]
+            for pair in ranking_to_pairs(ranking):
+                rows.append(j)
+                chosen.append(pair.winner)
+                rejected.append(pair.loser)
+                tie.append(pair.tie)
+        origin = 1
+    else:
+        for j, raw in enumerate(judgements.column("ratings").to_pylist()):
+            if raw is None:
+                continue
+            ratings = json.loads(raw)
+            ids = items.candidate_lists[item_pos[j]]
+            for a in range(len(ids)):
+                for b in range(a + 1, len(ids)):
+                    ra, rb = ratings[ids[a]], ratings[ids[b]]
+                    rows.append(j)
+                    chosen.append(a if ra >= rb else b)
+                    rejected.append(b if ra >= rb else a)
+                    tie.append(ra == rb)
+        origin = 2
+    return Pairs(
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(chosen, dtype=np.int64),
+        np.asarray(rejected, dtype=np.int64),
+        np.asarray(tie, dtype=bool),
+        np.full(len(rows), origin, dtype=np.int32),
+    )
+
+
+def top_votes(judgements: pa.Table, items: Items, item_pos: np.ndarray, fmt: str) -> np.ndarray:
+    """Each judgement's vote: the candidate position put first, or TIE_VOTE.
+
+    As `collection.payloads.top_choice`: the choice, else the ranking's first,
+    else the single highest rating (several highest: a tie).
+    """
+    n = judgements.num_rows
+    if fmt == "choice":
+        pairs = preference_pairs(judgements, items, item_pos, fmt)
+        return np.where(pairs.tie, TIE_VOTE, pairs.chosen).astype(np.int64)
+    votes = np.full(n, TIE_VOTE, dtype=np.int64)
+    column = "ranking" if fmt == "ranking" else "ratings"
+    for j, raw in enumerate(judgements.column(column).to_pylist()):
+        if raw is None:
+            continue
+        lookup = _position_lookup(items, item_pos[j])
+        value = json.loads(raw)
+        if fmt == "ranking":
+            votes[j] = lookup[value[0]]
+        else:
+            best = max(value.values())
+            leaders = [cid for cid, rating in value.items() if rating == best]
+            if len(leaders) == 1:
+                votes[j] = lookup[leaders[0]]
+    return votes
+
+
+def preference_table(
+    scope: Scope,
+    judgements: pa.Table,
+    items: Items,
+    people: People,
+    pairs: Pairs,
+    item_pos: np.ndarray,
+) -> pa.Table:
+    person = people.positions(judgements.column("participant_id").to_numpy())
+    pair_item = item_pos[pairs.row]
+    base = items.candidate_offsets[pair_item]
+    chosen, rejected = base + pairs.chosen, base + pairs.rejected
+    columns = _common(scope, items, people, pair_item, person[pairs.row])
+    columns["prompt"] = _prompt(items, pair_item, conversational=scope.conversational)
+    columns["chosen"] = _reply(items.candidate_texts, chosen, conversational=scope.conversational)
+    columns["rejected"] = _reply(
+        items.candidate_texts, rejected, conversational=scope.conversational
+    )
+    columns["tie"] = pa.array(pairs.tie, pa.bool_())
+    columns["chosen_id"] = _dict(chosen, items.candidate_ids)
+    columns["rejected_id"] = _dict(rejected, items.candidate_ids)
+    columns["chosen_source"] = _dict(chosen, items.candidate_sources)
+    columns["rejected_source"] = _dict(rejected, items.candidate_sources)
+    columns["pair_from"] = _dict(pairs.origin, PAIR_ORIGINS)
+    columns["rationale"] = _optional_text(judgements, "rationale", pairs.row)
+    columns["confidence"] = _optional_text(judgements, "confidence", pairs.row)
+    return pa.table(columns)
+
+
+def source_pair_counts(items: Items, item_pos: np.ndarray, pairs: Pairs) -> dict:
+    """Decided pairs counted by (winner source, loser source), for Bradley–Terry."""
+    decided = ~pairs.tie
+    base = items.candidate_offsets[item_pos[pairs.row[decided]]]
+    winners, losers = base + pairs.chosen[decided], base + pairs.rejected[decided]
+    if not len(winners):
+        return {}
+    width = len(items.candidate_sources) + 1
+    codes, counts = np.unique(winners * width + losers, return_counts=True)
+    sources = items.candidate_sources.to_pylist()
+    result: dict = {}
+    for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
+        key = (sources[code // width], sources[code % width])
+        result[key] = result.get(key, 0) + count
+    return result
+
+
+def ranks_long(judgements: pa.Table, items: Items, item_pos: np.ndarray) -> Ratings:
+    """Each ranked candidate's place (0 = best), for agreement on rankings."""
+    rows, candidates, places = [], [], []
+    for j, raw in enumerate(judgements.column("ranking").to_pylist()):
+        if raw is None:
+            continue
+        lookup = _position_lookup(items, item_pos[j])
+        for place, cid in enumerate(json.loads(raw)):
+            rows.append(j)
+            candidates.append(lookup[cid])
+            places.append(place)
+    return Ratings(
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(candidates, dtype=np.int64),
+        np.asarray(places, dtype=np.int64),
+    )
+
+
+def votes_table(
+    scope: Scope, items: Items, distribution, weights_by_item: dict | None = None
+) -> pa.Table:
+    """One row per item: each candidate's votes and share (ties split evenly): soft labels.
+
+    ``distribution`` is `aggregation.metrics.vote_distribution` output for one
+    audience, with candidates as positions.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    keys = empty if distribution.empty else distribution["item_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys
+    item_ids = keys[starts] if len(keys) else keys
+    item_pos = items.positions(item_ids)
+    n = len(item_ids)
+    offsets = np.r_[starts, len(keys)].astype(np.int32) if n else np.zeros(1, np.int32)
+    first = items.candidate_offsets[item_pos]
+    flat = np.repeat(first, np.diff(offsets)) + (
+        distribution["candidate"].to_numpy() if n else np.zeros(0, np.int64)
+    )
+    candidates = pa.StructArray.from_arrays(
+        [
+            _dict(flat, items.candidate_ids),
+            _dict(flat, items.candidate_texts),
+            _dict(flat, items.candidate_sources),
+        ],
+        ["id", "text", "source"],
+    )
+    columns = {
+        "item_id": pa.array(item_ids, pa.int64()),
+        "external_id": _dict(item_pos, items.external_id),
+        "audience": _constant(scope.audience, n),
+        "competence": _constant(scope.competence, n),
+        "transience": _constant(scope.transience, n),
+        "prompt": _prompt(items, item_pos, conversational=scope.conversational),
+        "candidates": pa.ListArray.from_arrays(pa.array(offsets), candidates),
+        "votes": pa.ListArray.from_arrays(
+            pa.array(offsets), pa.array(distribution["votes"].to_numpy(), pa.int64())
+        ),
+        "shares": pa.ListArray.from_arrays(
+            pa.array(offsets), pa.array(distribution["share"].to_numpy(), pa.float64())
+        ),
+        "ties": pa.array(distribution["ties"].to_numpy()[starts] if n else [], pa.int64()),
+        "total": pa.array(distribution["total"].to_numpy()[starts] if n else [], pa.int64()),
+    }
+    if scope.episodic:
+        columns["situation"] = _dict(item_pos, items.situation)
+        columns["persona"] = _dict(item_pos, items.persona)
+    return pa.table(columns)
+
+
+def ratings_long(judgements: pa.Table, items: Items, item_pos: np.ndarray) -> Ratings:
+    rows, candidates, values = [], [], []
+    for j, raw in enumerate(judgements.column("ratings").to_pylist()):
+        if raw is None:
+            continue
+        ratings = json.loads(raw)
+        for position, cid in enumerate(items.candidate_lists[item_pos[j]]):
+            rows.append(j)
+            candidates.append(position)
+            values.append(ratings[cid])
+    return Ratings(
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(candidates, dtype=np.int64),
+        np.asarray(values, dtype=np.int64),
+    )
+
+
+def kto_table(
+    scope: Scope,
+    judgements: pa.Table,
+    items: Items,
+    people: People,
+    ratings: Ratings,
+    midpoint: float,
+) -> pa.Table:
+    """KTO rows from ratings: label = rating above the scale's midpoint; ratings at
+    the midpoint say neither and are left out."""
+    keep = ratings.rating != midpoint
+    rows, candidate, rating = ratings.row[keep], ratings.candidate[keep], ratings.rating[keep]
+    item_pos = items.positions(judgements.column("item_id").to_numpy())[rows]
+    person = people.positions(judgements.column("participant_id").to_numpy())[rows]
+    flat = items.candidate_offsets[item_pos] + candidate
+    columns = _common(scope, items, people, item_pos, person)
+    columns["prompt"] = _prompt(items, item_pos, conversational=scope.conversational)
+    columns["completion"] = _reply(items.candidate_texts, flat, conversational=scope.conversational)
+    columns["label"] = pa.array(rating > midpoint, pa.bool_())
+    columns["rating"] = pa.array(rating, pa.int64())
+    columns["candidate_id"] = _dict(flat, items.candidate_ids)
+    columns["source"] = _dict(flat, items.candidate_sources)
+    return pa.table(columns)
+
+
+# Demonstrations and question-answer items -------------------------------------------------
+
+
+def demonstration_table(
+    scope: Scope, judgements: pa.Table, items: Items, people: People
+) -> pa.Table:
+    item_pos = items.positions(judgements.column("item_id").to_numpy())
+    person = people.positions(judgements.column("participant_id").to_numpy())
+    texts = judgements.column("text").combine_chunks()
+    n = judgements.num_rows
+    columns = _common(scope, items, people, item_pos, person)
+    columns["messages"] = _messages(items, item_pos, reply=texts)
+    columns["prompt"] = _prompt(items, item_pos, conversational=scope.conversational)
+    columns["completion"] = (
+        _reply(texts, np.arange(n), conversational=True) if scope.conversational else texts
+    )
+    columns["draft"] = _dict(item_pos, items.draft)
+    columns["rationale"] = judgements.column("rationale").combine_chunks()
+    columns["confidence"] = judgements.column("confidence").combine_chunks()
+    return pa.table(columns)
+
+
+def qa_table(scope: Scope, judgements: pa.Table, items: Items, people: People) -> pa.Table:
+    item_pos = items.positions(judgements.column("item_id").to_numpy())
+    person = people.positions(judgements.column("participant_id").to_numpy())
+    sources = [json.loads(raw) if raw else [] for raw in judgements.column("sources").to_pylist()]
+    columns = _common(scope, items, people, item_pos, person)
+    columns["question"] = _dict(item_pos, items.question)
+    columns["answer"] = judgements.column("text").combine_chunks()
+    columns["sources"] = pa.array(sources, pa.list_(pa.string()))
+    columns["reference_answer"] = _dict(item_pos, items.reference_answer)
+    columns["reference_sources"] = items.reference_sources.take(pa.array(item_pos))
+    columns["prompt"] = _dict(item_pos, items.prompt)
+    columns["rationale"] = judgements.column("rationale").combine_chunks()
+    columns["confidence"] = judgements.column("confidence").combine_chunks()
+    return pa.table(columns)

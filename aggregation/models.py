@@ -1,0 +1,140 @@
+"""Export jobs and the releases they publish.
+
+An `ExportJob` is a researcher's request to build a release of one campaign;
+a `Release` is the immutable, versioned folder the job published (SPEC.md,
+"Releases"). The job is kept after it succeeds: it holds the parameters and
+the pseudonym key the release was built with, so re-running it gives the same
+bytes.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from collection.models import Audience, Campaign
+
+FILE_KINDS = ("preferences", "preference_votes", "ratings_kto", "demonstrations", "qa")
+FORMATS = ("parquet", "jsonl", "openai")
+KINDS_FOR_ITEM_KIND = {
+    Campaign.ItemKind.PREFERENCE: ("preferences", "preference_votes", "ratings_kto"),
+    Campaign.ItemKind.DEMONSTRATION: ("demonstrations",),
+    Campaign.ItemKind.QA: ("qa",),
+}
+DEFAULT_OPTIONS = {
+    "min_cell_size": 5,
+    "exclude_failed_attention": True,
+    # How many failed attention checks a participant may have and stay in.
+    "attention_failures_allowed": 0,
+    "license": "cc-by-4.0",
+    # Judgements per read-and-write batch; part of the parameters because it
+    # sets the Parquet row groups, and so the bytes.
+    "batch_rows": 50_000,
+}
+
+
+def new_pseudonym_key() -> str:
+    return secrets.token_hex(32)
+
+
+class ExportJob(models.Model):
+    """A request to build the next release of a campaign, and how far it got."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="export_jobs")
+    # Empty: every audience the campaign targets.
+    audiences = models.ManyToManyField(Audience, blank=True, related_name="+")
+    kinds = models.JSONField(default=list, blank=True)
+    formats = models.JSONField(default=list, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField()
+    # Responses submitted after this moment are left for the next release, so a
+    # re-run of the job sees the same data (withdrawals are always honoured).
+    snapshot_at = models.DateTimeField(default=timezone.now)
+    # HMAC key of the participant pseudonyms: per release, never exported.
+    pseudonym_key = models.CharField(max_length=64, default=new_pseudonym_key, editable=False)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    message = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Relative to settings.RELEASES_ROOT: "<campaign-slug>/v<N>".
+    release_path = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "version"], name="export_job_version_once"),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1), name="export_job_progress_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export of {self.campaign.slug} v{self.version} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def option(self, name: str):
+        return self.options.get(name, DEFAULT_OPTIONS[name])
+
+
+class Release(models.Model):
+    """A published, immutable release folder: v1, v2, ... per campaign."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="releases")
+    job = models.OneToOneField(ExportJob, on_delete=models.PROTECT, related_name="release")
+    version = models.PositiveIntegerField()
+    path = models.CharField(max_length=300)
+    audiences = models.ManyToManyField(Audience, related_name="+")
+    # [{"path", "sha256", "rows", "bytes"}] as in manifest.json.
+    files = models.JSONField(default=list)
+    counts = models.JSONField(default=dict)
+    size_bytes = models.BigIntegerField(default=0)
+    zip_name = models.CharField(max_length=200)
+    zip_bytes = models.BigIntegerField(default=0)
+    withdrawn_since_previous = models.PositiveIntegerField(default=0)
+    snapshot_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["campaign_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "version"], name="release_version_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign.slug} v{self.version}"
+
+    @property
+    def directory(self):
+        return settings.RELEASES_ROOT / self.path
+
+    def file_entry(self, name: str) -> dict | None:
+        return next((entry for entry in self.files if entry["path"] == name), None)

@@ -1,0 +1,175 @@
+"""Plots for dataset cards (and later the dashboard), drawn from metrics data.
+
+Deterministic PNGs: the Agg backend, a fixed size and dpi, and no "Software"
+metadata (matplotlib writes no date into PNGs), so the same metrics give the
+same bytes on the same installation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+from matplotlib.figure import Figure
+
+DPI = 100
+PNG_METADATA = {"Software": None}
+PNG_OPTIONS = {"compress_level": 1}
+COLOURS = ["#3b6ea5", "#e08a2e", "#4f9d69", "#b5485d", "#7a5ea8", "#8c7b4f"]
+
+
+def _save(figure: Figure, path: Path) -> None:
+    figure.savefig(path, dpi=DPI, metadata=PNG_METADATA, pil_kwargs=PNG_OPTIONS)
+
+
+def _empty(axes, message: str) -> None:
+    axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#555555")
+    axes.set_axis_off()
+
+
+def coverage(metrics: dict, path: Path) -> None:
+    """Items at k per audience, then observed against target share per targeted attribute."""
+    audiences = metrics["audiences"]
+    targeted = [
+        (slug, name, entry)
+        for slug, report in audiences.items()
+        for name, entry in report["coverage"]["attributes"].items()
+        if any(row["target_share"] is not None for row in entry["values"])
+    ]
+    panels = 1 + len(targeted)
+    figure = Figure(figsize=(5.5 * panels, 4.2))
+    axes = figure.subplots(1, panels, squeeze=False)[0]
+    names = list(audiences)
+    shares = [audiences[slug]["coverage"]["share_at_k"] or 0.0 for slug in names]
+    ax = axes[0]
+    if names:
+        positions = np.arange(len(names))
+        ax.barh(positions, shares, color=COLOURS[0])
+        ax.set_yticks(
+            positions,
+            labels=[f"{slug} (k={audiences[slug]['coverage']['overlap_k']})" for slug in names],
+        )
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of items with k responses")
+        for y, share in zip(positions, shares, strict=True):
+            ax.text(min(share + 0.02, 0.9), y, f"{share:.0%}", va="center", fontsize=9)
+    else:
+        _empty(ax, "no audiences")
+    ax.set_title("Items at k")
+    for ax, (slug, name, entry) in zip(axes[1:], targeted, strict=True):
+        values = [str(row["value"]) for row in entry["values"]]
+        observed = [row["observed_share"] or 0.0 for row in entry["values"]]
+        target = [row["target_share"] or 0.0 for row in entry["values"]]
+        positions = np.arange(len(values))
+        ax.bar(positions - 0.2, observed, 0.4, label="observed", color=COLOURS[0])
+        ax.bar(positions + 0.2, target, 0.4, label="target", color=COLOURS[1])
+        for x, row in zip(positions, entry["values"], strict=True):
+            if row["suppressed"]:
+                ax.text(x - 0.2, 0.01, "small", rotation=90, fontsize=8, ha="center")
+        ax.set_xticks(positions, labels=values, rotation=30, ha="right")
+        ax.set_ylabel("share of participants")
+        tvd = entry.get("total_variation_distance")
+        ax.set_title(f"{slug}: {name}" + (f" (TVD {tvd:.2f})" if tvd is not None else ""))
+        ax.legend(fontsize=8)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def agreement(metrics: dict, path: Path) -> None:
+    """Krippendorff's α and raw agreement per audience and kind of judgement."""
+    bars = []
+    for slug, report in metrics["audiences"].items():
+        for kind, values in (report.get("agreement") or {}).items():
+            for key, value in values.items():
+                if (key.startswith("alpha_") or key == "percent_agreement") and value is not None:
+                    label = "agreement %" if key == "percent_agreement" else key.replace("_", " ")
+                    bars.append((f"{slug}\n{kind}", label, value))
+    figure = Figure(figsize=(8, 4.2))
+    ax = figure.subplots()
+    if not bars:
+        _empty(ax, "no item was judged twice in the same way yet")
+    else:
+        groups = list(dict.fromkeys(group for group, _, _ in bars))
+        labels = list(dict.fromkeys(label for _, label, _ in bars))
+        width = 0.8 / len(labels)
+        for i, label in enumerate(labels):
+            xs, ys = [], []
+            for g, group in enumerate(groups):
+                for group_name, bar_label, value in bars:
+                    if group_name == group and bar_label == label:
+                        xs.append(g + (i - (len(labels) - 1) / 2) * width)
+                        ys.append(value)
+            ax.bar(xs, ys, width, label=label, color=COLOURS[i % len(COLOURS)])
+        ax.axhline(0.8, color="#999999", linewidth=0.8, linestyle="--")
+        ax.axhline(0.667, color="#cccccc", linewidth=0.8, linestyle=":")
+        ax.set_xticks(range(len(groups)), labels=groups, fontsize=8)
+        ax.set_ylim(min(-0.1, min(value for _, _, value in bars) - 0.05), 1.05)
+        ax.legend(fontsize=8)
+    ax.set_title("Agreement within each audience (dashed: α = 0.8)")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def divergence(metrics: dict, path: Path) -> None:
+    """Mean Jensen–Shannon divergence between audiences, and sources' Bradley–Terry strengths."""
+    pluralism = metrics.get("pluralism") or {}
+    names = list(metrics["audiences"])
+    figure = Figure(figsize=(11, 4.5))
+    left, right = figure.subplots(1, 2)
+    matrix = np.full((len(names), len(names)), np.nan)
+    for entry in pluralism.get("divergence", []):
+        a, b = names.index(entry["audience_a"]), names.index(entry["audience_b"])
+        if entry["mean_jsd"] is not None:
+            matrix[a, b] = matrix[b, a] = entry["mean_jsd"]
+    for i in range(len(names)):
+        matrix[i, i] = 0.0
+    if len(names) < 2 or np.isnan(matrix).all():
+        _empty(left, "one audience: nothing to compare")
+    else:
+        image = left.imshow(
+            matrix, vmin=0, vmax=max(0.05, float(np.nanmax(matrix))), cmap="Oranges"
+        )
+        left.set_xticks(range(len(names)), labels=names, rotation=30, ha="right")
+        left.set_yticks(range(len(names)), labels=names)
+        for i in range(len(names)):
+            for j in range(len(names)):
+                if not np.isnan(matrix[i, j]):
+                    left.text(j, i, f"{matrix[i, j]:.3f}", ha="center", va="center", fontsize=8)
+        figure.colorbar(image, ax=left, shrink=0.8, label="mean JSD (bits)")
+    left.set_title("How differently audiences vote")
+    strengths = pluralism.get("bradley_terry") or {}
+    sources = sorted({source for values in strengths.values() for source in values})
+    if not sources:
+        _empty(right, "no candidate sources to rank")
+    else:
+        width = 0.8 / max(len(strengths), 1)
+        positions = np.arange(len(sources))
+        for i, (slug, values) in enumerate(strengths.items()):
+            ys = [values.get(source) or 0.0 for source in sources]
+            offset = (i - (len(strengths) - 1) / 2) * width
+            right.bar(positions + offset, ys, width, label=slug, color=COLOURS[i % len(COLOURS)])
+        right.axhline(0, color="#555555", linewidth=0.8)
+        right.set_xticks(positions, labels=sources, rotation=20, ha="right")
+        right.set_ylabel("Bradley–Terry log-strength")
+        right.legend(fontsize=8)
+    right.set_title("Which sources each audience prefers")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def draw_all(directory: Path, *, metrics: dict, scope) -> list[str]:
+    """Draw the card's plots into ``directory``; return their file names."""
+    directory.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    for name, draw in (("coverage.png", coverage), ("agreement.png", agreement)):
+        draw(metrics, directory / name)
+        drawn.append(name)
+    if scope.campaign.item_kind == "preference":
+        divergence(metrics, directory / "divergence.png")
+        drawn.append("divergence.png")
+    return drawn

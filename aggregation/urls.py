@@ -1,0 +1,57 @@
+"""Release pages and the export API. Include at the site root:
+``path("", include("aggregation.urls"))`` in config/urls.py."""
+
+from django.urls import path
+
+from aggregation import apis, views
+
+api = [
+    path(
+        "api/v1/campaigns/<slug:slug>/exports/", apis.ExportCreateApi.as_view(), name="api-exports"
+    ),
+    path("api/v1/exports/<int:job_id>/", apis.ExportDetailApi.as_view(), name="api-export-detail"),
+    path(
+        "api/v1/exports/<int:job_id>/retry/", apis.ExportRetryApi.as_view(), name="api-export-retry"
+    ),
+    path(
+        "api/v1/campaigns/<slug:slug>/releases/",
+        apis.ReleaseListApi.as_view(),
+        name="api-releases",
+    ),
+    path(
+        "api/v1/campaigns/<slug:slug>/releases/<int:version>/",
+        apis.ReleaseDetailApi.as_view(),
+        name="api-release-detail",
+    ),
+    path(
+        "api/v1/campaigns/<slug:slug>/releases/<int:version>/download/",
+        apis.ReleaseDownloadApi.as_view(),
+        name="api-release-download",
+    ),
+    path(
+        "api/v1/campaigns/<slug:slug>/releases/<int:version>/files/<path:path>",
+        apis.ReleaseFileApi.as_view(),
+        name="api-release-file",
+    ),
+]
+
+pages = [
+    path("campaigns/<slug:slug>/releases/", views.releases, name="campaign_releases"),
+    path(
+        "campaigns/<slug:slug>/releases/<int:job_id>/retry/",
+        views.release_retry,
+        name="campaign_release_retry",
+    ),
+    path(
+        "campaigns/<slug:slug>/releases/v<int:version>/download/",
+        views.release_download,
+        name="campaign_release_download",
+    ),
+    path(
+        "campaigns/<slug:slug>/releases/v<int:version>/files/<path:path>",
+        views.release_file,
+        name="campaign_release_file",
+    ),
+]
+
+urlpatterns = api + pages

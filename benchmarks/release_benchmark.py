@@ -1,0 +1,275 @@
+"""Release building at scale: rows per second against COPY, and peak memory.
+
+Generates N preference judgements over four audiences straight in the database
+(INSERT ... SELECT generate_series), then, in the same run and on the same
+database:
+
+1. times ``COPY (<the joined judgement rows>) TO STDOUT``: every judgement with
+   its audience, participant attributes, prompt and both candidates' text and
+   source, which is what a naive export would read;
+2. builds a release of the same judgements (Parquet only, as `export_release`
+   does by default), timing it and sampling this process's RSS in a thread.
+
+Usage (a database of its own: the script empties the collection tables):
+
+    createdb -h 127.0.0.1 -U postgres pluralign_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pluralign_bench \\
+        .venv/bin/python benchmarks/release_benchmark.py --judgements 1000000
+
+Run it at 250,000 and 1,000,000 to see whether memory stays flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+AUDIENCES = [
+    ("everyone", "mass"),
+    ("uk-adults", "public"),
+    ("eu-adults", "public"),
+    ("ward-nurses", "group"),
+]
+PER_ITEM_PER_AUDIENCE = 5
+PEOPLE_PER_AUDIENCE = 2000
+AGE = ["18-29", "30-44", "45-64", "65+"]
+
+
+class PeakRSS:
+    """Samples the process's resident memory every 20 ms in a thread."""
+
+    def __init__(self):
+        import psutil
+
+        self.process = psutil.Process()
+        self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def generate(judgements: int):
+    from django.db import connection
+
+    from collection import services
+    from collection.models import Campaign
+
+    items = judgements // (len(AUDIENCES) * PER_ITEM_PER_AUDIENCE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE collection_response, collection_slot, collection_assignment, "
+            "collection_item, collection_consent, collection_membership, "
+            "collection_campaignaudience, collection_campaign_owners, collection_campaign, "
+            "collection_withdrawal, collection_invitation, collection_participant, "
+            "collection_audience, aggregation_release_audiences, aggregation_release, "
+            "aggregation_exportjob_audiences, aggregation_exportjob, auth_user CASCADE"
+        )
+    audiences = []
+    for slug, kind in AUDIENCES:
+        fields = {}
+        if kind == "public":
+            fields = {
+                "attribute_schema": [{"name": "age_band", "label": "Age", "choices": AGE}],
+                "target_marginals": {
+                    "age_band": {"18-29": 0.2, "30-44": 0.25, "45-64": 0.33, "65+": 0.22}
+                },
+            }
+        if kind == "group":
+            fields["max_members"] = PEOPLE_PER_AUDIENCE
+        audiences.append(services.audience_create(slug=slug, name=slug, kind=kind, **fields))
+    campaign = services.campaign_create(
+        slug="bench-release", name="Release benchmark", item_kind="preference"
+    )
+    for audience in audiences:
+        # Targets only: no slots, the benchmark reads responses.
+        campaign.targets.create(audience=audience, overlap_k=PER_ITEM_PER_AUDIENCE)
+    Campaign.objects.filter(pk=campaign.pk).update(status="open")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO collection_item (campaign_id, external_id, prompt, context, payload,
+                                         is_attention_check, created_at)
+            SELECT %(campaign)s, 'item-' || n,
+                   'Question ' || n || ': ' || repeat('how should I handle this situation? ', 5),
+                   NULL,
+                   jsonb_build_object('candidates', jsonb_build_array(
+                       jsonb_build_object('id', 'a', 'source', 'model-' || (n %% 3),
+                           'text', 'Answer A to ' || n || '. ' || repeat('A careful reply. ', 18)),
+                       jsonb_build_object('id', 'b', 'source', 'model-' || ((n + 1) %% 3),
+                           'text', 'Answer B to ' || n || '. ' || repeat('A warmer reply. ', 18)))),
+                   false, now()
+            FROM generate_series(1, %(items)s) AS n
+            """,
+            {"campaign": campaign.pk, "items": items},
+        )
+        for a, audience in enumerate(audiences):
+            cursor.execute(
+                """
+                WITH users AS (
+                    INSERT INTO auth_user (password, is_superuser, username, first_name,
+                        last_name, email, is_staff, is_active, date_joined)
+                    SELECT '!', false, 'bench-' || %(a)s || '-' || n, '', '', '', false, true, now()
+                    FROM generate_series(1, %(people)s) AS n
+                    RETURNING id
+                ), people AS (
+                    INSERT INTO collection_participant (user_id, created_at)
+                    SELECT id, now() FROM users RETURNING id
+                ), members AS (
+                    INSERT INTO collection_membership (participant_id, audience_id,
+                        audience_kind, attributes, joined_at)
+                    SELECT id, %(audience)s, %(kind)s,
+                        CASE WHEN %(kind)s = 'public'
+                             THEN jsonb_build_object('age_band', (%(ages)s::text[])[1 + id %% 4])
+                             ELSE '{}'::jsonb END,
+                        now()
+                    FROM people RETURNING participant_id
+                )
+                INSERT INTO collection_consent (participant_id, campaign_id, version, text,
+                    agreed_at)
+                SELECT participant_id, %(campaign)s, '1', 'yes', now() FROM members
+                """,
+                {
+                    "a": a,
+                    "people": PEOPLE_PER_AUDIENCE,
+                    "audience": audience.pk,
+                    "kind": audience.kind,
+                    "ages": AGE,
+                    "campaign": campaign.pk,
+                },
+            )
+            cursor.execute(
+                """
+                WITH people AS (
+                    SELECT participant_id, row_number() OVER (ORDER BY participant_id) - 1 AS k
+                    FROM collection_membership WHERE audience_id = %(audience)s
+                ), items AS (
+                    SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM collection_item
+                    WHERE campaign_id = %(campaign)s
+                )
+                INSERT INTO collection_response (campaign_id, audience_id, item_id,
+                    participant_id, payload, time_on_task_ms, idempotency_key, created_at)
+                SELECT %(campaign)s, %(audience)s, items.id, people.participant_id,
+                       jsonb_build_object('choice', CASE WHEN (items.i * 7 + s) %% 10 = 0 THEN 'tie'
+                            WHEN (items.i * 3 + s * %(bias)s) %% 5 < 3 THEN 'a' ELSE 'b' END),
+                       1000 + s, gen_random_uuid(), now()
+                FROM items CROSS JOIN generate_series(0, %(k)s - 1) AS s
+                JOIN people ON people.k = (items.i + s * 397) %% %(people)s
+                """,
+                {
+                    "audience": audience.pk,
+                    "campaign": campaign.pk,
+                    "k": PER_ITEM_PER_AUDIENCE,
+                    "people": PEOPLE_PER_AUDIENCE,
+                    "bias": a + 1,
+                },
+            )
+        cursor.execute("ANALYZE")
+    return campaign, items
+
+
+COPY_JOINED = """
+COPY (
+    SELECT r.id, r.item_id, a.slug, r.participant_id, m.attributes,
+           r.payload->>'choice', i.prompt,
+           i.payload->'candidates'->0->>'text', i.payload->'candidates'->0->>'source',
+           i.payload->'candidates'->1->>'text', i.payload->'candidates'->1->>'source'
+    FROM collection_response r
+    JOIN collection_item i ON i.id = r.item_id
+    JOIN collection_audience a ON a.id = r.audience_id
+    LEFT JOIN collection_membership m
+      ON m.participant_id = r.participant_id AND m.audience_id = r.audience_id
+    WHERE r.campaign_id = %s AND r.withdrawn_at IS NULL
+    ORDER BY r.audience_id, r.item_id, r.id
+) TO STDOUT
+"""
+
+
+def time_copy(campaign) -> tuple[float, int]:
+    from django.db import connection
+
+    started = time.perf_counter()
+    size = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(COPY_JOINED, [campaign.pk]) as copy:
+        for block in copy:
+            size += len(block)
+    return time.perf_counter() - started, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--judgements", type=int, default=1_000_000)
+    parser.add_argument("--skip-generate", action="store_true", help="reuse the data")
+    args = parser.parse_args()
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from aggregation import services
+    from aggregation.models import ExportJob
+    from collection.models import Campaign, Response
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    if args.skip_generate:
+        campaign = Campaign.objects.get(slug="bench-release")
+        items = campaign.items.count()
+    else:
+        campaign, items = generate(args.judgements)
+    rows = Response.objects.filter(campaign=campaign).count()
+    print(
+        f"data: {rows:,} judgements, {items:,} items, {len(AUDIENCES)} audiences "
+        f"({time.perf_counter() - started:.1f} s to generate)"
+    )
+
+    copy_seconds, copy_bytes = time_copy(campaign)
+    copy_seconds = min(copy_seconds, time_copy(campaign)[0])  # warm cache, best of two
+    print(
+        f"COPY joined rows: {copy_seconds:.2f} s, {rows / copy_seconds:,.0f} rows/s, "
+        f"{copy_bytes / 1e6:.0f} MB"
+    )
+
+    import psutil
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings.RELEASES_ROOT = Path(folder)
+        job = services.export_job_create(campaign=campaign, enqueue=False)
+        baseline = psutil.Process().memory_info().rss
+        with PeakRSS() as memory:
+            started = time.perf_counter()
+            job = services.export_job_run(job_id=job.pk)
+            seconds = time.perf_counter() - started
+        assert job.status == ExportJob.Status.SUCCEEDED, job.error
+        size = sum(p.stat().st_size for p in Path(folder).rglob("*.parquet"))
+    print(f"release: {seconds:.2f} s, {rows / seconds:,.0f} rows/s, parquet {size / 1e6:.0f} MB")
+    print(f"release vs COPY: {copy_seconds / seconds:.2f}x (target >= 1.5x)")
+    print(
+        f"peak RSS: {memory.peak / 1e6:.0f} MB (process before the build: "
+        f"{baseline / 1e6:.0f} MB; target < 500 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

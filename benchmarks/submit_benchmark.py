@@ -1,0 +1,285 @@
+"""Submission throughput: concurrent annotator clients against gunicorn on PostgreSQL.
+
+    .venv/bin/python benchmarks/submit_benchmark.py --clients 16 64 --judgements 6000
+
+Each client is its own participant with its own token, in its own thread (spread
+over several processes), and loops: submit the current item, whose reply carries
+the next one — one round trip per judgement. Afterwards it checks the database:
+no (item, audience) above k, no participant with an item twice, and exactly one
+stored response per acknowledged submission.
+
+Uses DATABASE_URL's server (a fresh database named pluralign_bench beside it),
+or the embedded PostgreSQL when DATABASE_URL is unset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from http.client import HTTPConnection
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "pluralign_bench"
+
+
+def bench_database_url() -> str:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from config.database import database_settings
+
+    base = database_settings(ROOT)
+    host = base["HOST"]
+    port = f":{base['PORT']}" if base.get("PORT") else ""
+    user = base["USER"]
+    socket = f"?host={host}" if host.startswith("/") else ""
+    server = f"{user}@{'' if socket else host}{port}"
+    import psycopg
+
+    admin = f"postgresql://{server}/postgres{socket}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    return f"postgres://{server}/{BENCH_DB}{socket}"
+
+
+def setup(database_url: str, *, clients: int, items: int, k: int) -> list[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    code = f"""
+import django, json
+django.setup()
+from collection import services
+from collection.apis import api_token_create
+from django.contrib.auth import get_user_model
+User = get_user_model()
+owner = User.objects.create(username="bench-owner", is_staff=True)
+audience = services.audience_create(slug="bench", name="Bench", kind="mass")
+campaign = services.campaign_create(slug="bench", name="Bench", item_kind="preference",
+    owners=[owner], targets={{audience: {k}}}, lease_seconds=600)
+services.items_create(campaign=campaign, rows=(
+    {{"external_id": f"b{{n}}", "prompt": f"Prompt {{n}}",
+      "payload": {{"candidates": [f"A {{n}}", f"B {{n}}"]}}}} for n in range({items})))
+services.campaign_set_status(campaign=campaign, status="open")
+keys = []
+for n in range({clients}):
+    user = User.objects.create(username=f"bench-{{n}}")
+    participant = services.participant_get_or_create(user=user)
+    services.membership_join(participant=participant, audience=audience)
+    services.consent_give(participant=participant, campaign=campaign)
+    keys.append(api_token_create(user=user, name="bench")[1])
+print(json.dumps(keys))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "bench",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/me/", timeout=1)
+        except urllib.error.HTTPError:
+            return server  # 401: it answers
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def request(conn: HTTPConnection, method: str, path: str, key: str, body=None):
+    payload = json.dumps(body).encode() if body is not None else b""
+    conn.request(
+        method,
+        path,
+        body=payload,
+        headers={
+            "Authorization": f"Token {key}",
+            "Content-Type": "application/json",
+            "Host": "127.0.0.1",
+        },
+    )
+    reply = conn.getresponse()
+    data = reply.read()
+    return reply.status, (json.loads(data) if data else None)
+
+
+def client_process(port: int, keys: list[str], quota: int, results) -> None:
+    """Threads in one process, one per participant; each does `quota` judgements."""
+
+    def run(key: str) -> None:
+        conn = HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies, errors, acked = [], 0, []
+        status, body = request(conn, "POST", "/api/v1/campaigns/bench/next/", key)
+        while len(latencies) < quota and body and body.get("assignment"):
+            started = time.perf_counter()
+            status, reply = request(
+                conn,
+                "POST",
+                f"/api/v1/assignments/{body['assignment']}/submit/",
+                key,
+                {
+                    "payload": {"choice": "a"},
+                    "time_on_task_ms": 1000,
+                    "idempotency_key": str(uuid.uuid4()),
+                },
+            )
+            latencies.append(time.perf_counter() - started)
+            if status not in (200, 201):
+                errors += 1
+                status, body = request(conn, "POST", "/api/v1/campaigns/bench/next/", key)
+                continue
+            acked.append(reply["response"])
+            body = reply["next"]
+        results.put((latencies, errors, acked))
+
+    threads = [threading.Thread(target=run, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def run_level(port: int, keys: list[str], judgements: int, processes: int) -> dict:
+    quota = max(1, judgements // len(keys))
+    results = multiprocessing.Queue()
+    groups = [keys[i::processes] for i in range(processes)]
+    workers = [
+        multiprocessing.Process(target=client_process, args=(port, group, quota, results))
+        for group in groups
+        if group
+    ]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    collected = [results.get() for _ in keys]
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    latencies = sorted(x for result in collected for x in result[0])
+    acked = [x for result in collected for x in result[2]]
+    return {
+        "clients": len(keys),
+        "judgements": len(latencies),
+        "seconds": round(elapsed, 2),
+        "per_second": round(len(acked) / elapsed, 1),
+        "p50_ms": round(1000 * statistics.median(latencies), 2) if latencies else None,
+        "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2)
+        if latencies
+        else None,
+        "errors": sum(result[1] for result in collected),
+        "acked": acked,
+    }
+
+
+def verify(database_url: str, acked: list[int], k: int) -> dict:
+    import psycopg
+
+    url = database_url.replace("postgres://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        over = conn.execute(
+            "SELECT count(*) FROM (SELECT item_id, audience_id FROM collection_response "
+            "GROUP BY 1, 2 HAVING count(*) > %s) AS x",
+            [k],
+        ).fetchone()[0]
+        repeats = conn.execute(
+            "SELECT count(*) FROM (SELECT item_id, participant_id FROM collection_assignment "
+            "GROUP BY 1, 2 HAVING count(*) > 1) AS x"
+        ).fetchone()[0]
+        stored = {row[0] for row in conn.execute("SELECT id FROM collection_response")}
+    return {
+        "over_assigned": over,
+        "repeated_items": repeats,
+        "lost": len(set(acked) - stored),
+        "duplicated": len(acked) - len(set(acked)),
+        "unacknowledged_stored": len(stored - set(acked)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--judgements", type=int, default=6000, help="per level")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    database_url = bench_database_url()
+    total_clients = sum(args.clients)
+    items = max(2000, (sum(args.judgements for _ in args.clients) // args.k) + 1000)
+    keys = setup(database_url, clients=total_clients, items=items, k=args.k)
+    server = start_server(database_url, args.port, args.workers)
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "gunicorn_workers": args.workers,
+        "levels": [],
+    }
+    all_acked: list[int] = []
+    try:
+        offset = 0
+        for clients in args.clients:
+            level = run_level(
+                args.port,
+                keys[offset : offset + clients],
+                args.judgements,
+                min(args.processes, clients),
+            )
+            offset += clients
+            all_acked += level.pop("acked")
+            report["levels"].append(level)
+            print(json.dumps(level), flush=True)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    report["verification"] = verify(database_url, all_acked, args.k)
+    print(json.dumps(report, indent=2))
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "submit.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,342 @@
+"""Releases: layout, formats that load and train, privacy, exclusions, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from django.core.management import call_command
+
+from aggregation import metrics, services
+from aggregation.exporters.frames import bradley_terry_from_counts
+from aggregation.models import ExportJob, Release
+from collection import services as collection_services
+from collection.models import Audience, Campaign
+from tests.aggregation.conftest import answer_all, demonstration_campaign, make_campaign
+from tests.factories import AudienceFactory, ready_participant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def releases_root(settings, tmp_path):
+    settings.RELEASES_ROOT = tmp_path / "releases"
+    return settings.RELEASES_ROOT
+
+
+def build(campaign, django_capture_on_commit_callbacks, **fields) -> ExportJob:
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.export_job_create(campaign=campaign, **fields)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    return job
+
+
+def release_dir(releases_root, job):
+    return releases_root / job.release_path
+
+
+def load(path, name):
+    import datasets
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    return datasets.load_dataset(str(path), name=name, cache_dir=str(path.parent / ".hf-cache"))[
+        "train"
+    ]
+
+
+def test_every_config_loads_and_preferences_have_trl_columns(
+    preference_campaign, owner, releases_root, django_capture_on_commit_callbacks
+):
+    job = build(
+        preference_campaign,
+        django_capture_on_commit_callbacks,
+        created_by=owner,
+        formats=["jsonl", "openai"],
+    )
+    folder = release_dir(releases_root, job)
+    assert folder.name == "v1" and folder.parent.name == "advice-pairs"
+    readme = (folder / "README.md").read_text()
+    header = readme.split("---")[1]
+    names = [line.split('"')[1] for line in header.splitlines() if "config_name" in line]
+    assert set(names) == {
+        "everyone-preferences",
+        "everyone-preference-votes",
+        "uk-adults-preferences",
+        "uk-adults-preference-votes",
+        "uk-adults-ratings-kto",
+    }
+    for name in names:
+        assert len(load(folder, name)) > 0
+
+    pairs = load(folder, "uk-adults-preferences")
+    # Standard (not conversational) form: DPOTrainer's prompt / chosen / rejected strings.
+    row = pairs[0]
+    assert isinstance(row["prompt"], str) and row["prompt"].startswith("Question number")
+    assert isinstance(row["chosen"], str) and isinstance(row["rejected"], str)
+    assert row["chosen"] != row["rejected"]
+    for column in ("item_id", "audience", "competence", "transience", "participant_id", "weight"):
+        assert column in pairs.column_names
+    assert set(pairs["audience"]) == {"uk-adults"} and set(pairs["competence"]) == {"behaviour"}
+    ties = [r for r in pairs if r["tie"]]
+    assert ties and all(r["chosen_id"] == "a" for r in ties)  # listed order, kept and marked
+
+    kto = load(folder, "uk-adults-ratings-kto")
+    assert {"prompt", "completion", "label"} <= set(kto.column_names)
+    assert all(r["label"] == (r["rating"] > 3) for r in kto) and 3 not in set(kto["rating"])
+
+    votes = pq.read_table(folder / "uk-adults" / "preference_votes.parquet").to_pylist()
+    assert len(votes) == 8
+    for vote in votes:
+        assert vote["total"] == 6 and abs(sum(vote["shares"]) - 1) < 1e-9
+        assert [c["id"] for c in vote["candidates"]] == ["a", "b"]
+
+    # JSONL twins hold the same rows; the OpenAI file has decided pairs only.
+    jsonl = (folder / "uk-adults" / "preferences.jsonl").read_text().splitlines()
+    assert len(jsonl) == len(pairs)
+    openai = [
+        json.loads(line)
+        for line in (folder / "uk-adults" / "preferences.openai.jsonl").read_text().splitlines()
+    ]
+    assert len(openai) == len(pairs) - len(ties)
+    assert openai[0]["input"]["messages"][-1]["role"] == "user"
+    assert openai[0]["preferred_output"][0]["role"] == "assistant"
+    assert openai[0]["non_preferred_output"][0]["content"]
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        assert entry["sha256"] == services.files.sha256_of(folder / entry["path"])
+    assert manifest["parameters"]["options"]["min_cell_size"] == 5
+    metrics_doc = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics_doc["metrics"]["audiences"]) == {"everyone", "uk-adults"}
+    assert metrics_doc["metrics"]["pluralism"]["divergence"][0]["shared_items"] == 8
+    assert {p.name for p in (folder / "plots").iterdir()} == {
+        "coverage.png",
+        "agreement.png",
+        "divergence.png",
+    }
+    release = Release.objects.get(job=job)
+    assert release.version == 1 and (folder / release.zip_name).exists()
+
+
+def test_excluded_and_withdrawn_people_are_absent_and_no_username_leaves(
+    preference_campaign, owner, releases_root, django_capture_on_commit_callbacks
+):
+    people = preference_campaign.test_people
+    withdrawn, unconsented, inattentive = people["everyone"][:3]
+    job = build(preference_campaign, django_capture_on_commit_callbacks, formats=["jsonl"])
+    folder = release_dir(releases_root, job)
+    everyone = pq.read_table(folder / "everyone" / "preferences.parquet").to_pandas()
+    present = set(everyone["participant_id"])
+    for person in (withdrawn, unconsented, inattentive):
+        assert services.pseudonym(job.pseudonym_key, person.pk) not in present
+    kept = people["everyone"][3:]
+    assert present == {services.pseudonym(job.pseudonym_key, p.pk) for p in kept}
+    assert "Attention check" not in everyone["prompt"].str.cat()
+    counts = json.loads((folder / "metrics.json").read_text())["counts"]
+    assert counts["excluded_unconsented_participants"] == 1
+    assert counts["excluded_failed_attention_participants"] == 1
+    assert counts["withdrawn_since_previous"] == 1
+    assert "1 participants withdrew since the campaign began" in (folder / "README.md").read_text()
+
+    everything = b"".join(path.read_bytes() for path in folder.rglob("*") if path.is_file())
+    for person in [*people["everyone"], *people["uk-adults"]]:
+        assert person.user.username.encode() not in everything
+        assert person.user.email.encode() not in everything
+    assert owner.username.encode() not in everything
+
+    # Keeping inattentive participants is an option.
+    job = build(
+        preference_campaign,
+        django_capture_on_commit_callbacks,
+        options={"exclude_failed_attention": False},
+    )
+    table = pq.read_table(release_dir(releases_root, job) / "everyone" / "preferences.parquet")
+    assert services.pseudonym(job.pseudonym_key, inattentive.pk) in set(
+        table.column("participant_id").to_pylist()
+    )
+
+
+def test_small_cells_are_suppressed_and_stated(
+    preference_campaign, releases_root, django_capture_on_commit_callbacks
+):
+    job = build(preference_campaign, django_capture_on_commit_callbacks)
+    folder = release_dir(releases_root, job)
+    rows = pq.read_table(folder / "uk-adults" / "preferences.parquet").to_pandas()
+    by_person = rows.groupby("participant_id")["attr_age_band"].first()
+    assert (by_person == "18-39").sum() == 5  # a cell of five is kept
+    assert by_person.isna().sum() == 1  # the one '40+' member is not
+    assert "40+" not in set(rows["attr_age_band"].dropna())
+    assert (
+        "Attribute values of 1 participants in 1 small cells are suppressed"
+        in (folder / "README.md").read_text()
+    )
+    shares = json.loads((folder / "metrics.json").read_text())["metrics"]["audiences"]
+    cells = shares["uk-adults"]["coverage"]["attributes"]["age_band"]["values"]
+    assert [c["count"] for c in cells] == [5, None] and cells[1]["suppressed"]
+    # Public audience with targets: rows carry raking weights; mass audience: 1.
+    weights = rows.groupby("participant_id")["weight"].first()
+    assert weights.round(6).nunique() == 2 and abs(weights.mean() - 1) < 1e-9
+    assert set(
+        pq.read_table(folder / "everyone" / "preferences.parquet")["weight"].to_pylist()
+    ) == {1.0}
+
+    # A smaller threshold keeps the cell.
+    job = build(
+        preference_campaign, django_capture_on_commit_callbacks, options={"min_cell_size": 1}
+    )
+    rows = pq.read_table(
+        release_dir(releases_root, job) / "uk-adults" / "preferences.parquet"
+    ).to_pandas()
+    assert rows["attr_age_band"].notna().all()
+
+
+def test_pseudonyms_differ_between_releases_and_withdrawals_are_counted(
+    preference_campaign, releases_root, django_capture_on_commit_callbacks
+):
+    first = build(preference_campaign, django_capture_on_commit_callbacks)
+    leaver = preference_campaign.test_people["uk-adults"][0]
+    collection_services.participant_withdraw(participant=leaver, campaign=preference_campaign)
+    second = build(preference_campaign, django_capture_on_commit_callbacks)
+    assert (first.version, second.version) == (1, 2)
+
+    def pseudonyms(job):
+        path = release_dir(releases_root, job) / "uk-adults" / "preferences.parquet"
+        return set(pq.read_table(path).column("participant_id").to_pylist())
+
+    assert pseudonyms(first).isdisjoint(pseudonyms(second))
+    assert len(pseudonyms(second)) == len(pseudonyms(first)) - 1
+    release = Release.objects.get(job=second)
+    assert release.withdrawn_since_previous == 1
+    assert (
+        "1 participants withdrew since release v1"
+        in (release_dir(releases_root, second) / "README.md").read_text()
+    )
+
+
+def test_two_builds_of_a_job_are_byte_identical(preference_campaign, tmp_path):
+    job = services.export_job_create(
+        campaign=preference_campaign, formats=["jsonl", "openai"], enqueue=False
+    )
+    folders = [tmp_path / "one", tmp_path / "two"]
+    for folder in folders:
+        folder.mkdir()
+        services.release_write(job=job, directory=folder, progress=lambda f, m: None)
+    names = sorted(p.relative_to(folders[0]) for p in folders[0].rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(folders[1]) for p in folders[1].rglob("*") if p.is_file())
+    for name in names:
+        one, two = (folder / name for folder in folders)
+        if name.name == "manifest.json":
+            first, second = json.loads(one.read_text()), json.loads(two.read_text())
+            first.pop("built_at"), second.pop("built_at")
+            assert first == second
+        elif name.suffix != ".zip":  # the zip holds the manifest, and so its build time
+            assert one.read_bytes() == two.read_bytes(), name
+    assert pq.ParquetFile(folders[0] / "everyone" / "preferences.parquet").metadata.created_by
+
+
+def test_conversational_items_give_message_lists(
+    owner, releases_root, django_capture_on_commit_callbacks
+):
+    audience = AudienceFactory(slug="nurses", kind=Audience.Kind.GROUP, max_members=10)
+    pairs = make_campaign(
+        audiences={audience: 3},
+        items=3,
+        owners=[owner],
+        slug="ward-pairs",
+        transience=Campaign.Transience.EPISODIC,
+        preference_format=Campaign.PreferenceFormat.RANKING,
+    )
+    for n in range(3):
+        person = ready_participant(audience=audience, campaign=pairs)
+        answer_all(
+            person, pairs, lambda item, n=n: {"ranking": ["c", "a", "b"] if n else ["a", "b", "c"]}
+        )
+    job = build(pairs, django_capture_on_commit_callbacks, formats=["openai"])
+    folder = release_dir(releases_root, job)
+    rows = load(folder, "nurses-preferences")
+    assert len(rows) == 3 * 3 * 3  # three rankings of three give three pairs each
+    row = rows[0]
+    assert (
+        row["prompt"]
+        == [
+            {"role": "user", "content": "Earlier turn"},
+        ]
+        or row["prompt"][-1]["role"] == "user"
+    )
+    assert row["chosen"] == [{"role": "assistant", "content": row["chosen"][0]["content"]}]
+    assert row["rejected"][0]["role"] == "assistant" and set(rows["pair_from"]) == {"ranking"}
+    agreement = json.loads((folder / "metrics.json").read_text())["metrics"]["audiences"]["nurses"]
+    assert "alpha_ordinal" in agreement["agreement"]["ranking"]
+
+    demos = demonstration_campaign(owner, AudienceFactory(slug="ward-7"))
+    job = build(demos, django_capture_on_commit_callbacks, formats=["openai", "jsonl"])
+    folder = release_dir(releases_root, job)
+    rows = load(folder, "ward-7-demonstrations")
+    assert len(rows) == 4 * 5
+    row = rows[0]
+    assert row["messages"][0] == {"role": "user", "content": "Earlier turn"}
+    assert row["messages"][-1]["role"] == "assistant"
+    assert row["completion"] == [row["messages"][-1]] and row["prompt"] == row["messages"][:-1]
+    sft = json.loads(
+        (folder / "ward-7" / "demonstrations.openai.jsonl").read_text().splitlines()[0]
+    )
+    assert sft["messages"][-1]["role"] == "assistant"
+
+
+def test_campaign_metrics_are_what_the_release_reports(
+    preference_campaign, releases_root, django_capture_on_commit_callbacks
+):
+    job = build(preference_campaign, django_capture_on_commit_callbacks)
+    reported = json.loads((release_dir(releases_root, job) / "metrics.json").read_text())
+    again = services.campaign_metrics(campaign=preference_campaign, snapshot_at=job.snapshot_at)
+    assert json.loads(json.dumps(again)) == reported["metrics"]
+
+
+def test_bradley_terry_from_counts_matches_the_metric():
+    pairs = pd.DataFrame(
+        {
+            "winner_source": ["x", "x", "y", "z", "x", "z", "y", "x"],
+            "loser_source": ["y", "z", "z", "x", "y", "y", "x", "z"],
+        }
+    )
+    counts = pairs.value_counts().to_dict()
+    expected = metrics.bradley_terry(pairs)
+    assert bradley_terry_from_counts(counts).round(9).equals(expected.round(9))
+
+
+def test_a_failed_build_publishes_nothing_and_can_be_run_again(
+    preference_campaign, releases_root, monkeypatch, django_capture_on_commit_callbacks
+):
+    real = services.release_write
+
+    def broken(**kwargs):
+        real(**kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(services, "release_write", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.export_job_create(campaign=preference_campaign)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED and "disk full" in job.error
+    assert not Release.objects.exists()
+    assert list((releases_root / "advice-pairs").iterdir()) == []
+    monkeypatch.setattr(services, "release_write", real)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.export_job_retry(job=job)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.SUCCEEDED and job.attempts == 2
+    # A second delivery of the same task finds it done and publishes nothing new.
+    assert services.export_job_run(job_id=job.pk).status == ExportJob.Status.SUCCEEDED
+    assert Release.objects.count() == 1 and job.version == 1
+
+
+def test_export_release_command(preference_campaign, releases_root, capsys):
+    call_command("export_release", "advice-pairs", "--audience", "uk-adults", "--format", "jsonl")
+    folder = releases_root / "advice-pairs" / "v1"
+    assert (folder / "uk-adults" / "preferences.jsonl").exists()
+    assert not (folder / "everyone").exists()
+    assert "Published" in capsys.readouterr().out

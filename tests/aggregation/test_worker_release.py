@@ -1,0 +1,211 @@
+"""A real Celery worker on Redis builds a release; a worker killed mid-build publishes
+nothing, and running the job again gives the bytes an uninterrupted build gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from aggregation import services
+from aggregation.models import ExportJob, Release
+from tests.aggregation.conftest import AGE, make_campaign, respond_to_all
+from tests.conftest import need_service
+from tests.factories import AudienceFactory, UserFactory, ready_participant
+
+REDIS_URL = os.environ.get("TEST_CELERY_REDIS_URL", "redis://127.0.0.1:6379/13")
+ROOT = Path(settings.BASE_DIR)
+
+
+def redis_or_skip():
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+        client.ping()
+    except Exception as error:  # any failure to reach it means "not available"
+        need_service(f"Redis is not reachable at {REDIS_URL} ({error})")
+    client.flushdb()  # this test's own database number
+
+
+def database_url_for_worker() -> str:
+    data = connection.settings_dict
+    user = quote(data.get("USER") or "postgres")
+    password = f":{quote(data['PASSWORD'])}" if data.get("PASSWORD") else ""
+    host, port = data.get("HOST") or "", data.get("PORT") or ""
+    if host.startswith("/"):
+        suffix = f"&port={port}" if port else ""
+        return f"postgres://{user}{password}@/{data['NAME']}?host={quote(host)}{suffix}"
+    return f"postgres://{user}{password}@{host}:{port or 5432}/{data['NAME']}"
+
+
+def start_worker(tmp_path: Path, name: str, releases: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_worker(),
+        "CELERY_BROKER_URL": REDIS_URL,
+        "PLURALIGN_RELEASES_ROOT": str(releases),
+        # Sleep after each chunk so the test can kill the worker mid-build.
+        services.PAUSE_ENV: "0.4",
+    }
+    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname={name}@%h",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, sig)
+        worker.wait(timeout=30)
+
+
+def wait_for(condition, timeout: float, what: str, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}; worker log:\n{log.read_text()[-3000:]}")
+
+
+def _reset_connections(app) -> None:
+    """Forget pooled broker connections, so the next send uses the current broker_url."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def celery_on_redis():
+    redis_or_skip()
+    from config.celery import app
+
+    previous = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager = False
+    app.conf.broker_url = REDIS_URL
+    _reset_connections(app)
+    yield app
+    app.conf.task_always_eager, app.conf.broker_url = previous
+    _reset_connections(app)
+
+
+def campaign_with_many_chunks(owner):
+    """40 items answered by 16 people: 640 judgements, read in 10 chunks."""
+    everyone = AudienceFactory(slug="everyone")
+    public = AudienceFactory(
+        slug="uk-adults",
+        kind="public",
+        attribute_schema=AGE,
+        target_marginals={"age_band": {"18-39": 0.4, "40+": 0.6}},
+    )
+    campaign = make_campaign(
+        audiences={everyone: 8, public: 8}, items=40, owners=[owner], slug="worker-pairs"
+    )
+    for n in range(8):
+        person = ready_participant(audience=everyone, campaign=campaign)
+        respond_to_all(person, campaign, everyone, lambda item, n=n: {"choice": "ab"[n % 2]})
+        person = ready_participant(
+            audience=public, campaign=campaign, attributes={"age_band": ["18-39", "40+"][n % 2]}
+        )
+        respond_to_all(
+            person, campaign, public, lambda item, n=n: {"choice": "ab"[(n + item.pk) % 2]}
+        )
+    return campaign
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_worker_builds_a_release_and_a_killed_build_reruns_to_the_same_bytes(
+    celery_on_redis, tmp_path
+):
+    owner = UserFactory()
+    campaign = campaign_with_many_chunks(owner)
+    releases = tmp_path / "releases"
+    first = start_worker(tmp_path, "first", releases)
+    try:
+        job = services.export_job_create(
+            campaign=campaign, created_by=owner, formats=["jsonl"], options={"batch_rows": 100}
+        )
+        # Killed mid-build: SIGKILL once a few chunks are written.
+        wait_for(
+            lambda: ExportJob.objects.get(pk=job.pk).progress > 0.25,
+            60,
+            "the build to start",
+            tmp_path / "first.log",
+        )
+        stop(first, signal.SIGKILL)
+    finally:
+        stop(first, signal.SIGKILL)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.RUNNING and job.progress < 0.9
+    assert not Release.objects.exists()
+    folder = releases / campaign.slug
+    assert not (folder / "v1").exists()
+    assert all(path.name.startswith(".v1.partial-") for path in folder.iterdir())
+    assert services.export_job_is_abandoned(job=job)
+
+    second = start_worker(tmp_path, "second", releases)
+    try:
+        services.export_job_retry(job=job)
+        wait_for(
+            lambda: ExportJob.objects.get(pk=job.pk).is_finished,
+            90,
+            "the re-run",
+            tmp_path / "second.log",
+        )
+        job.refresh_from_db()
+        assert job.status == ExportJob.Status.SUCCEEDED, job.error
+        assert job.attempts == 2
+        # A second delivery of the task changes nothing.
+        from aggregation.tasks import release_build
+
+        assert release_build.delay(job.pk).id
+        time.sleep(1.5)
+    finally:
+        stop(second)
+    assert Release.objects.count() == 1
+    assert sorted(path.name for path in folder.iterdir()) == ["v1"]  # partial folder cleared
+
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    services.release_write(job=job, directory=reference, progress=lambda f, m: None)
+    published = folder / "v1"
+    names = sorted(str(p.relative_to(published)) for p in published.rglob("*") if p.is_file())
+    assert "everyone/preferences.parquet" in names and "uk-adults/preferences.jsonl" in names
+    for name in names:
+        if name == "manifest.json":
+            ours, theirs = (json.loads((d / name).read_text()) for d in (published, reference))
+            ours.pop("built_at"), theirs.pop("built_at")
+            assert ours == theirs
+        elif not name.endswith(".zip"):
+            assert (published / name).read_bytes() == (reference / name).read_bytes(), name
