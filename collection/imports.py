@@ -353,6 +353,9 @@ def items_insert(*, campaign: Campaign, rows: Iterable[tuple[int, dict]]) -> int
     count = 0
     seen: dict[str, int] = {}
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(max(id), 0) FROM collection_item")
+            before = cursor.fetchone()[0]
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 # The raw psycopg cursor: Django's wrapper has no COPY.
@@ -365,7 +368,7 @@ def items_insert(*, campaign: Campaign, rows: Iterable[tuple[int, dict]]) -> int
             raise _clash(error, seen) from error
         if count == 0:
             raise ImportFileError("The file has no items.")
-        campaign_sync_slots(campaign=campaign)
+        campaign_sync_slots(campaign=campaign, new_items_after=before)
     return count
 
 

@@ -321,27 +321,39 @@ def campaign_set_target(
     return target
 
 
-def campaign_sync_slots(*, campaign: Campaign) -> None:
+def campaign_sync_slots(*, campaign: Campaign, new_items_after: int | None = None) -> None:
     """Give every ordinary item exactly k slots per target audience.
 
     Raising k adds slots; lowering it removes the empty, unleased ones above the
     new k (slots already holding a response or a live lease are kept). Done in
-    SQL so that it stays quick for a million items.
+    SQL so that it stays quick for a million items. An import passes
+    ``new_items_after`` (the largest item id before it) to touch only its items.
     """
     now = timezone.now()
+    # An import's items are invisible to other transactions until it commits, so
+    # they cannot have slots yet: a plain INSERT (in index order) is enough, and
+    # much quicker than checking each row for a conflict.
+    conflict = (
+        ""
+        if new_items_after is not None
+        else ("ON CONFLICT (item_id, audience_id, index) DO NOTHING")
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             INSERT INTO collection_slot (campaign_id, audience_id, item_id, index, filled)
             SELECT t.campaign_id, t.audience_id, i.id, s.n, false
             FROM collection_campaignaudience t
             JOIN collection_item i ON i.campaign_id = t.campaign_id AND NOT i.is_attention_check
             CROSS JOIN LATERAL generate_series(0, t.overlap_k - 1) AS s(n)
-            WHERE t.campaign_id = %s
-            ON CONFLICT (item_id, audience_id, index) DO NOTHING
+            WHERE t.campaign_id = %s AND i.id > %s
+            ORDER BY i.id, t.audience_id, s.n
+            {conflict}
             """,
-            [campaign.pk],
+            [campaign.pk, new_items_after or 0],
         )
+        if new_items_after is not None:
+            return
         cursor.execute(
             """
             DELETE FROM collection_slot s
