@@ -28,7 +28,7 @@ run: demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 browser:
-	@sh scripts/ensure_browser.sh
+	@bash scripts/ensure_browser.sh
 
 test: install browser
 	$(BIN)/python -m pytest

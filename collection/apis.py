@@ -12,7 +12,6 @@ import secrets
 
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -149,7 +148,7 @@ class TokenListCreateApi(ListAPIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token, key = api_token_create(user=request.user, name=data.validated_data["name"])
+        token, key = services.api_token_create(user=request.user, name=data.validated_data["name"])
         token.key = key
         return ApiResponse(self.CreatedSerializer(token).data, status=201)
 
@@ -157,10 +156,7 @@ class TokenListCreateApi(ListAPIView):
 class TokenRevokeApi(APIView):
     @extend_schema(responses={204: None}, summary="Revoke one of your tokens")
     def delete(self, request, token_id: int):
-        token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
-        if token.revoked_at is None:
-            token.revoked_at = timezone.now()
-            token.save(update_fields=["revoked_at"])
+        services.api_token_revoke(user=request.user, token_id=token_id)
         return ApiResponse(status=204)
 
 

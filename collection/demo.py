@@ -19,10 +19,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from collection import services
-from collection.models import Assignment, Audience, Campaign, Participant
+from collection.authentication import token_hash
+from collection.models import ApiToken, Assignment, Audience, Campaign, Participant
+from collection.permissions import RESEARCHERS_GROUP
 
 DEMO_PASSWORD = "demo-pass-2026"
-RESEARCHERS_GROUP = "researchers"
+# A fixed key so the README's API example works on any demo install. Demo only.
+DEMO_API_KEY = "pa_demo_researcher_key_change_me"
 SEED = 20260501
 
 AGE_BANDS = ["18-29", "30-44", "45-64", "65+"]
@@ -153,6 +156,12 @@ def demo_load(*, simulate: bool = True, seed: int = SEED) -> list[DemoLogin]:
         admin = _user(User, "admin", is_staff=True, is_superuser=True)
         researcher = _user(User, "researcher")
         researcher.groups.add(researchers)
+        ApiToken.objects.create(
+            user=researcher,
+            name="demo (README example)",
+            prefix=DEMO_API_KEY[:10],
+            key_hash=token_hash(DEMO_API_KEY),
+        )
         audiences = _audiences(admin)
         campaigns = _campaigns(researcher, audiences, rng)
         annotator = services.participant_get_or_create(user=_user(User, "annotator"))

@@ -17,6 +17,7 @@ The engine's invariants (SPEC.md, "Assignment rules") and how they are held:
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -27,7 +28,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from collection import payloads, selectors
+from collection.authentication import token_hash
 from collection.models import (
+    ApiToken,
     Assignment,
     Audience,
     Campaign,
@@ -85,6 +88,29 @@ class NotEligible(ServiceError):
 
 def payload_error(error: payloads.PayloadError) -> ServiceError:
     return ServiceError(error.message, field=error.field)
+
+
+# API tokens --------------------------------------------------------------------------
+
+
+def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    """A new token and its key; only the key's hash is stored, so show the key now."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ServiceError("Give the token a name of at most 100 characters.", field="name")
+    key = "pa_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name, prefix=key[:10], key_hash=token_hash(key))
+    return token, key
+
+
+def api_token_revoke(*, user, token_id: int) -> ApiToken:
+    token = ApiToken.objects.filter(pk=token_id, user=user).first()
+    if token is None:
+        raise NotFound("You have no such token.", field="token")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
 
 
 # Participants and audiences ------------------------------------------------------

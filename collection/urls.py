@@ -22,4 +22,5 @@ urlpatterns = [
     path("campaigns/<slug:slug>/withdraw/", views.withdraw_campaign, name="withdraw_campaign"),
     path("submissions/", views.submissions, name="submissions"),
     path("withdraw/", views.withdraw_platform, name="withdraw_platform"),
+    path("account/tokens/", views.api_tokens, name="api_tokens"),
 ]

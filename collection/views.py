@@ -34,6 +34,7 @@ from collection.forms import (
     display_order,
 )
 from collection.models import (
+    ApiToken,
     Assignment,
     Audience,
     Campaign,
@@ -568,3 +569,25 @@ def _answer_summary(response: Response) -> list[tuple[str, str]]:
     if "confidence" in payload:
         summary.append(("Confidence", f"{payload['confidence']} of 5"))
     return summary
+
+
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """Create and revoke the caller's own API tokens; a new key is shown once."""
+    new_key = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("revoke"):
+                token = services.api_token_revoke(
+                    user=request.user, token_id=int(request.POST["revoke"])
+                )
+                messages.success(request, f"Revoked “{token.name}”.")
+                return redirect("api_tokens")
+            _, new_key = services.api_token_create(
+                user=request.user, name=request.POST.get("name", "")
+            )
+        except (services.ServiceError, ValueError) as error:
+            messages.error(request, getattr(error, "message", "No such token."))
+            return redirect("api_tokens")
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "collection/tokens.html", {"tokens": tokens, "new_key": new_key})

@@ -9,7 +9,6 @@ from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from collection import services
-from collection.apis import api_token_create
 from collection.models import (
     ApiToken,
     Assignment,
@@ -24,6 +23,7 @@ from collection.models import (
     Withdrawal,
 )
 from collection.permissions import RESEARCHERS_GROUP
+from collection.services import api_token_create
 from tests.factories import AudienceFactory, UserFactory, make_campaign, ready_participant
 
 pytestmark = pytest.mark.django_db

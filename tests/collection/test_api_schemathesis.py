@@ -8,9 +8,9 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 
 from collection import services
-from collection.apis import api_token_create
 from collection.models import Audience
 from collection.permissions import RESEARCHERS_GROUP
+from collection.services import api_token_create
 from config.wsgi import application
 from tests.factories import AudienceFactory, UserFactory, make_campaign, ready_participant
 

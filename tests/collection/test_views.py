@@ -27,6 +27,7 @@ from tests.factories import (
     AudienceFactory,
     CampaignFactory,
     MembershipFactory,
+    UserFactory,
     make_campaign,
     ready_participant,
 )
@@ -686,3 +687,26 @@ def test_home_shows_progress_against_the_cap(client):
     home = client.get(reverse("home")).content.decode()
     assert "<strong>1</strong> of 3" in home
     assert "Continue" in home
+
+
+@pytest.mark.django_db
+def test_a_user_creates_uses_and_revokes_an_api_token(client):
+    from collection.models import ApiToken
+
+    user = UserFactory()
+    assert client.get("/account/tokens/").status_code == 302  # login first
+    client.force_login(user)
+    page = client.post("/account/tokens/", {"name": "<b>notebook</b>"})
+    key = page.context["new_key"]
+    assert key.startswith("pa_") and key.encode() in page.content
+    assert b"&lt;b&gt;notebook&lt;/b&gt;" in page.content
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    token = ApiToken.objects.get(user=user)
+    other = UserFactory()
+    client.force_login(other)
+    client.post("/account/tokens/", {"revoke": token.pk})  # not theirs: nothing happens
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is None
+    client.force_login(user)
+    client.post("/account/tokens/", {"revoke": token.pk})
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+    assert key.encode() not in client.get("/account/tokens/").content

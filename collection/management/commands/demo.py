@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from collection.demo import DEMO_PASSWORD, demo_load
+from collection.demo import DEMO_API_KEY, DEMO_PASSWORD, demo_load
 
 
 class Command(BaseCommand):
@@ -19,3 +19,5 @@ class Command(BaseCommand):
                 f"  {login.role:<18} user {login.username:<11} password {DEMO_PASSWORD}"
                 f"   ({login.note})"
             )
+        self.stdout.write(f"  API token of the demo researcher: {DEMO_API_KEY}")
+        self.stdout.write("  API docs: http://127.0.0.1:8000/api/docs/")
