@@ -873,15 +873,11 @@ class SubmitApi(APIView):
     def post(self, request, assignment_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        participant = participant_of(request)
-        submission = services.response_submit(
-            participant=participant, assignment_id=assignment_id, **data.validated_data
+        submission, following = services.response_submit_and_next(
+            participant=participant_of(request),
+            assignment_id=assignment_id,
+            **data.validated_data,
         )
-        campaign = Campaign.objects.get(pk=submission.response.campaign_id)
-        try:
-            following = services.assignment_next(participant=participant, campaign=campaign)
-        except services.ServiceError as error:
-            following = services.NoItem(error.message, error.code)
         return ApiResponse(
             self.OutputSerializer(
                 {

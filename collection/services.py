@@ -631,6 +631,22 @@ def response_submit(
     return Submission(response, created=True)
 
 
+def response_submit_and_next(
+    *, participant: Participant, assignment_id: int, **submission
+) -> tuple[Submission, Assignment | NoItem]:
+    """Submit an answer and lease the next item in one transaction: one commit (and
+    one round trip for API clients) per judgement. A refusal to serve the next
+    item (say the participant withdrew meanwhile) does not undo the submission."""
+    with transaction.atomic():
+        stored = response_submit(participant=participant, assignment_id=assignment_id, **submission)
+        campaign = Campaign.objects.get(pk=stored.response.campaign_id)
+        try:
+            following = assignment_next(participant=participant, campaign=campaign)
+        except ServiceError as error:
+            following = NoItem(error.message, error.code)
+    return stored, following
+
+
 def _response_by_key(participant, idempotency_key, assignment_id) -> Response | None:
     response = Response.objects.filter(
         participant=participant, idempotency_key=idempotency_key
