@@ -45,14 +45,24 @@ def main() -> None:
     )
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
         for n in range(args.items):
-            handle.write(json.dumps({
-                "external_id": f"item-{n}",
-                "prompt": f"How should I answer question number {n} about everyday life?",
-                "payload": {"candidates": [
-                    {"text": f"A careful, complete answer to question {n}.", "source": "m1"},
-                    {"text": f"A short answer to {n}.", "source": "m2"},
-                ]},
-            }) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "external_id": f"item-{n}",
+                        "prompt": f"How should I answer question number {n} about everyday life?",
+                        "payload": {
+                            "candidates": [
+                                {
+                                    "text": f"A careful, complete answer to question {n}.",
+                                    "source": "m1",
+                                },
+                                {"text": f"A short answer to {n}.", "source": "m2"},
+                            ]
+                        },
+                    }
+                )
+                + "\n"
+            )
         path = Path(handle.name)
     size = path.stat().st_size
     started = time.perf_counter()
@@ -60,11 +70,17 @@ def main() -> None:
         result = items_import(campaign=campaign, stream=stream, file_format="jsonl")
     elapsed = time.perf_counter() - started
     path.unlink()
-    print(json.dumps({
-        "items": result.created, "file_mb": round(size / 1e6, 1), "seconds": round(elapsed, 2),
-        "items_per_second": round(result.created / elapsed),
-        "slots_created": campaign.targets.get().overlap_k * result.created,
-    }))
+    print(
+        json.dumps(
+            {
+                "items": result.created,
+                "file_mb": round(size / 1e6, 1),
+                "seconds": round(elapsed, 2),
+                "items_per_second": round(result.created / elapsed),
+                "slots_created": campaign.targets.get().overlap_k * result.created,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
