@@ -3,6 +3,7 @@ from django.utils.html import format_html
 
 from collection import services
 from collection.models import (
+    ApiToken,
     Assignment,
     Audience,
     Campaign,
@@ -203,3 +204,30 @@ class WithdrawalAdmin(ReadOnlyAdmin):
     list_display = ["participant", "campaign", "responses_withdrawn", "created_at"]
     list_filter = ["campaign"]
     search_fields = ["participant__user__username"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Keys are created at /account/tokens/ (only a hash is stored); admins can revoke."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    readonly_fields = [
+        "user",
+        "name",
+        "prefix",
+        "key_hash",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            services.api_token_revoke(user=token.user, token_id=token.pk)
