@@ -98,19 +98,28 @@ def wait_for(condition, timeout: float, what: str, log: Path):
 
 
 def _reset_connections(app) -> None:
-    """Forget pooled broker connections, so the next send uses the current broker_url."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    """Forget pooled broker connections, so the next send uses the current broker_url.
+
+    kombu keeps producer pools in a process-wide registry keyed by connection;
+    closing only the app's pool left a producer pool pointing at it ("Acquire on
+    closed pool") whenever CELERY_BROKER_URL was set, as in CI.
+    """
+    from kombu import pools
+
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 
 
 @pytest.fixture
-def celery_on_redis():
+def celery_on_redis(monkeypatch):
     redis_or_skip()
     from config.celery import app
 
     previous = app.conf.task_always_eager, app.conf.broker_url
+    # Celery reads CELERY_BROKER_URL from the environment before its own settings,
+    # so the test's broker has to be set there too (CI sets it to another db).
+    monkeypatch.setenv("CELERY_BROKER_URL", REDIS_URL)
     app.conf.task_always_eager = False
     app.conf.broker_url = REDIS_URL
     _reset_connections(app)
