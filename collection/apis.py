@@ -206,7 +206,9 @@ class AudienceListCreateApi(ListAPIView):
         attribute_schema = serializers.JSONField(required=False)
         target_marginals = serializers.JSONField(required=False)
         screened = serializers.BooleanField(required=False, default=False)
-        max_members = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+        max_members = serializers.IntegerField(
+            required=False, min_value=1, max_value=100_000, allow_null=True
+        )
 
     @extend_schema(
         responses=AudienceOutputSerializer(many=True),

@@ -52,3 +52,37 @@ def test_bad_payload_names_the_field_and_stores_nothing():
         format="json",
     )
     assert missing.status_code == 400 and "idempotency_key" in missing.json()
+
+
+def test_out_of_range_numbers_are_refused_not_crashed_on():
+    # Found by schemathesis: an integer beyond the column's range was a server error.
+    from django.contrib.auth.models import Group
+
+    from collection.permissions import RESEARCHERS_GROUP
+    from tests.factories import UserFactory
+
+    researcher = UserFactory()
+    researcher.groups.add(Group.objects.get_or_create(name=RESEARCHERS_GROUP)[0])
+    client = APIClient()
+    client.force_authenticate(researcher)
+    huge = 10**12
+    audience = client.post(
+        "/api/v1/audiences/",
+        {"slug": "g", "name": "G", "kind": "group", "max_members": huge},
+        format="json",
+    )
+    assert audience.status_code == 400 and "max_members" in audience.json()
+    campaign = client.post(
+        "/api/v1/campaigns/",
+        {
+            "slug": "c",
+            "name": "C",
+            "item_kind": "qa",
+            "per_participant_cap": huge,
+            "lease_seconds": huge,
+            "rating_min": -huge,
+        },
+        format="json",
+    )
+    assert campaign.status_code == 400
+    assert {"per_participant_cap", "lease_seconds", "rating_min"} <= set(campaign.json())
