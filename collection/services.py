@@ -639,9 +639,8 @@ def response_submit_and_next(
     item (say the participant withdrew meanwhile) does not undo the submission."""
     with transaction.atomic():
         stored = response_submit(participant=participant, assignment_id=assignment_id, **submission)
-        campaign = Campaign.objects.get(pk=stored.response.campaign_id)
         try:
-            following = assignment_next(participant=participant, campaign=campaign)
+            following = assignment_next(participant=participant, campaign=stored.response.campaign)
         except ServiceError as error:
             following = NoItem(error.message, error.code)
     return stored, following
