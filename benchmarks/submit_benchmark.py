@@ -61,7 +61,7 @@ def setup(database_url: str, *, clients: int, items: int, k: int) -> list[str]:
 import django, json
 django.setup()
 from collection import services
-from collection.apis import api_token_create
+from collection.services import api_token_create
 from django.contrib.auth import get_user_model
 User = get_user_model()
 owner = User.objects.create(username="bench-owner", is_staff=True)
