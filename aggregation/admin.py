@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from aggregation.models import ExportJob, Release
+from aggregation.models import CoverageAlert, ExportJob, MetricsSnapshot, Release
 
 
 @admin.register(ExportJob)
@@ -29,4 +29,34 @@ class ReleaseAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MetricsSnapshot)
+class MetricsSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "computed_at", "seconds"]
+    search_fields = ["campaign__slug"]
+    readonly_fields = ["campaign", "metrics", "top_participants", "computed_at", "seconds"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CoverageAlert)
+class CoverageAlertAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "audience", "kind", "subject", "created_at", "resolved_at"]
+    list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["campaign__slug", "audience__slug", "subject", "message"]
+    readonly_fields = [
+        "campaign",
+        "audience",
+        "kind",
+        "subject",
+        "message",
+        "detail",
+        "created_at",
+        "last_seen_at",
+    ]
+
+    def has_add_permission(self, request, obj=None):
         return False

@@ -1,8 +1,10 @@
-"""The export API: start a release, poll it, list releases, download them.
+"""The export and alert API: start a release, poll it, list releases, download them;
+list coverage alerts.
 
-Only a campaign's owners and staff see its exports; anyone else gets 404, as
-if the campaign did not exist. Each operation is one class with its own
-input and output serializers, calling one service or selector.
+Only a campaign's owners and staff see its exports and alerts; anyone else gets
+404, as if the campaign did not exist (annotators get 403 from the alert list).
+Each operation is one class with its own input and output serializers, calling
+one service or selector.
 """
 
 from __future__ import annotations
@@ -10,14 +12,28 @@ from __future__ import annotations
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregation import selectors, services
-from aggregation.models import DEFAULT_OPTIONS, FILE_KINDS, FORMATS, ExportJob, Release
+from aggregation.models import (
+    DEFAULT_OPTIONS,
+    FILE_KINDS,
+    FORMATS,
+    CoverageAlert,
+    ExportJob,
+    Release,
+)
+from collection.apis import ListAPIView, paginate
+from collection.permissions import IsResearcher
 from collection.services import ServiceError
 
 
@@ -271,6 +287,82 @@ class ReleaseFileApi(APIView):
         if path != "manifest.json" and release.file_entry(path) is None:
             raise Http404("No such file in this release.")
         return release_file_response(release, path)
+
+
+class AlertListApi(ListAPIView):
+    """GET: coverage alerts (under-covered strata, dominant annotators), newest first.
+
+    Staff see every campaign's alerts, researchers those of their campaigns;
+    annotators are refused. Open alerts by default; ``status=all`` adds the
+    resolved ones. The rules are in `aggregation.alerts`.
+    """
+
+    permission_classes = [IsAuthenticated, IsResearcher]
+
+    class InputSerializer(serializers.Serializer):
+        campaign = serializers.SlugField(required=False)
+        audience = serializers.SlugField(required=False)
+        kind = serializers.ChoiceField(choices=CoverageAlert.Kind.choices, required=False)
+        status = serializers.ChoiceField(choices=["open", "resolved", "all"], default="open")
+
+    class OutputSerializer(serializers.ModelSerializer):
+        campaign = serializers.CharField(source="campaign.slug")
+        audience = serializers.CharField(source="audience.slug")
+        # Plain text in the schema: a second enum named "kind" would rename the
+        # audiences' KindEnum component that API clients already use.
+        kind = serializers.CharField(help_text="under_coverage or dominance")
+        is_open = serializers.BooleanField()
+
+        class Meta:
+            model = CoverageAlert
+            fields = [
+                "id",
+                "campaign",
+                "audience",
+                "kind",
+                "subject",
+                "message",
+                "detail",
+                "is_open",
+                "created_at",
+                "last_seen_at",
+                "resolved_at",
+            ]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("campaign", str, description="Campaign slug."),
+            OpenApiParameter("audience", str, description="Audience slug."),
+            OpenApiParameter("kind", str, enum=CoverageAlert.Kind.values),
+            OpenApiParameter(
+                "status", str, enum=["open", "resolved", "all"], description="Default: open."
+            ),
+        ],
+        responses={
+            200: OutputSerializer(many=True),
+            403: OpenApiResponse(description="Not a researcher"),
+            404: OpenApiResponse(description="No such campaign (or not yours)"),
+        },
+        summary="Coverage alerts of your campaigns",
+    )
+    def get(self, request):
+        data = self.InputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        wanted = data.validated_data
+        campaigns = selectors.campaigns_for_researcher(user=request.user)
+        if "campaign" in wanted:
+            campaigns = campaigns.filter(slug=wanted["campaign"])
+            if not campaigns.exists():
+                raise Http404("No such campaign.")
+        alerts = CoverageAlert.objects.filter(campaign__in=campaigns)
+        if wanted["status"] != "all":
+            alerts = alerts.filter(resolved_at__isnull=wanted["status"] == "open")
+        if "audience" in wanted:
+            alerts = alerts.filter(audience__slug=wanted["audience"])
+        if "kind" in wanted:
+            alerts = alerts.filter(kind=wanted["kind"])
+        alerts = alerts.select_related("campaign", "audience").order_by("-created_at", "-id")
+        return paginate(self, request, alerts, self.OutputSerializer)
 
 
 CONTENT_TYPES = {

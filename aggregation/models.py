@@ -138,3 +138,79 @@ class Release(models.Model):
 
     def file_entry(self, name: str) -> dict | None:
         return next((entry for entry in self.files if entry["path"] == name), None)
+
+
+class MetricsSnapshot(models.Model):
+    """The latest `campaign_metrics` of a campaign, kept for the coverage dashboard.
+
+    Computing every metric reads all of a campaign's judgements (seconds at a
+    million), so the periodic alert check stores what it computed here and the
+    dashboard reads it instead of computing on every page view. Small campaigns
+    are recomputed on view once this is older than a few minutes (see
+    `aggregation.dashboard`).
+    """
+
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.CASCADE, related_name="metrics_snapshot"
+    )
+    # `services.campaign_metrics` output, unchanged.
+    metrics = models.JSONField(default=dict)
+    # {audience slug: [{"participant_id", "responses"}]}: the most active participants,
+    # counted as the metrics count responses (to name who dominates an audience).
+    top_participants = models.JSONField(default=dict)
+    # {"until": iso time, "counts": {audience id: {iso day: responses}}}: responses per
+    # day of the last 14 days up to "until"; pages add the ones that came in since.
+    daily = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+    seconds = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"metrics of {self.campaign.slug} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class CoverageAlert(models.Model):
+    """A coverage problem found by the periodic check; open until it no longer holds.
+
+    One open alert per (campaign, audience, kind, subject): the check updates it
+    while the problem lasts and sets ``resolved_at`` once it is gone. The subject
+    names the stratum ("age_band=65+") or the participant ("participant:42").
+    """
+
+    class Kind(models.TextChoices):
+        UNDER_COVERAGE = "under_coverage", "Under-covered stratum"
+        DOMINANCE = "dominance", "Dominant annotator"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="alerts")
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    subject = models.CharField(max_length=200)
+    message = models.CharField(max_length=500)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "audience", "kind", "subject"],
+                condition=Q(resolved_at__isnull=True),
+                name="coverage_alert_open_once",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["campaign", "created_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="coverage_alert_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "resolved" if self.resolved_at else "open"
+        return f"{self.get_kind_display()} in {self.campaign.slug}/{self.subject} ({state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -1,5 +1,5 @@
-"""Release pages and the export API. Include at the site root:
-``path("", include("aggregation.urls"))`` in config/urls.py."""
+"""Release, campaign and dashboard pages, and the export and alert API. Include at
+the site root: ``path("", include("aggregation.urls"))`` in config/urls.py."""
 
 from django.urls import path
 
@@ -33,9 +33,18 @@ api = [
         apis.ReleaseFileApi.as_view(),
         name="api-release-file",
     ),
+    path("api/v1/alerts/", apis.AlertListApi.as_view(), name="api-alerts"),
 ]
 
 pages = [
+    path("dashboard/", views.coverage_dashboard, name="coverage_dashboard"),
+    path("campaigns/", views.campaign_list, name="campaign_list"),
+    path("campaigns/<slug:slug>/", views.campaign_detail, name="campaign_detail"),
+    path(
+        "campaigns/<slug:slug>/charts/<slug:name>.svg",
+        views.campaign_chart,
+        name="campaign_chart",
+    ),
     path("campaigns/<slug:slug>/releases/", views.releases, name="campaign_releases"),
     path(
         "campaigns/<slug:slug>/releases/<int:job_id>/retry/",

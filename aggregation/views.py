@@ -1,20 +1,25 @@
-"""A researcher's release page for one campaign: start an export, watch it, download.
+"""Researchers' campaign pages and the admins' coverage dashboard.
 
-Owners of the campaign and staff only; everyone else gets 404. The page
-refreshes itself while an export is queued or running.
+The release page (start an export, watch it, download) and the campaign page
+(progress, coverage against targets, alerts, release history) are for the
+campaign's owners and staff only; everyone else gets 404, as if the campaign
+did not exist. The release page refreshes itself while an export is queued or
+running. The coverage dashboard across all open campaigns is for staff.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from aggregation import selectors, services
+from aggregation import alerts, dashboard, selectors, services
 from aggregation.apis import release_file_response
 from aggregation.models import FORMATS, KINDS_FOR_ITEM_KIND, ExportJob
+from collection.permissions import is_admin, is_researcher
 from collection.services import ServiceError
 
 
@@ -99,3 +104,79 @@ def release_file(request: HttpRequest, slug: str, version: int, path: str) -> Ht
     if path != "manifest.json" and release.file_entry(path) is None:
         raise Http404("No such file in this release.")
     return release_file_response(release, path)
+
+
+# Dashboard and campaign pages ------------------------------------------------------
+
+
+def _rules() -> dict:
+    limits = alerts.thresholds()
+    return {
+        "limits": limits,
+        "under_points": round(limits.under_points * 100, 1),
+        "under_ratio": round(limits.under_ratio * 100),
+        "dominance_share": round(limits.dominance_share * 100, 1),
+        "snapshot_minutes": int(dashboard.SNAPSHOT_MAX_AGE.total_seconds() // 60),
+    }
+
+
+@login_required
+@require_GET
+def coverage_dashboard(request: HttpRequest) -> HttpResponse:
+    if not is_admin(request.user):
+        raise PermissionDenied("The coverage dashboard is for staff.")
+    boards = dashboard.dashboard_boards(staff=True)
+    return render(
+        request,
+        "aggregation/dashboard.html",
+        {"boards": boards, "alerts": dashboard.open_alerts(), **_rules()},
+    )
+
+
+@login_required
+@require_GET
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    campaigns = selectors.campaigns_for_researcher(user=request.user)
+    if not (is_researcher(request.user) or campaigns.exists()):
+        raise PermissionDenied("This page lists the campaigns you run.")
+    return render(
+        request,
+        "aggregation/campaign_list.html",
+        {"rows": dashboard.campaign_summaries(campaigns=campaigns)},
+    )
+
+
+@login_required
+@require_GET
+def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _campaign(request, slug)
+    board = dashboard.campaign_board(campaign=campaign, staff=is_admin(request.user))
+    return render(
+        request,
+        "aggregation/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "board": board,
+            "jobs": list(selectors.export_jobs_for_campaign(campaign=campaign)[:10]),
+            **_rules(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def campaign_chart(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    """One chart of a campaign's board as SVG; the URL carries the chart's version."""
+    campaign = _campaign(request, slug)
+    board = dashboard.campaign_board(campaign=campaign, staff=is_admin(request.user))
+    spec = board.chart(name)
+    if spec is None:
+        raise Http404("No such chart.")
+    response = HttpResponse(dashboard.chart_svg(spec), content_type="image/svg+xml")
+    # Opened on its own, the picture may not run anything, whatever its labels say.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    if request.GET.get("v") == spec.version:
+        response["Cache-Control"] = "private, max-age=86400, immutable"
+    else:
+        response["Cache-Control"] = "private, no-cache"
+    return response

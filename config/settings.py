@@ -130,6 +130,15 @@ CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TIMEZONE = TIME_ZONE
+# `make beat` (or cron: `manage.py record_alerts` every 5 minutes). Dashboard pages
+# treat a metrics snapshot as stale after 10 minutes.
+CELERY_BEAT_SCHEDULE = {
+    "coverage-alerts": {
+        "task": "aggregation.coverage_alerts_record",
+        "schedule": 5 * 60,
+        "options": {"expires": 4 * 60},
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
