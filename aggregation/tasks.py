@@ -5,12 +5,25 @@ import dataclasses
 from celery import shared_task
 
 from aggregation import alerts, services
+from aggregation.models import ExportJob
 
 
-@shared_task(name="aggregation.release_build")
-def release_build(job_id: int) -> str | None:
-    """Build and publish an export job's release (a second delivery finds it done)."""
+@shared_task(name="aggregation.release_build", bind=True, max_retries=60)
+def release_build(self, job_id: int) -> str | None:
+    """Build and publish an export job's release (a second delivery finds it done).
+
+    A delivery that finds the job's lock taken tries again shortly instead of
+    being dropped: the lock may belong to a killed worker whose database session
+    has not gone away yet, and the job would otherwise stay "running" for ever.
+    """
     job = services.export_job_run(job_id=job_id)
+    if (
+        job is None
+        and ExportJob.objects.filter(pk=job_id)
+        .exclude(status__in=[ExportJob.Status.SUCCEEDED, ExportJob.Status.FAILED])
+        .exists()
+    ):
+        raise self.retry(countdown=5)
     return job.status if job is not None else None
 
 

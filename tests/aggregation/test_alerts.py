@@ -289,4 +289,7 @@ def test_a_check_finding_another_one_running_does_nothing(board_campaign):
     ) as other:
         other.execute("SELECT pg_advisory_lock(%s, 0)", [alerts.LOCK_NAMESPACE])
         assert alerts.alerts_check_all() == {}
+        # Unlock explicitly: closing the connection releases the lock only when the
+        # server's session ends, which may be after the next line runs.
+        other.execute("SELECT pg_advisory_unlock(%s, 0)", [alerts.LOCK_NAMESPACE])
     assert set(alerts.alerts_check_all()) == {board_campaign.slug}
