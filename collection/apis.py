@@ -429,49 +429,6 @@ class TargetSerializer(serializers.Serializer):
     stratum_reserve_share = serializers.FloatField(min_value=0, max_value=1, default=0.2)
 
 
-class CampaignOutputSerializer(serializers.ModelSerializer):
-    owners = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
-    targets = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Campaign
-        fields = [
-            "slug",
-            "name",
-            "description",
-            "instructions",
-            "owners",
-            "competence",
-            "transience",
-            "item_kind",
-            "preference_format",
-            "rating_min",
-            "rating_max",
-            "ask_rationale",
-            "ask_confidence",
-            "per_participant_cap",
-            "attention_check_share",
-            "lease_seconds",
-            "consent_text",
-            "consent_version",
-            "status",
-            "targets",
-            "created_at",
-            "opened_at",
-            "closed_at",
-        ]
-
-    def get_targets(self, campaign) -> list[dict]:
-        return [
-            {
-                "audience": target.audience.slug,
-                "overlap_k": target.overlap_k,
-                "stratum_reserve_share": target.stratum_reserve_share,
-            }
-            for target in campaign.targets.select_related("audience").order_by("audience__slug")
-        ]
-
-
 CAMPAIGN_FIELDS = [
     "name",
     "description",
@@ -489,6 +446,35 @@ CAMPAIGN_FIELDS = [
     "consent_text",
     "consent_version",
 ]
+
+
+class CampaignOutputSerializer(serializers.ModelSerializer):
+    owners = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    targets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "slug",
+            "item_kind",
+            "owners",
+            *CAMPAIGN_FIELDS,
+            "status",
+            "targets",
+            "created_at",
+            "opened_at",
+            "closed_at",
+        ]
+
+    def get_targets(self, campaign) -> list[dict]:
+        return [
+            {
+                "audience": target.audience.slug,
+                "overlap_k": target.overlap_k,
+                "stratum_reserve_share": target.stratum_reserve_share,
+            }
+            for target in campaign.targets.select_related("audience").order_by("audience__slug")
+        ]
 
 
 class CampaignInputSerializer(serializers.ModelSerializer):
