@@ -6,8 +6,11 @@ submitted up to the snapshot, not withdrawn, from participants who consented
 to the campaign and (by default) passed its attention checks.
 
 Judgements are read in item-id chunks: each chunk's item text once, then the
-chunk's judgements as small rows through ``COPY ... TO STDOUT`` parsed by
-Arrow's CSV reader, so memory stays flat however many judgements there are.
+chunk's judgements as small rows (ids and short codes), each column packed by
+PostgreSQL into one bytea that numpy and Arrow read without a Python object
+per value; the next chunk is fetched while the caller works on this one. So
+memory stays flat however many judgements there are. Coverage alone is
+counted by PostgreSQL (`participants_in_scope`, `judgements_per_item`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pyarrow as pa
-from django.db import connection
+import pyarrow.compute as pc
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from aggregation.models import ExportJob, Release
@@ -138,6 +144,44 @@ def _base_params(scope: Scope) -> dict:
     }
 
 
+# The bulk reads below send each column of a chunk as one bytea: int64s back to back
+# (int8send), or texts separated by a NUL byte, which PostgreSQL text cannot hold, each
+# text as 0x01 + its UTF-8 bytes and NULL as nothing. A chunk crosses the wire as a few
+# byte strings that numpy and Arrow read without a Python object per value, which is
+# what makes reading a million judgements cheap.
+
+
+def _packed_ints(expression: str, order: str = "") -> str:
+    return f"string_agg(int8send({expression}), ''::bytea{order})"
+
+
+def _packed_texts(expression: str, order: str = "") -> str:
+    return (
+        f"string_agg(COALESCE('\\x01'::bytea || convert_to({expression}, 'UTF8'), ''::bytea), "
+        f"'\\x00'::bytea{order})"
+    )
+
+
+def _int64s(data: bytes | None, n: int) -> np.ndarray:
+    if data is None:
+        return np.zeros(0, dtype=np.int64)
+    values = np.frombuffer(data, dtype=">i8").astype(np.int64)
+    if len(values) != n:
+        raise ValueError(f"read {len(values)} numbers for {n} rows")
+    return values
+
+
+def _texts(data: bytes | None, n: int) -> pa.Array:
+    if data is None:
+        return pa.nulls(n, pa.string())
+    parts = pc.split_pattern(pa.array([bytes(data)], pa.binary()), pattern=b"\x00").flatten()
+    if len(parts) != n:
+        raise ValueError(f"read {len(parts)} texts for {n} rows")
+    texts = parts.cast(pa.string())
+    present = pc.greater(pc.binary_length(texts), 0)
+    return pc.if_else(present, pc.utf8_slice_codeunits(texts, 1), pa.scalar(None, pa.string()))
+
+
 LIVE_RESPONSES = """
     r.campaign_id = %(campaign)s
     AND r.audience_id = ANY(%(audiences)s)
@@ -150,38 +194,86 @@ LIVE_RESPONSES = """
 class Participants:
     """Participants with live responses in scope, one row per (participant, audience)."""
 
-    frame: pd.DataFrame  # participant_id, audience_id, responses, attributes (dict)
+    # participant_id, audience_id, responses (all live ones), judgements (of ordinary
+    # items), attributes (dict)
+    frame: pd.DataFrame
     excluded_ids: np.ndarray  # unconsented or failed attention checks
     unconsented: int
     failed_attention: int
+    # The kept participants' judgements: how many, the first and last submission time.
+    judgements: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+# Responses to ordinary items: a response to an attention check carries its verdict in
+# attention_passed (collection.models.Response), so no join with the items is needed.
+ORDINARY = "r.attention_passed IS NULL"
+PARTICIPANTS_SQL = f"""
+WITH counts AS (
+    SELECT r.participant_id, r.audience_id, count(*) AS responses,
+           count(*) FILTER (WHERE {ORDINARY}) AS judgements,
+           count(*) FILTER (WHERE r.attention_passed IS FALSE) AS failures,
+           -- As microseconds since the epoch: 10,000 numbers load faster than datetimes.
+           (extract(epoch FROM min(r.created_at) FILTER (WHERE {ORDINARY})) * 1e6)::bigint
+               AS first,
+           (extract(epoch FROM max(r.created_at) FILTER (WHERE {ORDINARY})) * 1e6)::bigint
+               AS last
+    FROM collection_response r
+    WHERE {LIVE_RESPONSES}
+    GROUP BY r.participant_id, r.audience_id
+)
+SELECT c.participant_id, c.audience_id, c.responses, c.judgements, c.failures, c.first,
+       c.last,
+       EXISTS (SELECT 1 FROM collection_consent k
+               WHERE k.participant_id = c.participant_id
+                 AND k.campaign_id = %(campaign)s) AS consented,
+       m.attributes
+FROM counts c
+LEFT JOIN collection_membership m
+  ON m.participant_id = c.participant_id AND m.audience_id = c.audience_id
+ORDER BY c.participant_id, c.audience_id
+"""
+PER_ITEM_SQL = f"""
+SELECT audience_id, {_packed_ints("item_id")}, {_packed_ints("n")}
+FROM (
+    SELECT r.audience_id, r.item_id, count(*) AS n
+    FROM collection_response r
+    WHERE {LIVE_RESPONSES} AND {ORDINARY} AND r.participant_id <> ALL(%(excluded)s)
+    GROUP BY r.audience_id, r.item_id
+) AS per_item
+GROUP BY audience_id
+"""
+
+
+def _analytic_rows(sql: str, params: dict) -> list[tuple]:
+    """Rows of an aggregate over all of a campaign's responses, tuned for it: with the
+    default 4 MB of work_mem PostgreSQL may sort a million rows through the disk instead
+    of hashing them (seconds instead of a fraction of one), and compiling the query
+    (JIT) costs more than it saves."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def participants_in_scope(scope: Scope) -> Participants:
-    params = _base_params(scope)
-    rows = _fetchall(
-        f"""
-        WITH counts AS (
-            SELECT r.participant_id, r.audience_id, count(*) AS responses,
-                   count(*) FILTER (WHERE r.attention_passed IS FALSE) AS failures
-            FROM collection_response r
-            WHERE {LIVE_RESPONSES}
-            GROUP BY r.participant_id, r.audience_id
-        )
-        SELECT c.participant_id, c.audience_id, c.responses, c.failures,
-               EXISTS (SELECT 1 FROM collection_consent k
-                       WHERE k.participant_id = c.participant_id
-                         AND k.campaign_id = %(campaign)s) AS consented,
-               m.attributes
-        FROM counts c
-        LEFT JOIN collection_membership m
-          ON m.participant_id = c.participant_id AND m.audience_id = c.audience_id
-        ORDER BY c.participant_id, c.audience_id
-        """,
-        params,
-    )
+    """Who is in scope, and who is left out (unconsented, failed attention checks)."""
+    rows = _analytic_rows(PARTICIPANTS_SQL, _base_params(scope))
     frame = pd.DataFrame(
         rows,
-        columns=["participant_id", "audience_id", "responses", "failures", "consented", "attrs"],
+        columns=[
+            "participant_id",
+            "audience_id",
+            "responses",
+            "judgements",
+            "failures",
+            "first",
+            "last",
+            "consented",
+            "attrs",
+        ],
     )
     per_person = frame.groupby("participant_id").agg(
         failures=("failures", "sum"), consented=("consented", "all")
@@ -193,12 +285,35 @@ def participants_in_scope(scope: Scope) -> Participants:
     excluded = np.union1d(unconsented.to_numpy(), failed.to_numpy()).astype(np.int64)
     frame["attrs"] = [_json(value) for value in frame["attrs"]]
     kept = frame[~frame["participant_id"].isin(excluded)].reset_index(drop=True)
+    left_out = set(excluded.tolist())
+    judged = [row for row in rows if row[0] not in left_out and row[3]]
     return Participants(
-        frame=kept.drop(columns=["failures", "consented"]).rename(columns={"attrs": "attributes"}),
+        frame=kept.drop(columns=["failures", "consented", "first", "last"]).rename(
+            columns={"attrs": "attributes"}
+        ),
         excluded_ids=excluded,
         unconsented=len(unconsented),
         failed_attention=len(failed.difference(unconsented)),
+        judgements=int(kept["judgements"].sum()),
+        first=_moment(min((row[5] for row in judged), default=None)),
+        last=_moment(max((row[6] for row in judged), default=None)),
     )
+
+
+def _moment(microseconds: int | None) -> datetime | None:
+    if microseconds is None:
+        return None
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=microseconds)
+
+
+def judgements_per_item(scope: Scope, excluded: np.ndarray) -> dict[int, tuple]:
+    """Per audience id: (item ids, live judgements of each by the kept participants),
+    counted by PostgreSQL without reading a judgement into Python."""
+    params = _base_params(scope) | {"excluded": [int(value) for value in excluded]}
+    return {
+        audience_id: tuple(np.frombuffer(data, dtype=">i8").astype(np.int64) for data in packed)
+        for audience_id, *packed in _analytic_rows(PER_ITEM_SQL, params)
+    }
 
 
 def withdrawn_participants(*, campaign: Campaign, since: datetime | None) -> int:
@@ -214,28 +329,13 @@ def withdrawn_participants(*, campaign: Campaign, since: datetime | None) -> int
     return int(rows[0][0])
 
 
-def response_totals(scope: Scope, excluded: np.ndarray) -> dict:
-    """Live judgements in scope, and the first and last submission time."""
-    rows = _fetchall(
-        f"""
-        SELECT count(*), min(r.created_at), max(r.created_at)
-        FROM collection_response r
-        JOIN collection_item i ON i.id = r.item_id AND NOT i.is_attention_check
-        WHERE {LIVE_RESPONSES} AND r.participant_id <> ALL(%(excluded)s)
-        """,
-        _base_params(scope) | {"excluded": [int(value) for value in excluded]},
-    )
-    count, first, last = rows[0]
-    return {"responses": int(count), "first": first, "last": last}
-
-
 def ordinary_item_ids(*, campaign: Campaign) -> np.ndarray:
     rows = _fetchall(
-        "SELECT id FROM collection_item WHERE campaign_id = %(campaign)s "
-        "AND NOT is_attention_check ORDER BY id",
+        f"SELECT count(*), {_packed_ints('id', ' ORDER BY id')} FROM collection_item "
+        "WHERE campaign_id = %(campaign)s AND NOT is_attention_check",
         {"campaign": campaign.pk},
     )
-    return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    return _int64s(rows[0][1], rows[0][0]) if rows[0][0] else np.zeros(0, dtype=np.int64)
 
 
 def campaign_has_messages(*, campaign: Campaign) -> bool:
@@ -252,13 +352,95 @@ def campaign_has_messages(*, campaign: Campaign) -> bool:
 
 @dataclasses.dataclass
 class ItemChunk:
-    """Ordinary items with consecutive ids, in id order."""
+    """Ordinary items with consecutive ids, in id order, their text as Arrow arrays.
+
+    Candidates are flattened: item i owns ``candidate_counts[i]`` consecutive
+    entries of the ``candidate_*`` arrays, in listed order.
+    """
 
     ids: np.ndarray
-    external_ids: list[str | None]
-    prompts: list[str]
+    external_id: pa.Array
+    prompt: pa.Array
     contexts: list[dict | None]
-    payloads: list[dict]
+    candidate_counts: np.ndarray
+    candidate_id: pa.Array
+    candidate_text: pa.Array
+    candidate_source: pa.Array
+    draft: pa.Array
+    question: pa.Array
+    reference_answer: pa.Array
+    reference_sources: list
+
+
+CANDIDATES = (
+    "CASE jsonb_typeof(i.payload->'candidates') WHEN 'array' THEN i.payload->'candidates' "
+    "ELSE '[]'::jsonb END"
+)
+ITEMS_SQL = f"""
+WITH i AS (
+    SELECT id, external_id, prompt, context, payload FROM collection_item
+    WHERE campaign_id = %(campaign)s AND NOT is_attention_check
+      AND id BETWEEN %(first)s AND %(last)s
+), c AS (
+    SELECT i.id, c.position, c.value
+    FROM i, jsonb_array_elements({CANDIDATES}) WITH ORDINALITY AS c(value, position)
+)
+SELECT * FROM (
+    SELECT count(*),
+           {_packed_ints("i.id")},
+           {_packed_texts("i.external_id")},
+           {_packed_texts("i.prompt")},
+           {_packed_texts("i.context::text")},
+           {_packed_ints(f"jsonb_array_length({CANDIDATES})")},
+           {_packed_texts("i.payload->>'draft'")},
+           {_packed_texts("i.payload->>'question'")},
+           {_packed_texts("i.payload->>'reference_answer'")},
+           {_packed_texts("(i.payload->'sources')::text")}
+    FROM i
+) AS items, (
+    SELECT count(*),
+           {_packed_ints("c.id")},
+           {_packed_ints("c.position")},
+           {_packed_texts("c.value->>'id'")},
+           {_packed_texts("c.value->>'text'")},
+           {_packed_texts("c.value->>'source'")}
+    FROM c
+) AS candidates
+"""
+
+
+def _item_chunk(row: tuple, ids: np.ndarray) -> ItemChunk:
+    """An `ItemChunk` from a row of `ITEMS_SQL`. The aggregates come in no set order:
+    items are put in id order, candidates in (item id, listed) order."""
+    n, n_candidates = int(row[0]), int(row[10])
+    item_ids = _int64s(row[1], n)
+    order = np.argsort(item_ids, kind="stable")
+    if n != len(ids) or not np.array_equal(item_ids[order], ids):
+        raise RuntimeError("the campaign's items changed while its release was read")
+    take = pa.array(order)
+
+    def texts(data) -> pa.Array:
+        return _texts(data, n).take(take)
+
+    placed = np.lexsort((_int64s(row[12], n_candidates), _int64s(row[11], n_candidates)))
+    candidates = pa.array(placed)
+    reference_sources = texts(row[9]).to_pylist()
+    return ItemChunk(
+        ids=ids,
+        external_id=texts(row[2]),
+        prompt=texts(row[3]),
+        contexts=[_json(value) for value in texts(row[4]).to_pylist()],
+        candidate_counts=_int64s(row[5], n)[order],
+        candidate_id=_texts(row[13], n_candidates).take(candidates),
+        candidate_text=_texts(row[14], n_candidates).take(candidates),
+        candidate_source=_texts(row[15], n_candidates).take(candidates),
+        draft=texts(row[6]),
+        question=texts(row[7]),
+        reference_answer=texts(row[8]),
+        reference_sources=[
+            [] if value is None else json.loads(value) for value in reference_sources
+        ],
+    )
 
 
 JUDGEMENT_COLUMNS = {
@@ -274,14 +456,25 @@ JUDGEMENT_COLUMNS = {
     "rationale": pa.string(),
     "confidence": pa.int64(),
 }
-# One row per chunk, one array per column: the rows cross the wire as a few arrays
-# rather than one protocol message each, which is what makes reading them cheap.
+# What each column is read from, by item kind; a column a kind does not use reads as nulls.
+TEXT_SOURCES = {
+    "choice": "r.payload->>'choice'",
+    # A number, sent as text: an absent one then costs PostgreSQL next to nothing.
+    "confidence": "r.payload->>'confidence'",
+    "ranking": "(r.payload->'ranking')::text",
+    "ratings": "(r.payload->'ratings')::text",
+    "rationale": "r.payload->>'rationale'",
+}
+KIND_COLUMNS = {
+    Campaign.ItemKind.PREFERENCE: {"ratings": TEXT_SOURCES["ratings"]},
+    Campaign.ItemKind.DEMONSTRATION: {"text": "r.payload->>'text'"},
+    Campaign.ItemKind.QA: {
+        "text": "r.payload->>'answer'",
+        "sources": "(r.payload->'sources')::text",
+    },
+}
 JUDGEMENTS_SQL = """
-SELECT array_agg(r.id), array_agg(r.item_id), array_agg(r.participant_id),
-       array_agg(r.audience_id), array_agg(r.payload->>'choice'),
-       array_agg((r.payload->'ranking')::text), array_agg((r.payload->'ratings')::text),
-       array_agg({text}), array_agg(({sources})::text), array_agg(r.payload->>'rationale'),
-       array_agg((r.payload->>'confidence')::bigint)
+SELECT count(*), {columns}
 FROM collection_response r
 WHERE r.campaign_id = %(campaign)s
   AND r.audience_id = ANY(%(audiences)s)
@@ -290,49 +483,47 @@ WHERE r.campaign_id = %(campaign)s
   AND (%(snapshot)s::timestamptz IS NULL OR r.created_at <= %(snapshot)s::timestamptz)
   AND r.participant_id <> ALL(%(excluded)s)
 """
-TEXT_COLUMNS = {
-    Campaign.ItemKind.PREFERENCE: ("NULL::text", "NULL::jsonb"),
-    Campaign.ItemKind.DEMONSTRATION: ("r.payload->>'text'", "NULL::jsonb"),
-    Campaign.ItemKind.QA: ("r.payload->>'answer'", "r.payload->'sources'"),
+INT_SOURCES = {
+    "response_id": "r.id",
+    "item_id": "r.item_id",
+    "participant_id": "r.participant_id",
+    "audience_id": "r.audience_id",
 }
 
 
-def item_chunks(
-    *, campaign: Campaign, item_ids: np.ndarray, chunk_items: int, with_text: bool = True
-) -> Iterator[ItemChunk]:
-    """The campaign's ordinary items, ``chunk_items`` at a time (text only if asked)."""
-    columns = "id, external_id, prompt, context, payload" if with_text else "id, external_id"
-    for start in range(0, len(item_ids), chunk_items):
-        ids = item_ids[start : start + chunk_items]
-        rows = _fetchall(
-            f"SELECT {columns} FROM collection_item WHERE campaign_id = %(campaign)s "
-            "AND NOT is_attention_check AND id BETWEEN %(first)s AND %(last)s ORDER BY id",
-            {"campaign": campaign.pk, "first": int(ids[0]), "last": int(ids[-1])},
-        )
-        yield ItemChunk(
-            ids=ids,
-            external_ids=[row[1] for row in rows],
-            prompts=[row[2] for row in rows] if with_text else [],
-            contexts=[_json(row[3]) for row in rows] if with_text else [],
-            payloads=[_json(row[4]) for row in rows] if with_text else [],
-        )
+def _judgement_columns(campaign: Campaign) -> dict[str, str]:
+    """SQL for each column read from the database, as a bytea aggregate."""
+    texts = dict(KIND_COLUMNS[campaign.item_kind])
+    if campaign.item_kind == Campaign.ItemKind.PREFERENCE:
+        name = "ranking" if campaign.preference_format == "ranking" else "choice"
+        texts[name] = TEXT_SOURCES[name]
+    texts["rationale"] = TEXT_SOURCES["rationale"]
+    texts["confidence"] = TEXT_SOURCES["confidence"]
+    columns = {}
+    for name in JUDGEMENT_COLUMNS:
+        if name in INT_SOURCES:
+            columns[name] = _packed_ints(INT_SOURCES[name])
+        elif name in texts:
+            columns[name] = _packed_texts(texts[name])
+    return columns
 
 
-def judgements_for_chunk(scope: Scope, chunk: ItemChunk, excluded: np.ndarray) -> pa.Table:
-    """The chunk's live judgements, ordered by audience, item and response id."""
-    text, sources = TEXT_COLUMNS[scope.campaign.item_kind]
-    params = _base_params(scope) | {
-        "first": int(chunk.ids[0]),
-        "last": int(chunk.ids[-1]),
-        "excluded": [int(value) for value in excluded],
-    }
-    row = _fetchall(JUDGEMENTS_SQL.format(text=text, sources=sources), params)[0]
-    if row[0] is None:
+def _judgements(row: tuple, columns: list[str], ids: np.ndarray) -> pa.Table:
+    """The judgements of a row of `JUDGEMENTS_SQL`, ordered by audience, item and
+    response id (the aggregates come in no set order)."""
+    n, values = int(row[0]), dict(zip(columns, row[1:], strict=True))
+    if not n:
         return pa.table({name: pa.array([], type=kind) for name, kind in JUDGEMENT_COLUMNS.items()})
     table = pa.table(
         {
-            name: pa.array(values, type=kind)
-            for (name, kind), values in zip(JUDGEMENT_COLUMNS.items(), row, strict=True)
+            name: (
+                pa.nulls(n, kind)
+                if name not in values
+                else pa.array(_int64s(values[name], n), pa.int64())
+                if name in INT_SOURCES
+                else _texts(values[name], n).cast(kind)
+            )
+            for name, kind in JUDGEMENT_COLUMNS.items()
         }
     )
     order = np.lexsort(
@@ -343,5 +534,59 @@ def judgements_for_chunk(scope: Scope, chunk: ItemChunk, excluded: np.ndarray) -
         )
     )
     # Responses to attention checks whose ids fall inside the chunk's range.
-    keep = np.isin(table.column("item_id").to_numpy()[order], chunk.ids)
+    keep = np.isin(table.column("item_id").to_numpy()[order], ids)
     return table.take(pa.array(order[keep]))
+
+
+@dataclasses.dataclass
+class Chunk:
+    """Consecutive ordinary items, read once, and their live judgements."""
+
+    start: int  # the first item's position among the campaign's ordinary items
+    items: ItemChunk
+    judgements: pa.Table
+
+
+def _fetch_chunk(raw, judgements_sql: str, params: dict) -> tuple[tuple, tuple]:
+    """The packed rows of one chunk: its items, then its judgements."""
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(ITEMS_SQL, params, binary=True)
+        items = cursor.fetchone()
+        cursor.execute(judgements_sql, params, binary=True)
+        return items, cursor.fetchone()
+
+
+def chunks(
+    scope: Scope, *, item_ids: np.ndarray, chunk_items: int, excluded: np.ndarray
+) -> Iterator[Chunk]:
+    """The campaign's ordinary items ``chunk_items`` at a time, with their judgements.
+
+    The next chunk is fetched in a second thread while the caller works on this
+    one, so PostgreSQL and the caller each keep a core busy; the thread only
+    waits for the database (decoding happens here, so the two threads do not
+    pass the GIL back and forth). It uses the caller's connection (psycopg
+    serialises its use), so the reads see the caller's transaction. Results
+    come in binary, so the packed columns need no hex step.
+    """
+    connection.ensure_connection()
+    raw = connection.connection
+    columns = _judgement_columns(scope.campaign)
+    judgements_sql = JUDGEMENTS_SQL.format(columns=", ".join(columns.values()))
+    params = _base_params(scope) | {"excluded": [int(value) for value in excluded]}
+    starts = list(range(0, len(item_ids), chunk_items))
+
+    def fetch(start: int):
+        ids = item_ids[start : start + chunk_items]
+        bounds = {"first": int(ids[0]), "last": int(ids[-1])}
+        return pool.submit(_fetch_chunk, raw, judgements_sql, params | bounds)
+
+    if not starts:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-read") as pool:
+        ahead = fetch(starts[0])
+        for start, following in zip(starts, [*starts[1:], None], strict=True):
+            items, judgements = ahead.result()
+            if following is not None:
+                ahead = fetch(following)
+            ids = item_ids[start : start + chunk_items]
+            yield Chunk(start, _item_chunk(items, ids), _judgements(judgements, list(columns), ids))

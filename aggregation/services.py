@@ -12,10 +12,18 @@ The same job always gives the same bytes: rows come in a fixed order (item
 id, then response id), the pseudonym key and the data snapshot are stored on
 the job, and the writers' options are fixed (see `aggregation.exporters.files`).
 Only manifest.json's ``built_at`` and the zip that contains it change.
+
+A build is one pass over the campaign, in three threads: one fetches the next
+chunk from PostgreSQL (`selectors.chunks`), this one builds the chunk's Arrow
+tables and counts what the metrics need (`exporters.tally.Tally`: counts per
+item, audience and candidate, never one row per judgement), and one writes
+and compresses the files (`exporters.files.Background`). Each file is still
+written by one thread in chunk order, so the bytes do not depend on timing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -37,13 +45,13 @@ from django.utils import timezone
 
 from aggregation import card, plots, selectors
 from aggregation.exporters import files, tables
-from aggregation.exporters.frames import (
+from aggregation.exporters.tally import (
+    METRIC_PARTS,
     AudiencePeople,
-    Frames,
-    campaign_metrics_from_frames,
+    Tally,
+    metrics_document,
     rake,
 )
-from aggregation.metrics import vote_distribution
 from aggregation.models import (
     DEFAULT_OPTIONS,
     FORMATS,
@@ -311,12 +319,16 @@ def pseudonym(key: str, participant_id: int) -> str:
 
 
 def _people(
-    scope: selectors.Scope, participants: selectors.Participants, *, key: str, min_cell_size: int
+    scope: selectors.Scope,
+    participants: selectors.Participants,
+    *,
+    key: str | None,
+    min_cell_size: int,
 ) -> tuple[dict[int, tables.People], dict[int, AudiencePeople]]:
-    """Per audience: pseudonyms, raking weights and attribute values with small cells
-    suppressed. A cell is a combination of all of an audience's attribute values; a
-    member whose combination fewer than ``min_cell_size`` members share is exported
-    with every attribute suppressed (null)."""
+    """Per audience: pseudonyms (none without a ``key``: metrics need none), raking
+    weights and attribute values with small cells suppressed. A cell is a combination
+    of all of an audience's attribute values; a member whose combination fewer than
+    ``min_cell_size`` members share is exported with every attribute suppressed (null)."""
     frame = participants.frame
     people, report = {}, {}
     for audience in scope.audiences:
@@ -349,7 +361,10 @@ def _people(
             weights, note = np.ones(len(ids)), ""
         people[audience.id] = tables.People(
             ids=ids,
-            pseudonyms=pa.array([pseudonym(key, int(pid)) for pid in ids], pa.string()),
+            pseudonyms=pa.array(
+                [pseudonym(key, int(pid)) for pid in ids] if key else [None] * len(ids),
+                pa.string(),
+            ),
             weights=weights,
             attributes=attributes,
         )
@@ -403,75 +418,53 @@ def _openai_record(kind: str) -> Callable[[dict], dict | None]:
 
 
 class _Reader:
-    """Reads a campaign chunk by chunk into metric frames, and optionally release files."""
+    """Reads a campaign chunk by chunk into a metrics tally, and optionally release files."""
 
     def __init__(
         self,
         scope: selectors.Scope,
         *,
         people: dict[int, tables.People],
-        frames: Frames,
+        tally: Tally,
         excluded: np.ndarray,
         conversational: bool,
         files_for: Callable[[selectors.AudienceInfo, str], files.TableFile | None] | None,
     ):
         self.scope = scope
         self.people = people
-        self.frames = frames
+        self.tally = tally
         self.excluded = excluded
         self.files_for = files_for
         campaign = scope.campaign
         self.fmt = campaign.preference_format
         self.conversational = conversational
-        self.pending_votes: list = []
         scale = campaign.rating_scale
         self.midpoint = (scale[0] + scale[1]) / 2 if scale else None
 
     def run(self, item_ids: np.ndarray, *, chunk_items: int, progress: Progress) -> None:
         pause = float(os.environ.get(PAUSE_ENV) or 0)
-        done = 0
-        for chunk in selectors.item_chunks(
-            campaign=self.scope.campaign, item_ids=item_ids, chunk_items=chunk_items
-        ):
-            items = tables.items_from_chunk(chunk)
-            self.frames.add_items(items, chunk)
-            judgements = selectors.judgements_for_chunk(self.scope, chunk, self.excluded)
-            audience_ids = judgements.column("audience_id").to_numpy()
-            for audience in self.scope.audiences:
-                rows = np.flatnonzero(audience_ids == audience.id)
-                if len(rows):
-                    part = judgements.slice(int(rows[0]), len(rows))
-                    self._audience_chunk(audience, part, items)
-            self._write_votes(items)
-            done += len(chunk.ids)
-            progress(done / max(len(item_ids), 1), f"Read {done:,} of {len(item_ids):,} items.")
-            if pause:
-                time.sleep(pause)
+        chunks = selectors.chunks(
+            self.scope, item_ids=item_ids, chunk_items=chunk_items, excluded=self.excluded
+        )
+        # Closed on the way out, error or not, so the reading thread stops at once.
+        with contextlib.closing(chunks):
+            for chunk in chunks:
+                self._chunk(chunk, progress=progress, total=len(item_ids))
+                if pause:
+                    time.sleep(pause)
 
-    def _write_votes(self, items: tables.Items) -> None:
-        """Soft labels for the chunk's items, every audience in one pass."""
-        if not self.pending_votes:
-            return
-        pending, self.pending_votes = self.pending_votes, []
-        votes = pd.DataFrame(
-            {
-                "item_id": np.concatenate([p[2] for p in pending]),
-                "audience": np.concatenate([np.full(len(p[2]), p[0].id) for p in pending]),
-                "choice": np.concatenate([p[3] for p in pending]),
-            }
-        )
-        present = np.unique(items.positions(votes["item_id"].to_numpy()))
-        sizes = np.diff(items.candidate_offsets)[present]
-        candidates = (
-            list(range(int(sizes[0])))
-            if (sizes == sizes[0]).all()
-            else {int(items.ids[p]): list(range(int(sizes[i]))) for i, p in enumerate(present)}
-        )
-        distribution = vote_distribution(votes, candidates=candidates, tie=tables.TIE_VOTE)
-        for audience, sink, _, _ in pending:
-            mine = distribution[distribution["audience"] == audience.id]
-            scope = self._table_scope(audience)
-            sink.write(tables.votes_table(scope, items, mine.reset_index(drop=True)))
+    def _chunk(self, chunk: selectors.Chunk, *, progress: Progress, total: int) -> None:
+        items = tables.items_from_chunk(chunk.items)
+        self.tally.add_items(chunk.start, items)
+        judgements = chunk.judgements
+        audience_ids = judgements.column("audience_id").to_numpy()
+        for a, audience in enumerate(self.scope.audiences):
+            first, last = np.searchsorted(audience_ids, [audience.id, audience.id + 1])
+            if last > first:
+                part = judgements.slice(int(first), int(last - first))
+                self._audience_chunk(a, audience, part, items, chunk.start)
+        done = chunk.start + len(items)
+        progress(done / max(total, 1), f"Read {done:,} of {total:,} items.")
 
     def _table_scope(self, audience) -> tables.Scope:
         campaign = self.scope.campaign
@@ -486,16 +479,23 @@ class _Reader:
     def _file(self, audience, kind: str):
         return self.files_for(audience, kind) if self.files_for else None
 
-    def _audience_chunk(self, audience, part: pa.Table, items: tables.Items) -> None:
+    def _audience_chunk(self, a: int, audience, part: pa.Table, items, start: int) -> None:
+        """One audience's judgements of one chunk of items (``start``: the chunk's first
+        item position in the campaign)."""
         campaign = self.scope.campaign
-        frames = self.frames
-        item_ids = part.column("item_id").to_numpy()
-        person_ids = part.column("participant_id").to_numpy()
-        frames.add_responses(audience.id, item_ids, person_ids)
+        tally = self.tally
         people = self.people[audience.id]
+        item_pos = items.positions(part.column("item_id").to_numpy())
+        tally.add_judgements(
+            a,
+            start,
+            len(items),
+            item_pos,
+            people.positions(part.column("participant_id").to_numpy()),
+        )
         scope = self._table_scope(audience)
         if campaign.item_kind == Campaign.ItemKind.DEMONSTRATION:
-            frames.texts[audience.id].extend(part.column("text").to_pylist())
+            tally.add_texts(a, part.column("text").combine_chunks())
             if sink := self._file(audience, "demonstrations"):
                 sink.write(tables.demonstration_table(scope, part, items, people))
             return
@@ -503,34 +503,26 @@ class _Reader:
             if sink := self._file(audience, "qa"):
                 sink.write(tables.qa_table(scope, part, items, people))
             return
-        item_pos = items.positions(item_ids)
-        votes = tables.top_votes(part, items, item_pos, self.fmt)
-        frames.add_votes(audience.id, item_ids, person_ids, votes)
         pairs = tables.preference_pairs(part, items, item_pos, self.fmt)
-        frames.add_source_pairs(audience.id, tables.source_pair_counts(items, item_pos, pairs))
+        votes = tables.top_votes(part, items, item_pos, self.fmt, pairs)
+        vote_counts, ties = tables.vote_counts(items, item_pos, votes)
+        tally.add_votes(a, start, vote_counts, ties)
+        tally.add_source_pairs(a, tables.source_pair_counts(items, item_pos, pairs))
         if self.fmt == Campaign.PreferenceFormat.RANKING:
             ranks = tables.ranks_long(part, items, item_pos)
-            frames.add_ranks(
-                audience.id,
-                item_ids[ranks.row],
-                ranks.candidate,
-                person_ids[ranks.row],
-                ranks.rating,
+            tally.add_ranks(
+                a, start, len(items), item_pos[ranks.row], ranks.candidate, ranks.rating
             )
         ratings = None
         if part.column("ratings").null_count < part.num_rows:
             ratings = tables.ratings_long(part, items, item_pos)
-            frames.add_ratings(
-                audience.id,
-                item_ids[ratings.row],
-                ratings.candidate,
-                person_ids[ratings.row],
-                ratings.rating,
+            tally.add_ratings(
+                a, start, len(items), item_pos[ratings.row], ratings.candidate, ratings.rating
             )
         if sink := self._file(audience, "preferences"):
             sink.write(tables.preference_table(scope, part, items, people, pairs, item_pos))
         if sink := self._file(audience, "preference_votes"):
-            self.pending_votes.append((audience, sink, item_ids, votes))
+            sink.write(tables.votes_table(scope, items, vote_counts, ties))
         sink = self._file(audience, "ratings_kto")
         if ratings is not None and self.midpoint is not None and sink:
             sink.write(tables.kto_table(scope, part, items, people, ratings, self.midpoint))
@@ -553,23 +545,11 @@ def _scope_for(
     )
 
 
-def _read(
-    scope: selectors.Scope,
-    *,
-    key: str,
-    options: dict,
-    progress: Progress,
-    files_for=None,
-) -> tuple[Frames, selectors.Participants, dict]:
-    """The one pass over a campaign's data that both releases and metrics make."""
+def _tally_for(
+    scope: selectors.Scope, report: dict[int, AudiencePeople], item_ids: np.ndarray
+) -> Tally:
     campaign = scope.campaign
-    participants = selectors.participants_in_scope(scope)
-    people, report = _people(scope, participants, key=key, min_cell_size=options["min_cell_size"])
-    item_ids = selectors.ordinary_item_ids(campaign=campaign)
-    totals = selectors.response_totals(scope, participants.excluded_ids)
-    per_item = totals["responses"] / max(len(item_ids), 1)
-    chunk_items = max(1, int(options["batch_rows"] / max(per_item, 1.0)))
-    frames = Frames(
+    return Tally(
         item_kind=campaign.item_kind,
         preference_format=campaign.preference_format,
         rating_scale=campaign.rating_scale,
@@ -577,16 +557,54 @@ def _read(
         people=report,
         item_ids=item_ids,
     )
+
+
+def _read(
+    scope: selectors.Scope,
+    *,
+    key: str | None,
+    options: dict,
+    progress: Progress,
+    files_for=None,
+) -> tuple[Tally, selectors.Participants]:
+    """The one pass over a campaign's data that both releases and metrics make."""
+    campaign = scope.campaign
+    participants = selectors.participants_in_scope(scope)
+    people, report = _people(scope, participants, key=key, min_cell_size=options["min_cell_size"])
+    item_ids = selectors.ordinary_item_ids(campaign=campaign)
+    per_item = participants.judgements / max(len(item_ids), 1)
+    chunk_items = max(1, int(options["batch_rows"] / max(per_item, 1.0)))
+    tally = _tally_for(scope, report, item_ids)
     reader = _Reader(
         scope,
         people=people,
-        frames=frames,
+        tally=tally,
         excluded=participants.excluded_ids,
         conversational=selectors.campaign_has_messages(campaign=campaign),
         files_for=files_for,
     )
     reader.run(item_ids, chunk_items=chunk_items, progress=progress)
-    return frames, participants, totals
+    return tally, participants
+
+
+def _coverage_tally(scope: selectors.Scope, *, options: dict) -> Tally:
+    """A tally with only the coverage counts, aggregated by PostgreSQL (no judgement is read)."""
+    participants = selectors.participants_in_scope(scope)
+    _, report = _people(scope, participants, key=None, min_cell_size=options["min_cell_size"])
+    item_ids = selectors.ordinary_item_ids(campaign=scope.campaign)
+    tally = _tally_for(scope, report, item_ids)
+    per_item = selectors.judgements_per_item(scope, participants.excluded_ids)
+    frame = participants.frame
+    for a, audience in enumerate(scope.audiences):
+        ids, counts = per_item.get(audience.id, (np.zeros(0, np.int64),) * 2)
+        known = np.isin(ids, item_ids)
+        tally.judgements[a, np.searchsorted(item_ids, ids[known])] = counts[known]
+        mine = frame[frame["audience_id"] == audience.id]
+        people = report[audience.id]
+        tally.load[a][np.searchsorted(people.ids, mine["participant_id"].to_numpy())] = mine[
+            "judgements"
+        ].to_numpy()
+    return tally
 
 
 def campaign_metrics(
@@ -595,6 +613,7 @@ def campaign_metrics(
     audiences: list[str] | None = None,
     snapshot_at=None,
     options: dict | None = None,
+    parts: set[str] | frozenset[str] | None = None,
     progress: Progress | None = None,
 ) -> dict:
     """Every coverage, diversity, agreement and pluralism metric of a campaign.
@@ -603,18 +622,32 @@ def campaign_metrics(
     calls it too, so the numbers never differ. Counts only live, consented
     responses of participants who passed the attention checks (per `options`),
     as a release does.
+
+    ``parts`` picks groups of metrics ("coverage", "diversity", "agreement",
+    "pluralism"; default all) and leaves the others out of the result.
+    Coverage alone is counted by PostgreSQL without reading a judgement, so a
+    dashboard can ask for it on every page view; the other parts read every
+    judgement (in chunks, as a release does).
     """
+    parts = METRIC_PARTS if parts is None else frozenset(parts)
+    unknown = sorted(parts - METRIC_PARTS)
+    if unknown:
+        raise ValueError(f"unknown metric parts {unknown}; choose from {sorted(METRIC_PARTS)}")
     options = {**DEFAULT_OPTIONS, **(options or {})}
     scope = _scope_for(campaign, audience_slugs=audiences, snapshot_at=snapshot_at, options=options)
-    frames, _, _ = _read(
-        scope,
-        key="00" * 32,
-        options=options,
-        progress=progress or (lambda fraction, message: None),
-    )
-    return campaign_metrics_from_frames(frames, min_cell_size=options["min_cell_size"])
+    if parts <= {"coverage"}:
+        tally = _coverage_tally(scope, options=options)
+    else:
+        tally, _ = _read(
+            scope,
+            key=None,
+            options=options,
+            progress=progress or (lambda fraction, message: None),
+        )
+    return metrics_document(tally, min_cell_size=options["min_cell_size"], parts=parts)
 
 
+@files.arrow_memory_returned()
 def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dict:
     """Write the job's release into ``directory`` (which must be empty); return a summary."""
     campaign = job.campaign
@@ -624,6 +657,7 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
         campaign, audience_slugs=slugs or None, snapshot_at=job.snapshot_at, options=options
     )
     sinks: dict[tuple[str, str], files.TableFile] = {}
+    background = files.Background()
 
     def files_for(audience, kind: str) -> files.TableFile | None:
         if kind not in job.kinds:
@@ -636,61 +670,67 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
                 openai=_openai_record(kind)
                 if "openai" in job.formats and kind in OPENAI_KINDS
                 else None,
+                background=background,
             )
         return sinks[(audience.slug, kind)]
 
     progress(0.01, "Reading participants.")
-    frames, participants, totals = _read(
-        scope,
-        key=job.pseudonym_key,
-        options=options,
-        progress=lambda fraction, message: progress(0.02 + 0.83 * fraction, message),
-        files_for=files_for,
-    )
-    for sink in sinks.values():
-        sink.close()
-    progress(0.86, "Computing metrics.")
-    metrics = campaign_metrics_from_frames(frames, min_cell_size=options["min_cell_size"])
-    previous = (
-        Release.objects.filter(campaign=campaign, version__lt=job.version)
-        .order_by("-version")
-        .first()
-    )
-    counts = _counts(job, scope, frames, participants, totals, sinks, previous)
-    metrics_doc = {
-        "campaign": campaign.slug,
-        "version": job.version,
-        "counts": counts,
-        "metrics": metrics,
-    }
-    progress(0.9, "Drawing plots.")
-    plot_names = plots.draw_all(directory / "plots", metrics=metrics, scope=scope)
-    files.write_json(directory / "metrics.json", metrics_doc)
-    data_files = sorted(path for sink in sinks.values() for path in sink.paths)
-    configs = [
-        {
-            "name": f"{audience}-{kind}".replace("_", "-"),
-            "path": f"{audience}/{kind}.parquet",
-            "rows": sinks[(audience, kind)].rows,
-            "audience": audience,
-            "kind": kind,
+    try:
+        tally, participants = _read(
+            scope,
+            key=job.pseudonym_key,
+            options=options,
+            progress=lambda fraction, message: progress(0.02 + 0.83 * fraction, message),
+            files_for=files_for,
+        )
+        for sink in sinks.values():
+            sink.close()
+        # The last writes finish in the background while the metrics and plots are made.
+        progress(0.86, "Computing metrics.")
+        metrics = metrics_document(tally, min_cell_size=options["min_cell_size"])
+        previous = (
+            Release.objects.filter(campaign=campaign, version__lt=job.version)
+            .order_by("-version")
+            .first()
+        )
+        counts = _counts(job, scope, tally, participants, sinks, previous)
+        metrics_doc = {
+            "campaign": campaign.slug,
+            "version": job.version,
+            "counts": counts,
+            "metrics": metrics,
         }
-        for (audience, kind) in sorted(sinks)
-        if sinks[(audience, kind)].rows
-    ]
-    progress(0.93, "Writing the dataset card.")
-    (directory / "README.md").write_text(
-        card.render(
-            job=job,
-            scope=scope,
-            configs=configs,
-            counts=counts,
-            metrics=metrics,
-            plots=plot_names,
-            conversational=selectors.campaign_has_messages(campaign=campaign),
-        ),
-        encoding="utf-8",
-    )
+        progress(0.9, "Drawing plots.")
+        plot_names = plots.draw_all(directory / "plots", metrics=metrics, scope=scope)
+        files.write_json(directory / "metrics.json", metrics_doc)
+        configs = [
+            {
+                "name": f"{audience}-{kind}".replace("_", "-"),
+                "path": f"{audience}/{kind}.parquet",
+                "rows": sinks[(audience, kind)].rows,
+                "audience": audience,
+                "kind": kind,
+            }
+            for (audience, kind) in sorted(sinks)
+            if sinks[(audience, kind)].rows
+        ]
+        progress(0.93, "Writing the dataset card.")
+        (directory / "README.md").write_text(
+            card.render(
+                job=job,
+                scope=scope,
+                configs=configs,
+                counts=counts,
+                metrics=metrics,
+                plots=plot_names,
+                conversational=selectors.campaign_has_messages(campaign=campaign),
+            ),
+            encoding="utf-8",
+        )
+        background.finish()
+    finally:
+        background.close()
+    data_files = sorted(path for sink in sinks.values() for path in sink.paths)
     names = ["README.md", "metrics.json", *data_files, *[f"plots/{p}" for p in plot_names]]
     entries = [
         {
@@ -736,16 +776,13 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
     }
 
 
-def _counts(job, scope, frames, participants, totals, sinks, previous) -> dict:
-    responses = frames.responses()
+def _counts(job, scope, tally: Tally, participants, sinks, previous) -> dict:
+    summary = tally.summary()
     per_audience = {}
     for audience in scope.audiences:
-        mine = responses[responses["audience_id"] == audience.id]
-        person = frames.people[audience.id]
+        person = tally.people[audience.id]
         per_audience[audience.slug] = {
-            "judgements": len(mine),
-            "items": int(mine["item_id"].nunique()),
-            "participants": int(mine["participant_id"].nunique()),
+            **summary["audiences"][audience.slug],
             "suppressed_cells": person.suppressed_cells,
             "suppressed_participants": person.suppressed_participants,
             "rows": {
@@ -755,11 +792,11 @@ def _counts(job, scope, frames, participants, totals, sinks, previous) -> dict:
             },
         }
     return {
-        "items": len(frames.item_ids),
-        "judgements": len(responses),
-        "participants": int(responses["participant_id"].nunique()),
-        "first_response_at": totals["first"].isoformat() if totals["first"] else None,
-        "last_response_at": totals["last"].isoformat() if totals["last"] else None,
+        "items": summary["items"],
+        "judgements": summary["judgements"],
+        "participants": summary["participants"],
+        "first_response_at": participants.first.isoformat() if participants.first else None,
+        "last_response_at": participants.last.isoformat() if participants.last else None,
         "excluded_unconsented_participants": participants.unconsented,
         "excluded_failed_attention_participants": participants.failed_attention,
         "withdrawn_participants_total": selectors.withdrawn_participants(

@@ -19,13 +19,14 @@ single assistant reply as a one-message list.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from aggregation.metrics import ranking_to_pairs
+from aggregation.metrics import ranking_to_pairs, vote_shares
 
 ROLES = ("system", "user", "assistant")
 ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
@@ -35,31 +36,60 @@ TIE_VOTE = -1
 PAIR_ORIGINS = pa.array(["choice", "ranking", "rating"])
 
 
-def _dict(indices: np.ndarray, dictionary: pa.Array, mask: np.ndarray | None = None):
+def _dict(
+    indices: np.ndarray, dictionary: pa.Array, mask: np.ndarray | None = None, *, unique=False
+):
     """Rows as indices into ``dictionary``; a null dictionary entry gives a null row.
 
-    The dictionary is made unique first (it holds a chunk's item text, so this costs
-    per item, not per row): Parquet writes a well-formed dictionary as it is, and
-    the bytes then depend only on the rows.
+    The dictionary is made unique first, unless the caller says it is (it holds
+    a chunk's item text, so this costs per item, not per row, and is done once
+    per dictionary): Parquet writes a well-formed dictionary as it is, and the
+    bytes then depend only on the rows.
     """
     indices = np.asarray(indices, dtype=np.int32)
-    if dictionary.null_count:
-        null_at = dictionary.is_null().to_numpy(zero_copy_only=False)[indices]
+    if unique and not dictionary.null_count:
+        null_at, remap, values = None, None, dictionary
+    else:
+        null_at, remap, values = _unique(dictionary)
+    if null_at is not None:
+        null_at = null_at[indices]
         mask = null_at if mask is None else (mask | null_at)
-        dictionary = pc.fill_null(dictionary, "")
-    encoded = dictionary.dictionary_encode()
-    indices = encoded.indices.to_numpy()[indices] if len(indices) else indices
+    if remap is not None and len(indices):
+        indices = remap[indices]
     if mask is not None and not mask.any():
         mask = None
-    return pa.DictionaryArray.from_arrays(
-        pa.array(indices, pa.int32(), mask=mask), encoded.dictionary
-    )
+    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32(), mask=mask), values)
+
+
+# id(dictionary) -> (dictionary, its null entries, index into the unique values, the values),
+# for the item text of the chunk at hand (a chunk has about ten such arrays; older ones
+# go first). Holding the dictionary keeps its id from being reused while the entry lives.
+_UNIQUE: dict[int, tuple] = {}
+_UNIQUE_SIZE = 16
+
+
+def _unique(dictionary: pa.Array) -> tuple[np.ndarray | None, np.ndarray, pa.Array]:
+    found = _UNIQUE.get(id(dictionary))
+    if found is not None and found[0] is dictionary:
+        return found[1:]
+    null_at, values = None, dictionary
+    if dictionary.null_count:
+        null_at = dictionary.is_null().to_numpy(zero_copy_only=False)
+        values = pc.fill_null(dictionary, "")
+    encoded = values.dictionary_encode()
+    result = (null_at, encoded.indices.to_numpy(), encoded.dictionary)
+    if len(dictionary) < 256:  # cheap to redo; keep the room for a chunk's item text
+        return result
+    if len(_UNIQUE) >= _UNIQUE_SIZE:
+        _UNIQUE.pop(next(iter(_UNIQUE)))
+    _UNIQUE[id(dictionary)] = (dictionary, *result)
+    return result
 
 
 def _constant(value: str | None, n: int) -> pa.Array:
-    return _dict(
-        np.zeros(n), pa.array([value], pa.string()), mask=None if value else np.ones(n, bool)
-    )
+    if not value:
+        return _dict(np.zeros(n), pa.array([value], pa.string()), mask=np.ones(n, bool))
+    return _dict(np.zeros(n), pa.array([value], pa.string()), unique=True)
 
 
 def prompt_messages(prompt: str, context: dict | None) -> list[dict]:
@@ -103,7 +133,6 @@ class Items:
     candidate_ids: pa.Array
     candidate_texts: pa.Array
     candidate_sources: pa.Array
-    candidate_lists: list[list[str]]
     draft: pa.Array
     question: pa.Array
     reference_answer: pa.Array
@@ -115,46 +144,60 @@ class Items:
     def positions(self, item_ids: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.ids, item_ids)
 
+    @functools.cached_property
+    def candidate_lists(self) -> list[list[str]]:
+        ids = self.candidate_ids.to_pylist()
+        offsets = self.candidate_offsets.tolist()
+        return [ids[offsets[i] : offsets[i + 1]] for i in range(len(self.ids))]
+
+    @functools.cached_property
+    def source_codes(self) -> tuple[np.ndarray, list]:
+        """Each candidate's source as a code, and the sources (None for no source)."""
+        encoded = self.candidate_sources.dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        names = encoded.dictionary.to_pylist()
+        if encoded.indices.null_count:
+            codes = np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes)
+        return np.where(codes < 0, len(names), codes).astype(np.int64), [*names, None]
+
 
 def items_from_chunk(chunk) -> Items:
     """Flatten an ``aggregation.selectors.ItemChunk`` (read once) into arrays."""
-    message_offsets, roles, contents = [0], [], []
-    candidate_offsets, candidate_ids, candidate_texts, candidate_sources = [0], [], [], []
-    candidate_lists = []
-    for prompt, context, payload in zip(chunk.prompts, chunk.contexts, chunk.payloads, strict=True):
-        for message in prompt_messages(prompt, context):
-            roles.append(ROLE_CODE[message["role"]])
-            contents.append(message["content"])
-        message_offsets.append(len(roles))
-        ids = []
-        for candidate in payload.get("candidates", []):
-            ids.append(candidate["id"])
-            candidate_texts.append(candidate["text"])
-            candidate_sources.append(candidate.get("source"))
-        candidate_ids.extend(ids)
-        candidate_lists.append(ids)
-        candidate_offsets.append(len(candidate_ids))
+    n = len(chunk.ids)
+    if any(context for context in chunk.contexts):
+        offsets, roles, contents = [0], [], []
+        for prompt, context in zip(chunk.prompt.to_pylist(), chunk.contexts, strict=True):
+            for message in prompt_messages(prompt, context):
+                roles.append(ROLE_CODE[message["role"]])
+                contents.append(message["content"])
+            offsets.append(len(roles))
+        message_offsets = np.asarray(offsets, dtype=np.int64)
+        message_roles = np.asarray(roles, dtype=np.int32)
+        message_contents = pa.array(contents, pa.string())
+    else:  # no context: the prompt is the one user message
+        message_offsets = np.arange(n + 1, dtype=np.int64)
+        message_roles = np.full(n, ROLE_CODE["user"], dtype=np.int32)
+        message_contents = chunk.prompt
     contexts = [context or {} for context in chunk.contexts]
+    candidate_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(chunk.candidate_counts, out=candidate_offsets[1:])
     return Items(
         ids=np.asarray(chunk.ids, dtype=np.int64),
-        external_id=pa.array(chunk.external_ids, pa.string()),
-        prompt=pa.array(chunk.prompts, pa.string()),
+        external_id=chunk.external_id,
+        prompt=chunk.prompt,
         situation=pa.array([c.get("situation") for c in contexts], pa.string()),
         persona=pa.array([c.get("persona") for c in contexts], pa.string()),
-        message_offsets=np.asarray(message_offsets, dtype=np.int64),
-        message_roles=np.asarray(roles, dtype=np.int32),
-        message_contents=pa.array(contents, pa.string()),
-        candidate_offsets=np.asarray(candidate_offsets, dtype=np.int64),
-        candidate_ids=pa.array(candidate_ids, pa.string()),
-        candidate_texts=pa.array(candidate_texts, pa.string()),
-        candidate_sources=pa.array(candidate_sources, pa.string()),
-        candidate_lists=candidate_lists,
-        draft=pa.array([p.get("draft") for p in chunk.payloads], pa.string()),
-        question=pa.array([p.get("question") for p in chunk.payloads], pa.string()),
-        reference_answer=pa.array([p.get("reference_answer") for p in chunk.payloads], pa.string()),
-        reference_sources=pa.array(
-            [p.get("sources", []) for p in chunk.payloads], pa.list_(pa.string())
-        ),
+        message_offsets=message_offsets,
+        message_roles=message_roles,
+        message_contents=message_contents,
+        candidate_offsets=candidate_offsets,
+        candidate_ids=chunk.candidate_id,
+        candidate_texts=chunk.candidate_text,
+        candidate_sources=chunk.candidate_source,
+        draft=chunk.draft,
+        question=chunk.question,
+        reference_answer=chunk.reference_answer,
+        reference_sources=pa.array(chunk.reference_sources, pa.list_(pa.string())),
     )
 
 
@@ -188,7 +231,7 @@ def _messages(
         content_index[~from_item] = n_item_contents + chosen
         dictionary = pa.concat_arrays([items.message_contents, reply.cast(pa.string())])
     values = pa.StructArray.from_arrays(
-        [_dict(role_codes, ROLE_DICTIONARY), _dict(content_index, dictionary)],
+        [_dict(role_codes, ROLE_DICTIONARY, unique=True), _dict(content_index, dictionary)],
         ["role", "content"],
     )
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
@@ -200,7 +243,10 @@ def _reply(texts: pa.Array, indices: np.ndarray, *, conversational: bool):
         return _dict(indices, texts)
     n = len(indices)
     values = pa.StructArray.from_arrays(
-        [_dict(np.full(n, ROLE_CODE["assistant"]), ROLE_DICTIONARY), _dict(indices, texts)],
+        [
+            _dict(np.full(n, ROLE_CODE["assistant"]), ROLE_DICTIONARY, unique=True),
+            _dict(indices, texts),
+        ],
         ["role", "content"],
     )
     return pa.ListArray.from_arrays(pa.array(np.arange(n + 1), pa.int32()), values)
@@ -246,7 +292,7 @@ def _common(
         "audience": _constant(scope.audience, n),
         "competence": _constant(scope.competence, n),
         "transience": _constant(scope.transience, n),
-        "participant_id": _dict(inverse, people.pseudonyms.take(pa.array(unique))),
+        "participant_id": _dict(inverse, people.pseudonyms.take(pa.array(unique)), unique=True),
         "weight": pa.array(people.weights[person], pa.float64()),
     }
     for name, (codes, allowed) in people.attributes.items():
@@ -335,15 +381,18 @@ def preference_pairs(judgements: pa.Table, items: Items, item_pos: np.ndarray, f
     )
 
 
-def top_votes(judgements: pa.Table, items: Items, item_pos: np.ndarray, fmt: str) -> np.ndarray:
+def top_votes(
+    judgements: pa.Table, items: Items, item_pos: np.ndarray, fmt: str, pairs: Pairs | None = None
+) -> np.ndarray:
     """Each judgement's vote: the candidate position put first, or TIE_VOTE.
 
     As `collection.payloads.top_choice`: the choice, else the ranking's first,
-    else the single highest rating (several highest: a tie).
+    else the single highest rating (several highest: a tie). For choices, pass
+    the judgements' `preference_pairs` if they are at hand.
     """
     n = judgements.num_rows
     if fmt == "choice":
-        pairs = preference_pairs(judgements, items, item_pos, fmt)
+        pairs = pairs or preference_pairs(judgements, items, item_pos, fmt)
         return np.where(pairs.tie, TIE_VOTE, pairs.chosen).astype(np.int64)
     votes = np.full(n, TIE_VOTE, dtype=np.int64)
     column = "ranking" if fmt == "ranking" else "ratings"
@@ -385,7 +434,7 @@ def preference_table(
     columns["rejected_id"] = _dict(rejected, items.candidate_ids)
     columns["chosen_source"] = _dict(chosen, items.candidate_sources)
     columns["rejected_source"] = _dict(rejected, items.candidate_sources)
-    columns["pair_from"] = _dict(pairs.origin, PAIR_ORIGINS)
+    columns["pair_from"] = _dict(pairs.origin, PAIR_ORIGINS, unique=True)
     columns["rationale"] = _optional_text(judgements, "rationale", pairs.row)
     columns["confidence"] = _optional_text(judgements, "confidence", pairs.row)
     return pa.table(columns)
@@ -398,14 +447,13 @@ def source_pair_counts(items: Items, item_pos: np.ndarray, pairs: Pairs) -> dict
     winners, losers = base + pairs.chosen[decided], base + pairs.rejected[decided]
     if not len(winners):
         return {}
-    width = len(items.candidate_sources) + 1
-    codes, counts = np.unique(winners * width + losers, return_counts=True)
-    sources = items.candidate_sources.to_pylist()
-    result: dict = {}
-    for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
-        key = (sources[code // width], sources[code % width])
-        result[key] = result.get(key, 0) + count
-    return result
+    codes, names = items.source_codes
+    counts = count_pairs(codes[winners], codes[losers], len(names), len(names))
+    winner, loser = np.nonzero(counts)
+    return {
+        (names[w], names[v]): int(counts[w, v])
+        for w, v in zip(winner.tolist(), loser.tolist(), strict=True)
+    }
 
 
 def ranks_long(judgements: pa.Table, items: Items, item_pos: np.ndarray) -> Ratings:
@@ -426,25 +474,40 @@ def ranks_long(judgements: pa.Table, items: Items, item_pos: np.ndarray) -> Rati
     )
 
 
-def votes_table(
-    scope: Scope, items: Items, distribution, weights_by_item: dict | None = None
-) -> pa.Table:
-    """One row per item: each candidate's votes and share (ties split evenly): soft labels.
+def count_pairs(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns: int):
+    """How often each (row, column) occurs, as an n_rows × n_columns array."""
+    flat = np.bincount(rows * n_columns + columns, minlength=n_rows * n_columns)
+    return flat.reshape(n_rows, n_columns)
 
-    ``distribution`` is `aggregation.metrics.vote_distribution` output for one
-    audience, with candidates as positions.
+
+def vote_counts(items: Items, item_pos: np.ndarray, votes: np.ndarray):
+    """Votes (see `top_votes`) counted per chunk item: outright votes per candidate
+    position (items × the chunk's widest candidate list), and tie votes per item."""
+    width = int(np.diff(items.candidate_offsets).max(initial=0))
+    tie = votes == TIE_VOTE
+    counts = count_pairs(item_pos[~tie], votes[~tie], len(items), width)
+    return counts, np.bincount(item_pos[tie], minlength=len(items))
+
+
+def votes_table(scope: Scope, items: Items, votes: np.ndarray, ties: np.ndarray) -> pa.Table:
+    """One row per item with votes: each candidate's votes and share (a tie counts as an
+    equal fraction of a vote for each candidate), the ties and the total: soft labels.
+
+    ``votes`` and ``ties`` are `vote_counts` for one audience; shares are
+    `aggregation.metrics.vote_shares`, as `aggregation.metrics.vote_distribution`
+    computes them from one row per judgement.
     """
-    empty = np.zeros(0, dtype=np.int64)
-    keys = empty if distribution.empty else distribution["item_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys
-    item_ids = keys[starts] if len(keys) else keys
-    item_pos = items.positions(item_ids)
-    n = len(item_ids)
-    offsets = np.r_[starts, len(keys)].astype(np.int32) if n else np.zeros(1, np.int32)
-    first = items.candidate_offsets[item_pos]
-    flat = np.repeat(first, np.diff(offsets)) + (
-        distribution["candidate"].to_numpy() if n else np.zeros(0, np.int64)
-    )
+    sizes = np.diff(items.candidate_offsets)
+    total = votes.sum(axis=1) + ties
+    rows = np.flatnonzero(total > 0)
+    n = len(rows)
+    lengths = sizes[rows]
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    row_of = np.repeat(np.arange(n), lengths)
+    position = np.arange(int(offsets[-1])) - offsets[:-1][row_of]
+    flat = items.candidate_offsets[rows][row_of] + position
+    shares = vote_shares(votes[rows], ties[rows], lengths)
     candidates = pa.StructArray.from_arrays(
         [
             _dict(flat, items.candidate_ids),
@@ -454,25 +517,25 @@ def votes_table(
         ["id", "text", "source"],
     )
     columns = {
-        "item_id": pa.array(item_ids, pa.int64()),
-        "external_id": _dict(item_pos, items.external_id),
+        "item_id": pa.array(items.ids[rows], pa.int64()),
+        "external_id": _dict(rows, items.external_id),
         "audience": _constant(scope.audience, n),
         "competence": _constant(scope.competence, n),
         "transience": _constant(scope.transience, n),
-        "prompt": _prompt(items, item_pos, conversational=scope.conversational),
+        "prompt": _prompt(items, rows, conversational=scope.conversational),
         "candidates": pa.ListArray.from_arrays(pa.array(offsets), candidates),
         "votes": pa.ListArray.from_arrays(
-            pa.array(offsets), pa.array(distribution["votes"].to_numpy(), pa.int64())
+            pa.array(offsets), pa.array(votes[rows][row_of, position], pa.int64())
         ),
         "shares": pa.ListArray.from_arrays(
-            pa.array(offsets), pa.array(distribution["share"].to_numpy(), pa.float64())
+            pa.array(offsets), pa.array(shares[row_of, position], pa.float64())
         ),
-        "ties": pa.array(distribution["ties"].to_numpy()[starts] if n else [], pa.int64()),
-        "total": pa.array(distribution["total"].to_numpy()[starts] if n else [], pa.int64()),
+        "ties": pa.array(ties[rows], pa.int64()),
+        "total": pa.array(total[rows], pa.int64()),
     }
     if scope.episodic:
-        columns["situation"] = _dict(item_pos, items.situation)
-        columns["persona"] = _dict(item_pos, items.persona)
+        columns["situation"] = _dict(rows, items.situation)
+        columns["persona"] = _dict(rows, items.persona)
     return pa.table(columns)
 
 

@@ -1,4 +1,4 @@
-"""Dataset metrics: pure functions over pandas data, no database.
+"""Dataset metrics: pure functions over pandas data (or counts of it), no database.
 
 What each one tells a researcher:
 
@@ -18,20 +18,23 @@ Coverage (`coverage`, `weights`)
 Diversity (`diversity`)
     normalized_entropy          how evenly members spread over an attribute's allowed
                                 values (1 = evenly, 0 = all alike).
-    distinct_n, lexical_diversity
+    distinct_n, lexical_diversity, LexicalDiversity
                                 distinct-1 / distinct-2: share of words / word pairs that
-                                are new; low values mean repetitive prompts or answers.
+                                are new; low values mean repetitive prompts or answers
+                                (LexicalDiversity takes the texts batch by batch).
 
 Agreement (`agreement`)
     krippendorff_alpha          chance-corrected agreement between raters (1 = perfect,
                                 0 = chance); ≥ 0.8 is reliable, < 0.667 is not.
     percent_agreement           share of rater pairs who gave the same value (not corrected
                                 for chance).
+    *_from_counts               the same two from a units × values matrix of counts.
 
 Pluralism (`pluralism`)
     vote_distribution           per item and audience, votes and shares per candidate: soft
                                 labels that keep disagreement.
-    jensen_shannon_by_item, audience_divergence
+    vote_shares                 the same shares from per-(item, candidate) vote counts.
+    jensen_shannon_by_item, audience_divergence, jensen_shannon
                                 how differently two audiences vote (0 = alike, 1 = opposite),
                                 per item, on average, and the most divergent items.
     bradley_terry, bradley_terry_by_audience
@@ -39,11 +42,16 @@ Pluralism (`pluralism`)
     kendall_tau                 whether two audiences order the sources alike (1) or reversed
                                 (−1).
     group_aware_consensus       Polis' score: high only when every audience picks the
-                                candidate.
+                                candidate (also `group_aware_consensus_from_counts`).
     ranking_to_pairs            a ranking expanded into (winner, loser, tie) pairs.
 """
 
-from aggregation.metrics.agreement import krippendorff_alpha, percent_agreement
+from aggregation.metrics.agreement import (
+    krippendorff_alpha,
+    krippendorff_alpha_from_counts,
+    percent_agreement,
+    percent_agreement_from_counts,
+)
 from aggregation.metrics.coverage import (
     ItemsAtK,
     ParticipantLoad,
@@ -55,6 +63,7 @@ from aggregation.metrics.coverage import (
     total_variation_distance,
 )
 from aggregation.metrics.diversity import (
+    LexicalDiversity,
     distinct_n,
     lexical_diversity,
     normalized_entropy,
@@ -67,16 +76,20 @@ from aggregation.metrics.pluralism import (
     bradley_terry,
     bradley_terry_by_audience,
     group_aware_consensus,
+    group_aware_consensus_from_counts,
+    jensen_shannon,
     jensen_shannon_by_item,
     kendall_tau,
     ranking_to_pairs,
     vote_distribution,
+    vote_shares,
 )
 from aggregation.metrics.weights import kish_effective_sample_size, rake_weights
 
 __all__ = [
     "AudienceDivergence",
     "ItemsAtK",
+    "LexicalDiversity",
     "ParticipantLoad",
     "RankedPair",
     "attribute_shares",
@@ -86,19 +99,24 @@ __all__ = [
     "distinct_n",
     "gini",
     "group_aware_consensus",
+    "group_aware_consensus_from_counts",
     "items_at_k",
+    "jensen_shannon",
     "jensen_shannon_by_item",
     "kendall_tau",
     "kish_effective_sample_size",
     "krippendorff_alpha",
+    "krippendorff_alpha_from_counts",
     "largest_absolute_gap",
     "lexical_diversity",
     "normalized_entropy",
     "participant_load",
     "percent_agreement",
+    "percent_agreement_from_counts",
     "rake_weights",
     "ranking_to_pairs",
     "tokenize",
     "total_variation_distance",
     "vote_distribution",
+    "vote_shares",
 ]

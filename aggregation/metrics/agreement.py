@@ -70,6 +70,45 @@ def krippendorff_alpha(
     )
 
 
+def krippendorff_alpha_from_counts(
+    value_counts: np.ndarray,
+    *,
+    level: Level,
+    value_domain: Sequence | None = None,
+) -> float:
+    """Krippendorff's α from a units × values matrix of counts.
+
+    The same α as `krippendorff_alpha` (same definition, same package), for
+    data already counted: ``value_counts[u, v]`` is how many raters gave unit
+    u the value ``value_domain[v]``. Counting first is what lets a release
+    compute α over a million judgements in a few megabytes: the counts are
+    gathered chunk by chunk and the judgements never sit in memory together.
+
+    `value_domain` gives the value each column stands for, in order; it is
+    needed for "interval" and "ratio" and defaults to the column positions
+    (enough for "nominal", and for "ordinal" when the columns are in order).
+    Units with fewer than two values are not pairable and are left out. NaN
+    when nothing is pairable or the pairable values do not vary.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+    counts = np.asarray(value_counts, dtype=float).reshape(-1, np.shape(value_counts)[-1])
+    if value_domain is None:
+        if level in ("interval", "ratio"):
+            raise ValueError(f"{level} α needs the value_domain the columns stand for")
+        domain = np.arange(counts.shape[1], dtype=float)
+    else:
+        domain = np.asarray(list(value_domain), dtype=float)
+        if len(domain) != counts.shape[1]:
+            raise ValueError("value_domain must name one value per column")
+    pairable = counts[counts.sum(axis=1) >= 2]
+    if np.count_nonzero(pairable.sum(axis=0)) < 2:
+        return float("nan")
+    return float(
+        krippendorff.alpha(value_counts=pairable, value_domain=domain, level_of_measurement=level)
+    )
+
+
 def _codes(
     values: pd.Series, *, level: Level, value_domain: Sequence | None
 ) -> tuple[pd.Series, np.ndarray | None]:
@@ -116,4 +155,15 @@ def percent_agreement(
     per_value = rows.groupby([unit, value]).size()
     pairs = float((per_unit * (per_unit - 1) / 2).sum())
     agreeing = float((per_value * (per_value - 1) / 2).sum())
+    return agreeing / pairs if pairs else float("nan")
+
+
+def percent_agreement_from_counts(value_counts: np.ndarray) -> float:
+    """`percent_agreement` from a units × values matrix of counts (see
+    `krippendorff_alpha_from_counts`): Σ agreeing pairs / Σ pairs over units,
+    exactly as counted from the judgements. NaN when no unit has two values."""
+    counts = np.asarray(value_counts, dtype=float).reshape(-1, np.shape(value_counts)[-1])
+    per_unit = counts.sum(axis=1)
+    pairs = float((per_unit * (per_unit - 1) / 2).sum())
+    agreeing = float((counts * (counts - 1) / 2).sum())
     return agreeing / pairs if pairs else float("nan")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Hashable, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.stats import entropy
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -79,5 +83,71 @@ def distinct_n(texts: Iterable[str], *, n: int) -> float:
 
 def lexical_diversity(texts: Iterable[str]) -> dict[str, float]:
     """distinct-1 and distinct-2 of the texts (see `distinct_n`)."""
-    texts = list(texts)
-    return {"distinct_1": distinct_n(texts, n=1), "distinct_2": distinct_n(texts, n=2)}
+    counter = LexicalDiversity()
+    counter.update(texts)
+    return counter.result()
+
+
+class LexicalDiversity:
+    """distinct-1 and distinct-2 (see `distinct_n`) over texts given batch by batch.
+
+    Gives what `lexical_diversity` gives for all the texts at once, but keeps
+    only the distinct words and word pairs (as integer ids), not the texts, so
+    a release can feed it one chunk at a time. Texts are split on whitespace
+    by Arrow first, and each distinct piece is lowercased and tokenised once:
+    a word never spans whitespace, so the words are `tokenize`'s words.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}  # word -> id
+        self._pieces: dict[str, list[int]] = {}  # whitespace-separated piece -> word ids
+        self._pairs = np.zeros(0, dtype=np.int64)  # distinct pairs as id·2³² + id, sorted
+        self._new_pairs: list[np.ndarray] = []
+        self._words = 0
+        self._pair_count = 0
+
+    def _words_of(self, piece: str) -> list[int]:
+        words = self._pieces.get(piece)
+        if words is None:
+            ids = self._ids
+            words = self._pieces[piece] = [
+                ids.setdefault(word, len(ids)) for word in WORD.findall(piece.lower())
+            ]
+        return words
+
+    def update(self, texts: Iterable[str] | pa.Array) -> None:
+        if not isinstance(texts, pa.Array):
+            texts = pa.array(list(texts), pa.string())
+        pieces = pc.utf8_split_whitespace(texts.drop_null())
+        per_text = pc.list_value_length(pieces).to_numpy(zero_copy_only=False)
+        encoded = pieces.flatten().dictionary_encode()
+        found = [self._words_of(piece) for piece in encoded.dictionary.to_pylist()]
+        sizes = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        vocabulary = np.fromiter(itertools.chain.from_iterable(found), np.int64, int(sizes.sum()))
+        starts = np.cumsum(sizes) - sizes
+        piece = encoded.indices.to_numpy()
+        n = sizes[piece]  # words of each piece, in text order
+        total = int(n.sum())
+        if not total:
+            return
+        offsets = np.cumsum(n) - n
+        words = vocabulary[np.repeat(starts[piece] - offsets, n) + np.arange(total)]
+        text = np.repeat(np.repeat(np.arange(len(per_text)), per_text), n)
+        pairs = ((words[:-1] << 32) | words[1:])[text[:-1] == text[1:]]
+        self._words += total
+        self._pair_count += len(pairs)
+        self._new_pairs.append(np.unique(pairs))
+        if sum(map(len, self._new_pairs)) > len(self._pairs):
+            self._merge()
+
+    def _merge(self) -> None:
+        self._pairs = np.unique(np.concatenate([self._pairs, *self._new_pairs]))
+        self._new_pairs = []
+
+    def result(self) -> dict[str, float]:
+        self._merge()
+        nan = float("nan")
+        return {
+            "distinct_1": len(self._ids) / self._words if self._words else nan,
+            "distinct_2": len(self._pairs) / self._pair_count if self._pair_count else nan,
+        }

@@ -8,6 +8,7 @@ from itertools import combinations
 from typing import NamedTuple
 
 import choix
+import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import kendalltau
@@ -118,8 +119,40 @@ def jensen_shannon_by_item(
         return pd.Series(dtype=float, name="jsd", index=shared)
     p = p.loc[shared].fillna(0.0).to_numpy()
     q = q.loc[shared].fillna(0.0).to_numpy()
-    distance = jensenshannon(p, q, base=2, axis=1)
-    return pd.Series(distance**2, index=shared, name="jsd")
+    return pd.Series(jensen_shannon(p, q), index=shared, name="jsd")
+
+
+def jensen_shannon(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Jensen–Shannon divergence in bits between matching rows of two share matrices.
+
+    The divergence of `jensen_shannon_by_item` (Lin 1991), for shares already
+    laid out as arrays: row i of ``p`` and of ``q`` are two audiences' shares
+    of the same item's candidates (0 for a candidate a row does not have).
+    """
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    if not len(p):
+        return np.zeros(0)
+    return jensenshannon(p, q, base=2, axis=1) ** 2
+
+
+def vote_shares(votes: np.ndarray, ties: np.ndarray, n_candidates: np.ndarray) -> np.ndarray:
+    """Soft labels from vote counts: the `share` column of `vote_distribution`.
+
+    ``votes[i, c]`` counts outright votes for candidate position c of item i,
+    ``ties[i]`` the item's tie votes and ``n_candidates[i]`` how many
+    candidates it lists. Share = (votes + ties / n) / total, total counting
+    ties; positions past an item's candidates get 0, and an item without
+    votes gets NaN. Counting per (item, candidate) first, as a release does
+    chunk by chunk, gives the same shares without one row per judgement.
+    """
+    votes = np.asarray(votes, dtype=np.int64)
+    ties = np.asarray(ties, dtype=np.int64)
+    n = np.asarray(n_candidates, dtype=np.int64)
+    total = votes.sum(axis=1) + ties
+    listed = np.arange(votes.shape[1]) < n[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = (votes + (ties / n)[:, None]) / total[:, None]
+    return np.where(listed | (total[:, None] == 0), shares, 0.0)
 
 
 @dataclass(frozen=True)
@@ -254,7 +287,16 @@ def group_aware_consensus(
     grouped = rows.groupby([item, audience])["_agree"].agg(["sum", "size"])
     agree = grouped["sum"].unstack(audience).reindex(columns=names).fillna(0)
     seen = grouped["size"].unstack(audience).reindex(columns=names).fillna(0)
-    return ((agree + 1) / (seen + 2)).prod(axis=1).rename("consensus")
+    score = group_aware_consensus_from_counts(agree.to_numpy(), seen.to_numpy())
+    return pd.Series(score, index=agree.index, name="consensus")
+
+
+def group_aware_consensus_from_counts(agree: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """`group_aware_consensus` from counts: ``agree[i, g]`` votes for the candidate
+    and ``seen[i, g]`` all votes (ties included) on item i in audience g.
+    Returns the product over audiences of (agree + 1) / (seen + 2), per item."""
+    agree, seen = np.asarray(agree, dtype=float), np.asarray(seen, dtype=float)
+    return ((agree + 1) / (seen + 2)).prod(axis=-1)
 
 
 class RankedPair(NamedTuple):

@@ -4,7 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aggregation.metrics import krippendorff_alpha, percent_agreement
+from aggregation.metrics import (
+    krippendorff_alpha,
+    krippendorff_alpha_from_counts,
+    percent_agreement,
+    percent_agreement_from_counts,
+)
 
 # Krippendorff, "Computing Krippendorff's Alpha-Reliability" (2011), section C: four
 # observers A–D, twelve units, values 1–5, "." missing. Published: nominal α = 0.743,
@@ -99,3 +104,42 @@ def test_alpha_with_a_scale_wider_than_the_values_used():
     )
     with pytest.raises(ValueError, match="outside"):
         krippendorff_alpha(data, level="interval", value_domain=[1, 2, 3])
+
+
+def counted(data: pd.DataFrame) -> tuple[np.ndarray, list]:
+    """Units × values counts of long data, columns in value order."""
+    table = data.groupby(["unit_id", "value"]).size().unstack(fill_value=0)
+    return table.to_numpy(), list(table.columns)
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
+def test_alpha_from_counts_matches_alpha_from_judgements(level):
+    # The published example, counted per (unit, value) first, as releases do.
+    counts, values = counted(published_long())
+    expected = krippendorff_alpha(published_long(), level=level)
+    assert krippendorff_alpha_from_counts(
+        counts, level=level, value_domain=values
+    ) == pytest.approx(expected, abs=1e-12)
+    # Unused scale points and units with a single value change nothing.
+    wider = np.hstack([counts, np.zeros((len(counts), 2))])
+    wider = np.vstack([wider, [[0, 0, 1, 0, 0, 0, 0]]])
+    assert krippendorff_alpha_from_counts(
+        wider, level=level, value_domain=[*values, 6, 7]
+    ) == pytest.approx(expected, abs=1e-12)
+
+
+def test_alpha_from_counts_edge_cases():
+    # Nothing pairable, or no variation: NaN. Interval needs the values.
+    assert math.isnan(krippendorff_alpha_from_counts(np.array([[1, 0], [0, 1]]), level="nominal"))
+    assert math.isnan(krippendorff_alpha_from_counts(np.array([[3, 0], [2, 0]]), level="nominal"))
+    with pytest.raises(ValueError):
+        krippendorff_alpha_from_counts(np.array([[1, 1]]), level="interval")
+    # test_alpha_reads_choices_as_nominal_codes, counted: units × (A, B, tie).
+    choices = np.array([[2, 0, 0], [0, 2, 0], [0, 0, 2], [1, 1, 0]])
+    assert krippendorff_alpha_from_counts(choices, level="nominal") == pytest.approx(2 / 3)
+
+
+def test_percent_agreement_from_counts():
+    counts, _ = counted(published_long())
+    assert percent_agreement_from_counts(counts) == pytest.approx(43 / 55)
+    assert math.isnan(percent_agreement_from_counts(np.array([[1, 0], [0, 1]])))

@@ -2,7 +2,13 @@ import math
 
 import pytest
 
-from aggregation.metrics import distinct_n, lexical_diversity, normalized_entropy, tokenize
+from aggregation.metrics import (
+    LexicalDiversity,
+    distinct_n,
+    lexical_diversity,
+    normalized_entropy,
+    tokenize,
+)
 
 
 def test_normalized_entropy_hand_worked():
@@ -41,3 +47,24 @@ def test_distinct_n_hand_worked():
 def test_distinct_n_without_ngrams_is_nan():
     assert math.isnan(distinct_n(["one"], n=2))
     assert math.isnan(distinct_n([], n=1))
+
+
+def test_lexical_diversity_fed_in_batches_counts_as_one_list():
+    # Odd whitespace (tab, no-break and em space, a control separator), case that lowers
+    # to more than one letter, apostrophes at word edges, empty and missing texts.
+    texts = [
+        "The cat\tsat.",
+        "the CAT\u00a0ran",
+        "",
+        "'quoted' don't\u2003İstanbul",
+        "a\x1cb a b",
+        "ΣΟΦΟΣ σοφος",
+    ]
+    expected = {"distinct_1": distinct_n(texts, n=1), "distinct_2": distinct_n(texts, n=2)}
+    assert lexical_diversity(texts) == expected
+    counter = LexicalDiversity()
+    for start in range(0, len(texts), 2):
+        counter.update(texts[start : start + 2])
+    counter.update([])
+    assert counter.result() == expected
+    assert math.isnan(LexicalDiversity().result()["distinct_1"])

@@ -10,10 +10,13 @@ from aggregation.metrics import (
     bradley_terry,
     bradley_terry_by_audience,
     group_aware_consensus,
+    group_aware_consensus_from_counts,
+    jensen_shannon,
     jensen_shannon_by_item,
     kendall_tau,
     ranking_to_pairs,
     vote_distribution,
+    vote_shares,
 )
 
 
@@ -168,3 +171,32 @@ def test_ranking_to_pairs_expands_best_first_and_marks_ties():
     assert RankedPair("c", "d", False) in pairs
     with pytest.raises(ValueError):
         ranking_to_pairs(["a", "b", "a"])
+
+
+def test_vote_shares_from_counts_are_the_vote_distribution():
+    # Item 1 (A, B): 2 A, 1 B, 1 tie → (2 + ½)/4, (1 + ½)/4. Item 2 (A, B, C): 1 C, 1 tie →
+    # (0 + ⅓)/2, (0 + ⅓)/2, (1 + ⅓)/2. Item 3: no votes → NaN.
+    counts = np.array([[2, 1, 0], [0, 0, 1], [0, 0, 0]])
+    shares = vote_shares(counts, ties=np.array([1, 1, 0]), n_candidates=np.array([2, 3, 2]))
+    assert shares[0] == pytest.approx([0.625, 0.375, 0.0])
+    assert shares[1] == pytest.approx([1 / 6, 1 / 6, 2 / 3])
+    assert np.isnan(shares[2]).all()
+    first = [(1, "x", "A"), (1, "x", "A"), (1, "x", "B"), (1, "x", "tie")]
+    data = votes([*first, (2, "x", "C"), (2, "x", "tie")])
+    table = vote_distribution(data, candidates={1: ["A", "B"], 2: ["A", "B", "C"]})
+    assert table["share"].tolist() == [*shares[0, :2], *shares[1]]
+
+
+def test_jensen_shannon_on_share_rows_is_the_per_item_divergence():
+    # The hand-worked items of test_jensen_shannon_hand_worked, as rows of shares.
+    p = np.array([[1.0, 0.0], [0.5, 0.5], [0.5, 0.5]])
+    q = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
+    assert jensen_shannon(p, q) == pytest.approx([1.0, 0.311278, 0.0], abs=1e-6)
+    assert len(jensen_shannon(np.zeros((0, 2)), np.zeros((0, 2)))) == 0
+
+
+def test_group_aware_consensus_from_counts_is_the_per_vote_score():
+    # test_group_aware_consensus_hand_worked, counted: items × audiences (x, y).
+    agree = np.array([[2, 1], [0, 0], [3, 2]])
+    seen = np.array([[4, 2], [1, 0], [3, 2]])
+    assert group_aware_consensus_from_counts(agree, seen) == pytest.approx([0.25, 1 / 6, 0.6])

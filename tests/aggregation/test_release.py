@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 
-from aggregation import metrics, services
-from aggregation.exporters.frames import bradley_terry_from_counts
+from aggregation import metrics, selectors, services
+from aggregation.exporters import files
+from aggregation.exporters.tally import bradley_terry_from_counts
 from aggregation.models import ExportJob, Release
 from collection import services as collection_services
 from collection.models import Audience, Campaign
@@ -340,3 +342,146 @@ def test_export_release_command(preference_campaign, releases_root, capsys):
     assert (folder / "uk-adults" / "preferences.jsonl").exists()
     assert not (folder / "everyone").exists()
     assert "Published" in capsys.readouterr().out
+
+
+def live_judgements(campaign) -> pd.DataFrame:
+    """Every judgement a release of the fixture keeps, one row each, read with the ORM:
+    live responses to ordinary items by participants who consented and passed."""
+    from collection.models import Response
+
+    failed = set(
+        Response.objects.filter(campaign=campaign, attention_passed=False).values_list(
+            "participant_id", flat=True
+        )
+    )
+    rows = []
+    for response in (
+        Response.objects.filter(
+            campaign=campaign, withdrawn_at__isnull=True, item__is_attention_check=False
+        )
+        .select_related("item", "audience")
+        .order_by("id")
+    ):
+        if response.participant_id in failed or not response.participant.consents.filter(
+            campaign=campaign
+        ):
+            continue
+        ids = [c["id"] for c in response.item.payload["candidates"]]
+        choice = response.payload.get("choice")
+        rows.append(
+            {
+                "item_id": response.item_id,
+                "audience": response.audience.slug,
+                "rater_id": response.participant_id,
+                "choice": ids.index(choice) if choice in ids else "tie",
+                "ratings": response.payload.get("ratings"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_release_metrics_are_the_metric_functions_on_every_judgement(
+    preference_campaign, releases_root, django_capture_on_commit_callbacks
+):
+    # Releases count first (per item, audience and candidate) and compute from the counts;
+    # the frame-based functions on one row per judgement must give the same numbers.
+    job = build(preference_campaign, django_capture_on_commit_callbacks)
+    reported = json.loads((release_dir(releases_root, job) / "metrics.json").read_text())
+    found = reported["metrics"]
+    data = live_judgements(preference_campaign)
+
+    for slug, mine in data.groupby("audience"):
+        choices = mine.rename(columns={"item_id": "unit_id", "choice": "value"})
+        agreement = found["audiences"][slug]["agreement"]["choice"]
+        assert agreement["alpha_nominal"] == pytest.approx(
+            metrics.krippendorff_alpha(choices, level="nominal"), abs=1e-6
+        )
+        assert agreement["percent_agreement"] == pytest.approx(
+            metrics.percent_agreement(choices), abs=1e-6
+        )
+        assert agreement["judgements"] == len(mine)
+        rated = mine.dropna(subset=["ratings"])
+        if len(rated):
+            long = pd.DataFrame(
+                [
+                    {"unit_id": (row.item_id, c), "rater_id": row.rater_id, "value": value}
+                    for row in rated.itertuples()
+                    for c, value in row.ratings.items()
+                ]
+            )
+            for level in ("interval", "ordinal"):
+                assert found["audiences"][slug]["agreement"]["ratings"][
+                    f"alpha_{level}"
+                ] == pytest.approx(metrics.krippendorff_alpha(long, level=level), abs=1e-6)
+
+    distribution = metrics.vote_distribution(data, candidates=[0, 1], tie="tie")
+    divergence = metrics.audience_divergence(
+        distribution, audience_a="everyone", audience_b="uk-adults"
+    )
+    (entry,) = found["pluralism"]["divergence"]
+    assert entry["shared_items"] == divergence.items
+    assert entry["mean_jsd"] == pytest.approx(divergence.mean, abs=1e-6)
+    assert [item["item_id"] for item in entry["most_divergent_items"]] == list(divergence.top.index)
+    scores = pd.concat(
+        [
+            metrics.group_aware_consensus(data, candidate=position).rename(position)
+            for position in (0, 1)
+        ],
+        axis=1,
+    )
+    consensus = found["pluralism"]["consensus"]
+    assert consensus["mean_best_candidate"] == pytest.approx(scores.max(axis=1).mean(), abs=1e-6)
+    best = consensus["top_items"][0]
+    assert best["consensus"] == pytest.approx(scores.to_numpy().max(), abs=1e-6)
+
+
+def test_coverage_alone_is_counted_by_the_database_and_matches(
+    preference_campaign, releases_root, django_capture_on_commit_callbacks
+):
+    full = services.campaign_metrics(campaign=preference_campaign)
+    coverage = services.campaign_metrics(campaign=preference_campaign, parts={"coverage"})
+    assert set(coverage) == {"items", "audiences"}
+    for slug, report in full["audiences"].items():
+        assert coverage["audiences"][slug] == {
+            "kind": report["kind"],
+            "coverage": report["coverage"],
+            "privacy": report["privacy"],
+        }
+    # Excluded and withdrawn people count nowhere: 3 of the 6 in "everyone" remain.
+    assert coverage["audiences"]["everyone"]["coverage"]["participants"] == 3
+    assert coverage["audiences"]["everyone"]["coverage"]["responses"] == 3 * 8
+
+    agreement = services.campaign_metrics(campaign=preference_campaign, parts={"agreement"})
+    assert set(agreement) == {"items", "audiences"}
+    assert (
+        agreement["audiences"]["uk-adults"]["agreement"]
+        == (full["audiences"]["uk-adults"]["agreement"])
+    )
+    assert "coverage" not in agreement["audiences"]["uk-adults"]
+    with pytest.raises(ValueError, match="unknown metric parts"):
+        services.campaign_metrics(campaign=preference_campaign, parts={"speed"})
+
+
+@pytest.mark.parametrize("where", ["reading", "writing"])
+def test_a_build_failing_in_a_thread_fails_cleanly(
+    preference_campaign, releases_root, monkeypatch, where, django_capture_on_commit_callbacks
+):
+    # Chunks are fetched and files written in threads beside the build; an error in
+    # either (a lost connection, a full disk) fails the job, publishes nothing and leaves
+    # no thread behind.
+    threads = threading.active_count()
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    if where == "writing":
+        monkeypatch.setattr(files.TableFile, "_write", broken)
+    else:
+        monkeypatch.setattr(selectors, "_fetch_chunk", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.export_job_create(campaign=preference_campaign, options={"batch_rows": 100})
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED and "No space left" in job.error
+    assert not Release.objects.exists()
+    assert list((releases_root / "advice-pairs").iterdir()) == []
+    assert threading.active_count() == threads
