@@ -19,7 +19,7 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -213,18 +213,12 @@ PARTICIPANTS_SQL = f"""
 WITH counts AS (
     SELECT r.participant_id, r.audience_id, count(*) AS responses,
            count(*) FILTER (WHERE {ORDINARY}) AS judgements,
-           count(*) FILTER (WHERE r.attention_passed IS FALSE) AS failures,
-           -- As microseconds since the epoch: 10,000 numbers load faster than datetimes.
-           (extract(epoch FROM min(r.created_at) FILTER (WHERE {ORDINARY})) * 1e6)::bigint
-               AS first,
-           (extract(epoch FROM max(r.created_at) FILTER (WHERE {ORDINARY})) * 1e6)::bigint
-               AS last
+           count(*) FILTER (WHERE r.attention_passed IS FALSE) AS failures
     FROM collection_response r
     WHERE {LIVE_RESPONSES}
     GROUP BY r.participant_id, r.audience_id
 )
-SELECT c.participant_id, c.audience_id, c.responses, c.judgements, c.failures, c.first,
-       c.last,
+SELECT c.participant_id, c.audience_id, c.responses, c.judgements, c.failures,
        EXISTS (SELECT 1 FROM collection_consent k
                WHERE k.participant_id = c.participant_id
                  AND k.campaign_id = %(campaign)s) AS consented,
@@ -269,8 +263,6 @@ def participants_in_scope(scope: Scope) -> Participants:
             "responses",
             "judgements",
             "failures",
-            "first",
-            "last",
             "consented",
             "attrs",
         ],
@@ -285,25 +277,21 @@ def participants_in_scope(scope: Scope) -> Participants:
     excluded = np.union1d(unconsented.to_numpy(), failed.to_numpy()).astype(np.int64)
     frame["attrs"] = [_json(value) for value in frame["attrs"]]
     kept = frame[~frame["participant_id"].isin(excluded)].reset_index(drop=True)
-    left_out = set(excluded.tolist())
-    judged = [row for row in rows if row[0] not in left_out and row[3]]
+    # First and last judgement: read from the campaign's time index, from each end.
+    (first, last), *_ = _fetchall(
+        f"SELECT min(r.created_at), max(r.created_at) FROM collection_response r "
+        f"WHERE {LIVE_RESPONSES} AND {ORDINARY} AND r.participant_id <> ALL(%(excluded)s)",
+        _base_params(scope) | {"excluded": [int(value) for value in excluded]},
+    )
     return Participants(
-        frame=kept.drop(columns=["failures", "consented", "first", "last"]).rename(
-            columns={"attrs": "attributes"}
-        ),
+        frame=kept.drop(columns=["failures", "consented"]).rename(columns={"attrs": "attributes"}),
         excluded_ids=excluded,
         unconsented=len(unconsented),
         failed_attention=len(failed.difference(unconsented)),
         judgements=int(kept["judgements"].sum()),
-        first=_moment(min((row[5] for row in judged), default=None)),
-        last=_moment(max((row[6] for row in judged), default=None)),
+        first=first,
+        last=last,
     )
-
-
-def _moment(microseconds: int | None) -> datetime | None:
-    if microseconds is None:
-        return None
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=microseconds)
 
 
 def judgements_per_item(scope: Scope, excluded: np.ndarray) -> dict[int, tuple]:
@@ -494,6 +482,8 @@ INT_SOURCES = {
 def _judgement_columns(campaign: Campaign) -> dict[str, str]:
     """SQL for each column read from the database, as a bytea aggregate."""
     texts = dict(KIND_COLUMNS[campaign.item_kind])
+    if not campaign.rating_scale:  # the campaign takes no ratings (payloads.validate_response)
+        texts.pop("ratings", None)
     if campaign.item_kind == Campaign.ItemKind.PREFERENCE:
         name = "ranking" if campaign.preference_format == "ranking" else "choice"
         texts[name] = TEXT_SOURCES[name]
