@@ -7,6 +7,11 @@ same bytes on the same installation.
 
 from __future__ import annotations
 
+import gc
+import os
+import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -162,14 +167,61 @@ def divergence(metrics: dict, path: Path) -> None:
     _save(figure, path)
 
 
+Drawer = tuple[str, Callable[[dict, Path], None]]
+# Forking is safe here on Linux: the release's reading threads are gone by the time the
+# plots are drawn, and the child only draws and leaves with os._exit (it never touches the
+# database connection it inherits). Elsewhere (macOS frameworks dislike fork without exec,
+# Windows has none) the plots are drawn one after the other.
+CAN_FORK = sys.platform == "linux" and hasattr(os, "fork")
+
+
 def draw_all(directory: Path, *, metrics: dict, scope) -> list[str]:
-    """Draw the card's plots into ``directory``; return their file names."""
+    """Draw the card's plots into ``directory``; return their file names.
+
+    matplotlib holds the GIL while it lays out and renders, and a release has
+    nothing else to do meanwhile, so on Linux a forked child draws the first
+    plot while this process draws the others: the same code on the same
+    state, so the same bytes, in about half the time.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    drawn = []
-    for name, draw in (("coverage.png", coverage), ("agreement.png", agreement)):
-        draw(metrics, directory / name)
-        drawn.append(name)
+    drawers: list[Drawer] = [("coverage.png", coverage), ("agreement.png", agreement)]
     if scope.campaign.item_kind == "preference":
-        divergence(metrics, directory / "divergence.png")
-        drawn.append("divergence.png")
-    return drawn
+        drawers.append(("divergence.png", divergence))
+    if CAN_FORK:
+        _draw_in_two_processes(drawers, directory, metrics)
+    else:
+        for name, draw in drawers:
+            draw(metrics, directory / name)
+    return [name for name, _ in drawers]
+
+
+def _draw_in_two_processes(drawers: list[Drawer], directory: Path, metrics: dict) -> None:
+    (first, draw_first), rest = drawers[0], drawers[1:]
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: draw, report any error through the pipe, leave at once
+        status = 1
+        try:
+            # No collection in the child: it would touch every object the parent holds and
+            # so copy their pages; what the child allocates is freed when it exits.
+            gc.disable()
+            os.close(reader)
+            draw_first(metrics, directory / first)
+            status = 0
+        except BaseException:
+            os.write(writer, traceback.format_exc().encode()[-4000:])
+        finally:
+            os._exit(status)
+    os.close(writer)
+    try:
+        for name, draw in rest:
+            draw(metrics, directory / name)
+    finally:
+        with os.fdopen(reader, "rb") as pipe:
+            error = pipe.read().decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError(
+            f"drawing {first} failed (exit status {os.waitstatus_to_exitcode(status)}): "
+            f"{error.strip() or 'no error text'}"
+        )

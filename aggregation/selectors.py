@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
@@ -172,14 +171,35 @@ def _int64s(data: bytes | None, n: int) -> np.ndarray:
 
 
 def _texts(data: bytes | None, n: int) -> pa.Array:
+    """Texts packed by `_packed_texts`, as an Arrow string array built straight from the
+    bytes: the separators and marker bytes are dropped with one numpy mask, and the
+    offsets and validity come from where the separators are."""
     if data is None:
         return pa.nulls(n, pa.string())
-    parts = pc.split_pattern(pa.array([bytes(data)], pa.binary()), pattern=b"\x00").flatten()
-    if len(parts) != n:
-        raise ValueError(f"read {len(parts)} texts for {n} rows")
-    texts = parts.cast(pa.string())
-    present = pc.greater(pc.binary_length(texts), 0)
-    return pc.if_else(present, pc.utf8_slice_codeunits(texts, 1), pa.scalar(None, pa.string()))
+    raw = np.frombuffer(data, dtype=np.uint8)
+    separators = np.flatnonzero(raw == 0)  # UTF-8 text never holds a zero byte
+    if len(separators) != n - 1:
+        raise ValueError(f"read {len(separators) + 1} texts for {n} rows")
+    starts = np.empty(n, dtype=np.int64)
+    starts[0], starts[1:] = 0, separators + 1
+    ends = np.empty(n, dtype=np.int64)
+    ends[:-1], ends[-1] = separators, len(raw)
+    present = ends > starts  # a text has its marker byte; NULL is empty
+    keep = np.ones(len(raw), dtype=bool)
+    keep[separators] = False
+    keep[starts[present]] = False
+    values = raw[keep]
+    if len(values) >= 2**31:
+        raise ValueError("a chunk's texts exceed 2 GB; lower batch_rows")
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.where(present, ends - starts - 1, 0), out=offsets[1:])
+    nulls = n - int(np.count_nonzero(present))
+    validity = pa.py_buffer(np.packbits(present, bitorder="little")) if nulls else None
+    texts = pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(values), validity, nulls
+    )
+    texts.validate(full=True)  # checks the UTF-8 too
+    return texts
 
 
 LIVE_RESPONSES = """
@@ -417,7 +437,7 @@ def _item_chunk(row: tuple, ids: np.ndarray) -> ItemChunk:
         ids=ids,
         external_id=texts(row[2]),
         prompt=texts(row[3]),
-        contexts=[_json(value) for value in texts(row[4]).to_pylist()],
+        contexts=_contexts(texts(row[4])),
         candidate_counts=_int64s(row[5], n)[order],
         candidate_id=_texts(row[13], n_candidates).take(candidates),
         candidate_text=_texts(row[14], n_candidates).take(candidates),
@@ -431,8 +451,13 @@ def _item_chunk(row: tuple, ids: np.ndarray) -> ItemChunk:
     )
 
 
+def _contexts(texts: pa.Array) -> list[dict | None]:
+    if texts.null_count == len(texts):  # most campaigns: no item has a context
+        return [None] * len(texts)
+    return [_json(value) for value in texts.to_pylist()]
+
+
 JUDGEMENT_COLUMNS = {
-    "response_id": pa.int64(),
     "item_id": pa.int64(),
     "participant_id": pa.int64(),
     "audience_id": pa.int64(),
@@ -462,7 +487,7 @@ KIND_COLUMNS = {
     },
 }
 JUDGEMENTS_SQL = """
-SELECT count(*), {columns}
+SELECT r.audience_id, count(*), {columns}
 FROM collection_response r
 WHERE r.campaign_id = %(campaign)s
   AND r.audience_id = ANY(%(audiences)s)
@@ -470,12 +495,11 @@ WHERE r.campaign_id = %(campaign)s
   AND r.withdrawn_at IS NULL
   AND (%(snapshot)s::timestamptz IS NULL OR r.created_at <= %(snapshot)s::timestamptz)
   AND r.participant_id <> ALL(%(excluded)s)
+GROUP BY r.audience_id
 """
 INT_SOURCES = {
-    "response_id": "r.id",
     "item_id": "r.item_id",
     "participant_id": "r.participant_id",
-    "audience_id": "r.audience_id",
 }
 
 
@@ -498,27 +522,35 @@ def _judgement_columns(campaign: Campaign) -> dict[str, str]:
     return columns
 
 
-def _judgements(row: tuple, columns: list[str], ids: np.ndarray) -> pa.Table:
-    """The judgements of a row of `JUDGEMENTS_SQL`, ordered by audience, item and
-    response id (the aggregates come in no set order)."""
-    n, values = int(row[0]), dict(zip(columns, row[1:], strict=True))
+def _judgements(rows: list[tuple], columns: list[str], ids: np.ndarray) -> pa.Table:
+    """The judgements of `JUDGEMENTS_SQL`'s rows (one per audience), ordered by audience,
+    item and participant, who judges an item once (the aggregates come in no set order)."""
+    rows = [row for row in rows if row[1]]
+    counts = [int(row[1]) for row in rows]
+    n = sum(counts)
     if not n:
         return pa.table({name: pa.array([], type=kind) for name, kind in JUDGEMENT_COLUMNS.items()})
-    table = pa.table(
-        {
-            name: (
-                pa.nulls(n, kind)
-                if name not in values
-                else pa.array(_int64s(values[name], n), pa.int64())
-                if name in INT_SOURCES
-                else _texts(values[name], n).cast(kind)
+    values = [dict(zip(columns, row[2:], strict=True)) for row in rows]
+    arrays = {"audience_id": pa.array(np.repeat([int(row[0]) for row in rows], counts))}
+    for name, kind in JUDGEMENT_COLUMNS.items():
+        if name in arrays:
+            continue
+        if name not in columns:
+            arrays[name] = pa.nulls(n, kind)
+        elif name in INT_SOURCES:
+            arrays[name] = pa.array(
+                np.concatenate(
+                    [_int64s(part[name], k) for part, k in zip(values, counts, strict=True)]
+                )
             )
-            for name, kind in JUDGEMENT_COLUMNS.items()
-        }
-    )
+        else:
+            arrays[name] = pa.concat_arrays(
+                [_texts(part[name], k) for part, k in zip(values, counts, strict=True)]
+            ).cast(kind)
+    table = pa.table({name: arrays[name] for name in JUDGEMENT_COLUMNS})
     order = np.lexsort(
         (
-            table.column("response_id").to_numpy(),
+            table.column("participant_id").to_numpy(),
             table.column("item_id").to_numpy(),
             table.column("audience_id").to_numpy(),
         )
@@ -537,13 +569,13 @@ class Chunk:
     judgements: pa.Table
 
 
-def _fetch_chunk(raw, judgements_sql: str, params: dict) -> tuple[tuple, tuple]:
-    """The packed rows of one chunk: its items, then its judgements."""
+def _fetch_chunk(raw, judgements_sql: str, params: dict) -> tuple[tuple, list[tuple]]:
+    """The packed rows of one chunk: its items, then its judgements (a row per audience)."""
     with psycopg.Cursor(raw) as cursor:
         cursor.execute(ITEMS_SQL, params, binary=True)
         items = cursor.fetchone()
         cursor.execute(judgements_sql, params, binary=True)
-        return items, cursor.fetchone()
+        return items, cursor.fetchall()
 
 
 def chunks(

@@ -94,8 +94,8 @@ class LexicalDiversity:
     Gives what `lexical_diversity` gives for all the texts at once, but keeps
     only the distinct words and word pairs (as integer ids), not the texts, so
     a release can feed it one chunk at a time. Texts are split on whitespace
-    by Arrow first, and each distinct piece is lowercased and tokenised once:
-    a word never spans whitespace, so the words are `tokenize`'s words.
+    by Arrow first (a word never spans whitespace), then each distinct piece
+    into words (see `_vocabulary`), so the words are `tokenize`'s words.
     """
 
     def __init__(self) -> None:
@@ -115,16 +115,53 @@ class LexicalDiversity:
             ]
         return words
 
+    def _vocabulary(self, pieces: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Word ids of each distinct piece: (first position in the returned ids, count, ids).
+
+        Pieces of plain ASCII without an apostrophe are split by Arrow: on ASCII, Python's
+        ``\\w`` and RE2's are the same class, so the words are `tokenize`'s words. Other
+        pieces go through `tokenize` once each (and are remembered).
+        """
+        plain = pc.and_(
+            pc.string_is_ascii(pieces), pc.invert(pc.match_substring(pieces, "'"))
+        ).to_numpy(zero_copy_only=False)
+        plain_at, other_at = np.flatnonzero(plain), np.flatnonzero(~plain)
+        parts = pc.split_pattern_regex(pc.ascii_lower(pieces.take(plain_at)), pattern=r"\W+")
+        segments = parts.flatten()
+        real = pc.greater(pc.binary_length(segments), 0)
+        words = segments.filter(real).dictionary_encode()
+        ids = self._ids
+        word_ids = np.fromiter(
+            (ids.setdefault(word, len(ids)) for word in words.dictionary.to_pylist()),
+            dtype=np.int64,
+            count=len(words.dictionary),
+        )
+        plain_ids = word_ids[words.indices.to_numpy()]
+        piece_of_segment = np.repeat(
+            np.arange(len(plain_at)), pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+        )
+        plain_sizes = np.bincount(
+            piece_of_segment[real.to_numpy(zero_copy_only=False)], minlength=len(plain_at)
+        )
+        found = [self._words_of(piece) for piece in pieces.take(other_at).to_pylist()]
+        other_sizes = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        other_ids = np.fromiter(
+            itertools.chain.from_iterable(found), np.int64, int(other_sizes.sum())
+        )
+        sizes = np.zeros(len(pieces), dtype=np.int64)
+        sizes[plain_at], sizes[other_at] = plain_sizes, other_sizes
+        starts = np.zeros(len(pieces), dtype=np.int64)
+        starts[plain_at] = np.cumsum(plain_sizes) - plain_sizes
+        starts[other_at] = len(plain_ids) + np.cumsum(other_sizes) - other_sizes
+        return starts, sizes, np.concatenate([plain_ids, other_ids])
+
     def update(self, texts: Iterable[str] | pa.Array) -> None:
         if not isinstance(texts, pa.Array):
             texts = pa.array(list(texts), pa.string())
         pieces = pc.utf8_split_whitespace(texts.drop_null())
         per_text = pc.list_value_length(pieces).to_numpy(zero_copy_only=False)
         encoded = pieces.flatten().dictionary_encode()
-        found = [self._words_of(piece) for piece in encoded.dictionary.to_pylist()]
-        sizes = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
-        vocabulary = np.fromiter(itertools.chain.from_iterable(found), np.int64, int(sizes.sum()))
-        starts = np.cumsum(sizes) - sizes
+        starts, sizes, vocabulary = self._vocabulary(encoded.dictionary)
         piece = encoded.indices.to_numpy()
         n = sizes[piece]  # words of each piece, in text order
         total = int(n.sum())

@@ -1,5 +1,7 @@
 import math
+import random
 
+import pyarrow as pa
 import pytest
 
 from aggregation.metrics import (
@@ -68,3 +70,18 @@ def test_lexical_diversity_fed_in_batches_counts_as_one_list():
     counter.update([])
     assert counter.result() == expected
     assert math.isnan(LexicalDiversity().result()["distinct_1"])
+
+
+def test_lexical_diversity_matches_distinct_n_on_random_text():
+    # Plain ASCII pieces are split by Arrow, the others by `tokenize`: both must give
+    # `tokenize`'s words, whatever mix of punctuation, apostrophes and scripts a text has.
+    rng = random.Random(7)
+    alphabet = [*"abcXYZ019_ .,:;!?-'\"()/\t\n", "’", "é", "İ", "ß", "中", "\u00a0", "😀"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(400)]
+    texts += ["Question 17: how? don't--stop_it (x2)", "it's 'quoted' a''b'", None]
+    present = [text for text in texts if text is not None]
+    expected = {"distinct_1": distinct_n(present, n=1), "distinct_2": distinct_n(present, n=2)}
+    counter = LexicalDiversity()
+    for start in range(0, len(texts), 37):
+        counter.update(pa.array(texts[start : start + 37], pa.string()))
+    assert counter.result() == expected

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 
-from aggregation import metrics, selectors, services
+from aggregation import metrics, plots, selectors, services
 from aggregation.exporters import files
 from aggregation.exporters.tally import bradley_terry_from_counts
 from aggregation.models import ExportJob, Release
@@ -462,13 +462,13 @@ def test_coverage_alone_is_counted_by_the_database_and_matches(
         services.campaign_metrics(campaign=preference_campaign, parts={"speed"})
 
 
-@pytest.mark.parametrize("where", ["reading", "writing"])
+@pytest.mark.parametrize("where", ["reading", "writing", "drawing"])
 def test_a_build_failing_in_a_thread_fails_cleanly(
     preference_campaign, releases_root, monkeypatch, where, django_capture_on_commit_callbacks
 ):
-    # Chunks are fetched and files written in threads beside the build; an error in
-    # either (a lost connection, a full disk) fails the job, publishes nothing and leaves
-    # no thread behind.
+    # Chunks are fetched and files written in threads beside the build, and the first
+    # plot is drawn in a forked child; an error in any (a lost connection, a full disk)
+    # fails the job, publishes nothing and leaves no thread or child process behind.
     threads = threading.active_count()
 
     def broken(*args, **kwargs):
@@ -476,6 +476,8 @@ def test_a_build_failing_in_a_thread_fails_cleanly(
 
     if where == "writing":
         monkeypatch.setattr(files.TableFile, "_write", broken)
+    elif where == "drawing":
+        monkeypatch.setattr(plots, "coverage", broken)
     else:
         monkeypatch.setattr(selectors, "_fetch_chunk", broken)
     with django_capture_on_commit_callbacks(execute=True):
@@ -485,3 +487,23 @@ def test_a_build_failing_in_a_thread_fails_cleanly(
     assert not Release.objects.exists()
     assert list((releases_root / "advice-pairs").iterdir()) == []
     assert threading.active_count() == threads
+    if where == "drawing" and plots.CAN_FORK:
+        assert "coverage.png" in job.error
+        with pytest.raises(ChildProcessError):  # the child was waited for: no zombie left
+            os.waitpid(-1, os.WNOHANG)
+
+
+def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
+    preference_campaign, tmp_path, monkeypatch
+):
+    metrics_doc = services.campaign_metrics(campaign=preference_campaign)
+    scope = services._scope_for(preference_campaign, audience_slugs=None)
+    drawn = {}
+    for can_fork in (True, False):
+        monkeypatch.setattr(plots, "CAN_FORK", can_fork and plots.CAN_FORK)
+        folder = tmp_path / str(can_fork)
+        names = plots.draw_all(folder, metrics=metrics_doc, scope=scope)
+        assert names == ["coverage.png", "agreement.png", "divergence.png"]
+        drawn[can_fork] = {name: (folder / name).read_bytes() for name in names}
+    assert drawn[True] == drawn[False]
+    assert all(data.startswith(b"\x89PNG") for data in drawn[True].values())
