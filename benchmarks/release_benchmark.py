@@ -208,7 +208,8 @@ def generate(judgements: int):
                     "bias": a + 1,
                 },
             )
-        cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:  # autocommit: VACUUM cannot run in a transaction
+        cursor.execute("VACUUM ANALYZE")
     return campaign, items
 
 
