@@ -4,10 +4,17 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from collection.models import Assignment, Audience, CampaignAudience, Membership, Response
+from collection.models import (
+    Assignment,
+    Audience,
+    CampaignAudience,
+    Membership,
+    Response,
+    Slot,
+)
 from tests.factories import (
     AudienceFactory,
     CampaignFactory,
@@ -108,3 +115,27 @@ def test_campaign_rules_are_checked_by_the_database():
 def test_attention_check_items_need_an_expected_answer():
     campaign = CampaignFactory()
     refused(lambda: campaign.items.create(prompt="check", payload={}, is_attention_check=True))
+
+
+def test_slots_go_with_their_audience_campaign_and_item():
+    # Slots carry no database foreign keys (collection.models.Slot says why); deleting
+    # through Django still deletes them, and so does SQL that deletes items.
+    kept, dropped = AudienceFactory(), AudienceFactory()
+    campaign = make_campaign(audiences={kept: 2, dropped: 3}, items=4)
+    other = make_campaign(audiences={kept: 1}, items=3)
+    assert Slot.objects.filter(campaign=campaign).count() == 4 * (2 + 3)
+    CampaignAudience.objects.filter(audience=dropped).delete()  # a target protects it
+    dropped.delete()
+    assert not Slot.objects.filter(audience_id=dropped.pk).exists()
+    assert Slot.objects.filter(campaign=campaign).count() == 4 * 2
+    campaign.items.first().delete()
+    assert Slot.objects.filter(campaign=campaign).count() == 3 * 2
+    campaign.delete()
+    assert not Slot.objects.filter(campaign_id=campaign.pk).exists()
+    assert Slot.objects.filter(campaign=other).count() == 3
+    first, *rest = other.items.order_by("id")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM collection_item WHERE id = %s", [first.pk])
+    assert sorted(Slot.objects.filter(campaign=other).values_list("item_id", flat=True)) == [
+        item.pk for item in rest
+    ]
