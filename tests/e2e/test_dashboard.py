@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import pytest
 from django.core.cache import cache
 
@@ -37,7 +39,7 @@ def shoot(target, name: str) -> None:
 
 
 def test_admin_dashboard_and_researcher_campaign_page_on_the_demo(
-    page, live_server, screenshot, settings, tmp_path
+    page, live_server, screenshot, settings, tmp_path, monkeypatch
 ):
     settings.RELEASES_ROOT = tmp_path / "releases"
     cache.clear()
@@ -85,6 +87,28 @@ def test_admin_dashboard_and_researcher_campaign_page_on_the_demo(
     # The release button builds one (tasks run in-process here); the history lists it.
     page.get_by_role("button", name="Build a new release").click()
     page.get_by_role("heading", name="Published releases").wait_for()
+    # ... and what the researcher downloads loads with `datasets`, every config of it.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download all").first.click()
+    archive = tmp_path / download.value.suggested_filename
+    download.value.save_as(archive)
+    assert archive.name == "everyday-advice-pairs-v1.zip"
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extractall(tmp_path / "downloaded")
+    folder = tmp_path / "downloaded" / "everyday-advice-pairs-v1"
+    header = (folder / "README.md").read_text().split("---")[1]
+    configs = [line.split('"')[1] for line in header.splitlines() if "config_name" in line]
+    assert "everyone-preferences" in configs
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets
+
+    for name in configs:
+        rows = datasets.load_dataset(str(folder), name=name, cache_dir=str(tmp_path / "hf"))
+        assert len(rows["train"]) > 0, name
+    pairs = datasets.load_dataset(
+        str(folder), name="everyone-preferences", cache_dir=str(tmp_path / "hf")
+    )["train"]
+    assert {"prompt", "chosen", "rejected"} <= set(pairs.column_names)
     page.goto(f"{live_server.url}/campaigns/everyday-advice-pairs/#releases")
     history = page.get_by_role("table", name="Release history")
     assert "Succeeded" in history.inner_text()
