@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -26,23 +25,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     args = parser.parse_args()
 
-    from benchmarks.submit_benchmark import bench_database_url
+    from benchmarks.common import bench_campaign
 
-    os.environ["DATABASE_URL"] = bench_database_url()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from collection import services
+    campaign = bench_campaign(k=3)
     from collection.imports import items_import
 
-    call_command("migrate", verbosity=0)
-    audience = services.audience_create(slug="bench", name="Bench", kind="mass")
-    campaign = services.campaign_create(
-        slug="bench", name="Bench", item_kind="preference", targets={audience: 3}
-    )
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
         for n in range(args.items):
             handle.write(

@@ -12,8 +12,6 @@ p95 and p99 of `assignment_next` alone, and the plan of the next-slot query.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
 import time
@@ -31,25 +29,18 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=50)
     args = parser.parse_args()
 
-    from benchmarks.submit_benchmark import bench_database_url
+    from benchmarks.common import bench_campaign, save_report
 
-    os.environ["DATABASE_URL"] = bench_database_url()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    campaign = bench_campaign(k=3)
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection
+    from django.utils import timezone
 
     from collection import selectors, services
     from collection.models import Campaign
 
-    call_command("migrate", verbosity=0)
-    audience = services.audience_create(slug="bench", name="Bench", kind="mass")
-    campaign = services.campaign_create(
-        slug="bench", name="Bench", item_kind="preference", targets={audience: 3}
-    )
+    audience = campaign.audiences.get()
+    audience_id = audience.pk
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -97,8 +88,8 @@ def main() -> None:
             "EXPLAIN (ANALYZE, BUFFERS) " + selectors.NEXT_FREE_SLOT_SQL,
             {
                 "campaign": campaign.pk,
-                "audience": audience.pk,
-                "now": django.utils.timezone.now(),
+                "audience": audience_id,
+                "now": timezone.now(),
                 "participant": people[0].pk,
             },
         )
@@ -114,10 +105,7 @@ def main() -> None:
         "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
         "plan": plan,
     }
-    print(json.dumps(report, indent=2))
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "next_item.json").write_text(json.dumps(report, indent=2))
+    save_report("next_item", report)
 
 
 if __name__ == "__main__":

@@ -32,26 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BENCH_DB = "pluralign_bench"
 
-
-def bench_database_url() -> str:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from config.database import database_settings
-
-    base = database_settings(ROOT)
-    host = base["HOST"]
-    port = f":{base['PORT']}" if base.get("PORT") else ""
-    user = base["USER"]
-    socket = f"?host={host}" if host.startswith("/") else ""
-    server = f"{user}@{'' if socket else host}{port}"
-    import psycopg
-
-    admin = f"postgresql://{server}/postgres{socket}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return f"postgres://{server}/{BENCH_DB}{socket}"
+from benchmarks.common import bench_database_url, save_report  # noqa: E402
 
 
 def setup(database_url: str, *, clients: int, items: int, k: int) -> list[str]:
@@ -275,10 +257,7 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     report["verification"] = verify(database_url, all_acked, args.k)
-    print(json.dumps(report, indent=2))
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "submit.json").write_text(json.dumps(report, indent=2))
+    save_report("submit", report)
 
 
 if __name__ == "__main__":
