@@ -7,9 +7,10 @@ same bytes on the same installation.
 
 from __future__ import annotations
 
-import gc
 import os
+import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -168,11 +169,13 @@ def divergence(metrics: dict, path: Path) -> None:
 
 
 Drawer = tuple[str, Callable[[dict, Path], None]]
-# Forking is safe here on Linux: the release's reading threads are gone by the time the
-# plots are drawn, and the child only draws and leaves with os._exit (it never touches the
-# database connection it inherits). Elsewhere (macOS frameworks dislike fork without exec,
-# Windows has none) the plots are drawn one after the other.
+# On Linux the first plot is drawn in a forked child. The release's reading thread is gone
+# by then; the child only draws (with matplotlib, numpy and PIL: no database, no Arrow)
+# and leaves with os._exit, so it never closes the database connection it inherits; and
+# a child that hangs is given up on (`_draw_in_two_processes`). Elsewhere (macOS
+# frameworks dislike fork without exec, Windows has none) plots are drawn one by one.
 CAN_FORK = sys.platform == "linux" and hasattr(os, "fork")
+CHILD_SECONDS = 60  # a plot takes well under a second
 
 
 def draw_all(directory: Path, *, metrics: dict, scope) -> list[str]:
@@ -196,15 +199,19 @@ def draw_all(directory: Path, *, metrics: dict, scope) -> list[str]:
 
 
 def _draw_in_two_processes(drawers: list[Drawer], directory: Path, metrics: dict) -> None:
+    """The child draws the first plot; this process the others, then waits for it.
+
+    A child that has not finished after CHILD_SECONDS (it could only hang on a lock
+    some other thread of this process held when it forked, say a dashboard chart being
+    drawn in a web server's thread when releases run in-process) is killed and its
+    plot drawn here instead. A child that fails fails the build, with its error.
+    """
     (first, draw_first), rest = drawers[0], drawers[1:]
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: draw, report any error through the pipe, leave at once
         status = 1
         try:
-            # No collection in the child: it would touch every object the parent holds and
-            # so copy their pages; what the child allocates is freed when it exits.
-            gc.disable()
             os.close(reader)
             draw_first(metrics, directory / first)
             status = 0
@@ -213,14 +220,25 @@ def _draw_in_two_processes(drawers: list[Drawer], directory: Path, metrics: dict
         finally:
             os._exit(status)
     os.close(writer)
+    status = None
     try:
         for name, draw in rest:
             draw(metrics, directory / name)
+        deadline = time.monotonic() + CHILD_SECONDS
+        while status is None and time.monotonic() < deadline:
+            done, code = os.waitpid(pid, os.WNOHANG)
+            status = code if done else None
+            if status is None:
+                time.sleep(0.005)
     finally:
+        if status is None:  # gave up on it (or this process failed): leave no child
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         with os.fdopen(reader, "rb") as pipe:
             error = pipe.read().decode(errors="replace")
-        _, status = os.waitpid(pid, 0)
-    if status != 0:
+    if status is None:
+        draw_first(metrics, directory / first)
+    elif status != 0:
         raise RuntimeError(
             f"drawing {first} failed (exit status {os.waitstatus_to_exitcode(status)}): "
             f"{error.strip() or 'no error text'}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -507,3 +508,31 @@ def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
         drawn[can_fork] = {name: (folder / name).read_bytes() for name in names}
     assert drawn[True] == drawn[False]
     assert all(data.startswith(b"\x89PNG") for data in drawn[True].values())
+
+
+@pytest.mark.skipif(not plots.CAN_FORK, reason="plots are drawn in one process here")
+def test_a_plot_child_that_hangs_is_killed_and_its_plot_drawn_here(
+    preference_campaign, tmp_path, monkeypatch
+):
+    metrics_doc = services.campaign_metrics(campaign=preference_campaign)
+    scope = services._scope_for(preference_campaign, audience_slugs=None)
+    expected = tmp_path / "expected"
+    expected.mkdir()
+    plots.coverage(metrics_doc, expected / "coverage.png")
+    parent, real = os.getpid(), plots.coverage
+
+    def coverage(metrics_doc, path):
+        if os.getpid() != parent:  # in the child: stuck, as on a lock nobody will free
+            time.sleep(600)
+        real(metrics_doc, path)
+
+    monkeypatch.setattr(plots, "coverage", coverage)
+    monkeypatch.setattr(plots, "CHILD_SECONDS", 1)
+    started = time.monotonic()
+    names = plots.draw_all(tmp_path / "drawn", metrics=metrics_doc, scope=scope)
+    assert time.monotonic() - started < 30
+    assert names == ["coverage.png", "agreement.png", "divergence.png"]
+    drawn = tmp_path / "drawn" / "coverage.png"
+    assert drawn.read_bytes() == (expected / "coverage.png").read_bytes()
+    with pytest.raises(ChildProcessError):  # killed and waited for
+        os.waitpid(-1, os.WNOHANG)
