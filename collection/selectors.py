@@ -6,43 +6,109 @@ import dataclasses
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, Exists, Max, Q
+from django.db.models import Count, Q
 
 from collection.models import (
     Assignment,
     Audience,
     Campaign,
     CampaignAudience,
-    Consent,
+    Item,
     Membership,
     Participant,
     Response,
     Slot,
-    Withdrawal,
 )
 
 
+def _columns(model, alias: str) -> str:
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def _instance(model, values):
+    """A model instance from its concrete fields' column values, as the ORM would build it
+    (JSON decoded by the fields' own converters)."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        for converter in field.get_db_converters(connection):
+            value = converter(value, None, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
+# Runs before every item served and every submission's next item, so it is written out
+# in SQL: building it with the ORM (joins, two EXISTS annotations) cost 2.6 ms of Python
+# per call against 0.6 ms for sending this text (measured at 1,000 items).
+MEMBERSHIPS_SQL = f"""
+SELECT {_columns(Membership, "m")}, {_columns(Audience, "a")},
+       EXISTS (SELECT 1 FROM collection_consent k
+               WHERE k.participant_id = m.participant_id AND k.campaign_id = %(campaign)s
+                 AND k.version = %(version)s) AS consented,
+       EXISTS (SELECT 1 FROM collection_withdrawal w
+               WHERE w.participant_id = m.participant_id
+                 AND (w.campaign_id IS NULL OR w.campaign_id = %(campaign)s)) AS withdrawn
+FROM collection_membership m
+JOIN collection_audience a ON a.id = m.audience_id
+WHERE m.participant_id = %(participant)s
+  AND EXISTS (SELECT 1 FROM collection_campaignaudience t
+              WHERE t.audience_id = m.audience_id AND t.campaign_id = %(campaign)s)
+ORDER BY m.audience_id
+"""
+
+
 def memberships_for_campaign(*, participant: Participant, campaign: Campaign) -> list[Membership]:
-    """The participant's memberships in audiences this campaign targets, each marked
-    with whether the participant has consented to, or withdrawn from, the campaign
-    (one query: this runs before every item served)."""
-    return list(
-        Membership.objects.filter(participant=participant, audience__targets__campaign=campaign)
-        .select_related("audience")
-        .annotate(
-            consented=Exists(
-                Consent.objects.filter(
-                    participant=participant, campaign=campaign, version=campaign.consent_version
-                )
-            ),
-            withdrawn=Exists(
-                Withdrawal.objects.filter(participant=participant).filter(
-                    Q(campaign__isnull=True) | Q(campaign=campaign)
-                )
-            ),
+    """The participant's memberships in audiences this campaign targets (with their
+    audience loaded), each marked with whether the participant has consented to the
+    campaign's current consent text (``consented``) or withdrawn from it (``withdrawn``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            MEMBERSHIPS_SQL,
+            {
+                "participant": participant.pk,
+                "campaign": campaign.pk,
+                "version": campaign.consent_version,
+            },
         )
-        .order_by("audience_id")
-    )
+        rows = cursor.fetchall()
+    width = len(Membership._meta.concrete_fields)
+    memberships = []
+    for row in rows:
+        membership = _instance(Membership, row[:width])
+        audience = _instance(Audience, row[width:-2])
+        Membership.audience.field.set_cached_value(membership, audience)
+        membership.consented, membership.withdrawn = row[-2], row[-1]
+        memberships.append(membership)
+    return memberships
+
+
+ASSIGNMENT_FOR_UPDATE_SQL = f"""
+SELECT {_columns(Assignment, "a")}, {_columns(Item, "i")}, {_columns(Campaign, "c")}
+FROM collection_assignment a
+JOIN collection_item i ON i.id = a.item_id
+JOIN collection_campaign c ON c.id = a.campaign_id
+WHERE a.id = %(assignment)s AND a.participant_id = %(participant)s
+FOR UPDATE OF a
+"""
+
+
+def assignment_for_update(*, participant: Participant, assignment_id: int) -> Assignment | None:
+    """The participant's assignment, row-locked, with its item and campaign loaded (in SQL
+    for the reason MEMBERSHIPS_SQL gives: this starts every submission); call inside a
+    transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ASSIGNMENT_FOR_UPDATE_SQL, {"assignment": assignment_id, "participant": participant.pk}
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    first = len(Assignment._meta.concrete_fields)
+    second = first + len(Item._meta.concrete_fields)
+    assignment = _instance(Assignment, row[:first])
+    Assignment.item.field.set_cached_value(assignment, _instance(Item, row[first:second]))
+    Assignment.campaign.field.set_cached_value(assignment, _instance(Campaign, row[second:]))
+    return assignment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,16 +119,25 @@ class ParticipantCounts:
     current_lease: int | None  # the newest unfinished lease, live or expired
 
 
+# Written out in SQL for the same reason as MEMBERSHIPS_SQL (1.3 ms of ORM per call).
+COUNTS_SQL = f"""
+SELECT count(*),
+       count(*) FILTER (WHERE a.status = '{Assignment.Status.COMPLETED}'),
+       count(*) FILTER (WHERE i.is_attention_check),
+       max(a.id) FILTER (WHERE a.status = '{Assignment.Status.LEASED}')
+FROM collection_assignment a
+JOIN collection_item i ON i.id = a.item_id
+WHERE a.participant_id = %(participant)s AND a.campaign_id = %(campaign)s
+"""
+
+
 def participant_campaign_counts(
     *, participant: Participant, campaign: Campaign
 ) -> ParticipantCounts:
-    counts = Assignment.objects.filter(participant=participant, campaign=campaign).aggregate(
-        assigned=Count("id"),
-        completed=Count("id", filter=Q(status=Assignment.Status.COMPLETED)),
-        attention_checks=Count("id", filter=Q(item__is_attention_check=True)),
-        current_lease=Max("id", filter=Q(status=Assignment.Status.LEASED)),
-    )
-    return ParticipantCounts(**counts)
+    with connection.cursor() as cursor:
+        cursor.execute(COUNTS_SQL, {"participant": participant.pk, "campaign": campaign.pk})
+        assigned, completed, attention_checks, current_lease = cursor.fetchone()
+    return ParticipantCounts(assigned, completed, attention_checks, current_lease)
 
 
 def attention_check_next(*, participant: Participant, campaign: Campaign) -> int | None:

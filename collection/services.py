@@ -465,7 +465,8 @@ def assignment_next(
     if campaign.status != Campaign.Status.OPEN:
         return NoItem(f"This campaign is {campaign.get_status_display().lower()}.", "not_open")
     memberships = _check_may_annotate(participant, campaign)
-    with transaction.atomic():
+    # No savepoint when nested (submit-and-next): nothing in here is recovered from.
+    with transaction.atomic(savepoint=False):
         _lock_participant(participant)
         counts = selectors.participant_campaign_counts(participant=participant, campaign=campaign)
         if counts.current_lease is not None:
@@ -605,11 +606,8 @@ def response_submit(
         )
     try:
         with transaction.atomic():
-            assignment = (
-                Assignment.objects.select_for_update(of=("self",))
-                .select_related("item", "campaign")
-                .filter(pk=assignment_id, participant=participant)
-                .first()
+            assignment = selectors.assignment_for_update(
+                participant=participant, assignment_id=assignment_id
             )
             if assignment is None:
                 raise NotFound("This item is not assigned to you.", field="assignment")
