@@ -195,3 +195,41 @@ def test_withdrawal_frees_slots_and_marks_responses():
     assert Slot.objects.filter(campaign=campaign, filled=True).count() == 0
     with pytest.raises(services.NotEligible):
         services.assignment_next(participant=participant, campaign=campaign)
+
+
+def test_memberships_for_a_campaign_carry_consent_withdrawal_and_their_audience(
+    django_assert_num_queries,
+):
+    # The engine reads these with SQL written out; each flag is checked against the
+    # situation it stands for.
+    targeted, second, elsewhere = AudienceFactory(), AudienceFactory(), AudienceFactory()
+    campaign = make_campaign(audiences={targeted: 1, second: 1}, items=1, consent_version="2")
+    other = make_campaign(audiences={elsewhere: 1}, items=1)
+    person = ready_participant(audience=targeted, campaign=campaign, attributes={})
+    services.membership_join(participant=person, audience=second)
+    services.membership_join(participant=person, audience=elsewhere)
+    with django_assert_num_queries(1):  # the audience comes with it
+        found = selectors.memberships_for_campaign(participant=person, campaign=campaign)
+        slugs = [m.audience.slug for m in found]
+    assert [m.audience_id for m in found] == sorted([targeted.pk, second.pk])
+    assert sorted(slugs) == sorted([targeted.slug, second.slug])
+    assert all(m.consented and not m.withdrawn for m in found)
+    assert found[0].attributes == {} and found[0].participant_id == person.pk
+    # A new consent text: the old consent no longer counts.
+    campaign.consent_version = "3"
+    campaign.save()
+    assert not any(
+        m.consented
+        for m in selectors.memberships_for_campaign(participant=person, campaign=campaign)
+    )
+    # Withdrawing from another campaign leaves this one; from the platform, all of them.
+    services.participant_withdraw(participant=person, campaign=other)
+    assert not any(
+        m.withdrawn
+        for m in selectors.memberships_for_campaign(participant=person, campaign=campaign)
+    )
+    services.participant_withdraw(participant=person)
+    assert all(
+        m.withdrawn
+        for m in selectors.memberships_for_campaign(participant=person, campaign=campaign)
+    )
