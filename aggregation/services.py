@@ -565,9 +565,11 @@ def _read(
     key: str | None,
     options: dict,
     progress: Progress,
+    conversational: bool,
     files_for=None,
 ) -> tuple[Tally, selectors.Participants]:
-    """The one pass over a campaign's data that both releases and metrics make."""
+    """The one pass over a campaign's data that both releases and metrics make
+    (``conversational``: `selectors.campaign_has_messages`, which the caller has)."""
     campaign = scope.campaign
     participants = selectors.participants_in_scope(scope)
     people, report = _people(scope, participants, key=key, min_cell_size=options["min_cell_size"])
@@ -580,7 +582,7 @@ def _read(
         people=people,
         tally=tally,
         excluded=participants.excluded_ids,
-        conversational=selectors.campaign_has_messages(campaign=campaign),
+        conversational=conversational,
         files_for=files_for,
     )
     reader.run(item_ids, chunk_items=chunk_items, progress=progress)
@@ -643,6 +645,7 @@ def campaign_metrics(
             key=None,
             options=options,
             progress=progress or (lambda fraction, message: None),
+            conversational=selectors.campaign_has_messages(campaign=campaign),
         )
     return metrics_document(tally, min_cell_size=options["min_cell_size"], parts=parts)
 
@@ -675,12 +678,14 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
         return sinks[(audience.slug, kind)]
 
     progress(0.01, "Reading participants.")
+    conversational = selectors.campaign_has_messages(campaign=campaign)
     try:
         tally, participants = _read(
             scope,
             key=job.pseudonym_key,
             options=options,
             progress=lambda fraction, message: progress(0.02 + 0.83 * fraction, message),
+            conversational=conversational,
             files_for=files_for,
         )
         for sink in sinks.values():
@@ -723,7 +728,7 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
                 counts=counts,
                 metrics=metrics,
                 plots=plot_names,
-                conversational=selectors.campaign_has_messages(campaign=campaign),
+                conversational=conversational,
             ),
             encoding="utf-8",
         )

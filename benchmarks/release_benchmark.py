@@ -66,16 +66,15 @@ class PeakRSS:
         import psutil
 
         self.process = psutil.Process()
+        self._gone = psutil.Error
         self.peak = self.process.memory_info().rss
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> int:
-        import psutil
-
         total = self.process.memory_info().rss
         for child in self.process.children():
-            with contextlib.suppress(psutil.Error):  # it may have exited meanwhile
+            with contextlib.suppress(self._gone):  # it may have exited meanwhile
                 total += child.memory_full_info().uss
         return total
 

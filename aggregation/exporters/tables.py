@@ -281,27 +281,41 @@ class Scope:
     episodic: bool
 
 
-def _common(
-    scope: Scope, items: Items, people: People, item_pos: np.ndarray, person: np.ndarray
-) -> dict[str, pa.Array]:
+def _item_columns(scope: Scope, items: Items, item_pos: np.ndarray) -> dict[str, pa.Array]:
+    """The columns every file starts with: which item, and whose data (audience, kind)."""
     n = len(item_pos)
-    unique, inverse = np.unique(person, return_inverse=True)
-    columns = {
+    return {
         "item_id": pa.array(items.ids[item_pos], pa.int64()),
         "external_id": _dict(item_pos, items.external_id),
         "audience": _constant(scope.audience, n),
         "competence": _constant(scope.competence, n),
         "transience": _constant(scope.transience, n),
-        "participant_id": _dict(inverse, people.pseudonyms.take(pa.array(unique)), unique=True),
-        "weight": pa.array(people.weights[person], pa.float64()),
     }
+
+
+def _episode_columns(scope: Scope, items: Items, item_pos: np.ndarray) -> dict[str, pa.Array]:
+    """The situation and persona of episodic campaigns' items (none otherwise)."""
+    if not scope.episodic:
+        return {}
+    return {
+        "situation": _dict(item_pos, items.situation),
+        "persona": _dict(item_pos, items.persona),
+    }
+
+
+def _common(
+    scope: Scope, items: Items, people: People, item_pos: np.ndarray, person: np.ndarray
+) -> dict[str, pa.Array]:
+    unique, inverse = np.unique(person, return_inverse=True)
+    columns = _item_columns(scope, items, item_pos)
+    columns["participant_id"] = _dict(
+        inverse, people.pseudonyms.take(pa.array(unique)), unique=True
+    )
+    columns["weight"] = pa.array(people.weights[person], pa.float64())
     for name, (codes, allowed) in people.attributes.items():
         row_codes = codes[person]
         columns[f"attr_{name}"] = _dict(np.maximum(row_codes, 0), allowed, mask=row_codes < 0)
-    if scope.episodic:
-        columns["situation"] = _dict(item_pos, items.situation)
-        columns["persona"] = _dict(item_pos, items.persona)
-    return columns
+    return columns | _episode_columns(scope, items, item_pos)
 
 
 def _optional_text(judgements: pa.Table, name: str, rows: np.ndarray) -> pa.Array:
@@ -516,12 +530,7 @@ def votes_table(scope: Scope, items: Items, votes: np.ndarray, ties: np.ndarray)
         ],
         ["id", "text", "source"],
     )
-    columns = {
-        "item_id": pa.array(items.ids[rows], pa.int64()),
-        "external_id": _dict(rows, items.external_id),
-        "audience": _constant(scope.audience, n),
-        "competence": _constant(scope.competence, n),
-        "transience": _constant(scope.transience, n),
+    columns = _item_columns(scope, items, rows) | {
         "prompt": _prompt(items, rows, conversational=scope.conversational),
         "candidates": pa.ListArray.from_arrays(pa.array(offsets), candidates),
         "votes": pa.ListArray.from_arrays(
@@ -533,10 +542,7 @@ def votes_table(scope: Scope, items: Items, votes: np.ndarray, ties: np.ndarray)
         "ties": pa.array(ties[rows], pa.int64()),
         "total": pa.array(total[rows], pa.int64()),
     }
-    if scope.episodic:
-        columns["situation"] = _dict(rows, items.situation)
-        columns["persona"] = _dict(rows, items.persona)
-    return pa.table(columns)
+    return pa.table(columns | _episode_columns(scope, items, rows))
 
 
 def ratings_long(judgements: pa.Table, items: Items, item_pos: np.ndarray) -> Ratings:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from collection import payloads, services
 from collection.models import Audience, Campaign, Item, Response
@@ -36,15 +38,16 @@ def answer_all(participant, campaign, choose, *, limit: int | None = None) -> in
     return done
 
 
-def respond_to_all(participant, campaign, audience, choose) -> None:
-    """Store a validated response to every ordinary item at once (quicker than the engine,
-    which tests/collection covers; releases only read the stored rows)."""
+def respond(person, campaign, audience, items, choose, *, days_ago: int = 0) -> None:
+    """Stored responses to ``items``, validated as the engine validates them (quicker than
+    the engine, which tests/collection covers; releases and pages only read the rows)."""
+    moment = timezone.now() - timedelta(days=days_ago)
     Response.objects.bulk_create(
         Response(
             campaign=campaign,
             audience=audience,
             item=item,
-            participant=participant,
+            participant=person,
             payload=payloads.validate_response(
                 kind=campaign.item_kind,
                 payload=choose(item),
@@ -53,9 +56,17 @@ def respond_to_all(participant, campaign, audience, choose) -> None:
                 rating_scale=campaign.rating_scale,
             ),
             time_on_task_ms=1500,
+            idempotency_key=uuid.uuid4(),
+            created_at=moment,
         )
-        for item in campaign.items.filter(is_attention_check=False).order_by("id")
+        for item in items
     )
+
+
+def respond_to_all(participant, campaign, audience, choose) -> None:
+    """`respond` to every ordinary item of the campaign."""
+    items = campaign.items.filter(is_attention_check=False).order_by("id")
+    respond(participant, campaign, audience, items, choose)
 
 
 def fail_attention_check(participant, campaign, audience) -> None:

@@ -4,7 +4,6 @@ metrics' numbers, only the right people see them, and the charts are safe and st
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 from html.parser import HTMLParser
 
@@ -18,11 +17,10 @@ from django.utils import timezone
 
 from aggregation import dashboard, metrics, services
 from aggregation.models import MetricsSnapshot
-from collection import payloads
 from collection.models import Audience, Campaign, Response
 from collection.permissions import RESEARCHERS_GROUP
 from collection.selectors import campaign_progress
-from tests.aggregation.conftest import answer_all
+from tests.aggregation.conftest import answer_all, respond
 from tests.factories import AudienceFactory, UserFactory, make_campaign, ready_participant
 
 pytestmark = pytest.mark.django_db
@@ -48,30 +46,6 @@ def researcher_user(username: str):
 @pytest.fixture
 def researcher():
     return researcher_user("owner")
-
-
-def respond(person, campaign, audience, items, choose, *, days_ago: int = 0) -> None:
-    """Stored responses to ``items`` (validated as the engine validates them)."""
-    moment = timezone.now() - timedelta(days=days_ago)
-    Response.objects.bulk_create(
-        Response(
-            campaign=campaign,
-            audience=audience,
-            item=item,
-            participant=person,
-            payload=payloads.validate_response(
-                kind=campaign.item_kind,
-                payload=choose(item),
-                item_payload=item.payload,
-                preference_format=campaign.preference_format,
-                rating_scale=campaign.rating_scale,
-            ),
-            time_on_task_ms=1500,
-            idempotency_key=uuid.uuid4(),
-            created_at=moment,
-        )
-        for item in items
-    )
 
 
 def build_board_campaign(owner) -> Campaign:

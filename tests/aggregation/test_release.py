@@ -494,11 +494,19 @@ def test_a_build_failing_in_a_thread_fails_cleanly(
             os.waitpid(-1, os.WNOHANG)
 
 
+@pytest.fixture
+def card_inputs(preference_campaign):
+    """What a release hands the card's plots: the campaign's metrics, and its scope."""
+    return (
+        services.campaign_metrics(campaign=preference_campaign),
+        services._scope_for(preference_campaign, audience_slugs=None),
+    )
+
+
 def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
-    preference_campaign, tmp_path, monkeypatch
+    card_inputs, tmp_path, monkeypatch
 ):
-    metrics_doc = services.campaign_metrics(campaign=preference_campaign)
-    scope = services._scope_for(preference_campaign, audience_slugs=None)
+    metrics_doc, scope = card_inputs
     drawn = {}
     for can_fork in (True, False):
         monkeypatch.setattr(plots, "CAN_FORK", can_fork and plots.CAN_FORK)
@@ -512,10 +520,9 @@ def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
 
 @pytest.mark.skipif(not plots.CAN_FORK, reason="plots are drawn in one process here")
 def test_a_plot_child_that_hangs_is_killed_and_its_plot_drawn_here(
-    preference_campaign, tmp_path, monkeypatch
+    card_inputs, tmp_path, monkeypatch
 ):
-    metrics_doc = services.campaign_metrics(campaign=preference_campaign)
-    scope = services._scope_for(preference_campaign, audience_slugs=None)
+    metrics_doc, scope = card_inputs
     expected = tmp_path / "expected"
     expected.mkdir()
     plots.coverage(metrics_doc, expected / "coverage.png")
