@@ -4,11 +4,19 @@ The header's ``configs`` list names one config per audience and file kind
 (``everyone-preferences`` → ``everyone/preferences.parquet``), so
 ``datasets.load_dataset(release_dir, name="everyone-preferences")`` works.
 Strings in the header are written as JSON strings, which YAML reads as is.
+
+Everything a user typed (names, descriptions, attribute labels and values,
+target values, item and candidate ids, model names, consent text) goes
+through `_inline` or `_block`, which make it inert text for Markdown and for
+the HTML that Markdown passes through: the Hub and GitHub render the card,
+so a name holding ``<img onerror=…>`` or ``[x](javascript:…)`` would
+otherwise run or link. Slugs and licence ids go in code spans (`_code`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 KIND_WORDS = {
     "preferences": "preference pairs (TRL DPO / reward-model format)",
@@ -24,8 +32,50 @@ TASK_TAGS = {
 }
 
 
+# Backslash-escaped wherever they stand: emphasis, links and images, tables, code,
+# strikethrough. HTML's three are written as entities instead (see `_inline`).
+MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]!|~])")
+# Only at the start of a line: headings, lists, setext underlines, blockquotes.
+LINE_START = re.compile(r"^([#+=-])")
+NUMBERED = re.compile(r"^(\d+)([.)])")
+HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# In the YAML header too, so that a renderer that does not know front matter and shows
+# it as text finds no tag there; YAML reads the escapes back to the same characters.
+HEADER_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+
+
 def _q(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """A YAML header string: JSON, ASCII only (YAML rejects some printable-looking
+    characters, such as C1 controls, raw in its stream), with no HTML character."""
+    text = json.dumps(value, ensure_ascii=True)
+    return re.sub("[<>&]", lambda match: HEADER_ESCAPES[match.group()], text)
+
+
+def _escape_line(line: str) -> str:
+    line = MARKDOWN_PUNCTUATION.sub(r"\\\1", line.strip())
+    line = re.sub("[&<>]", lambda match: HTML[match.group()], line)
+    return NUMBERED.sub(r"\1\\\2", LINE_START.sub(r"\\\1", line))
+
+
+def _inline(value) -> str:
+    """User text inside a line of the card: one line, read as plain text."""
+    return _escape_line(" ".join(str(value).split()))
+
+
+def _block(value) -> list[str]:
+    """User text of several lines (a description) as plain-text lines; blank lines
+    keep it in paragraphs, and no line can open a code block or a heading."""
+    return [_escape_line(line) for line in str(value).splitlines()]
+
+
+def _code(value, *, cell: bool = False) -> str:
+    """A code span (inert in every renderer) that no backtick in ``value`` can close;
+    in a table ``cell``, where GFM splits at a pipe even inside code, pipes escaped."""
+    text = " ".join(str(value).split())
+    if cell:
+        text = text.replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"
 
 
 def _pct(value) -> str:
@@ -64,12 +114,12 @@ def _header(job, campaign, configs: list[dict], license_id: str) -> list[str]:
     return [*lines, "---", ""]
 
 
-def _audience_section(audience, counts: dict, report: dict) -> list[str]:
+def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: int) -> list[str]:
     coverage = report["coverage"]
     lines = [
-        f"### {audience.name} (`{audience.slug}`, {audience.kind})",
+        f"### {_inline(audience.name)} ({_code(audience.slug)}, {audience.kind})",
         "",
-        audience.description or "No description given.",
+        *(_block(audience.description) if audience.description else ["No description given."]),
         "",
         f"- Wanted {coverage['overlap_k']} responses per item; "
         f"{coverage['items_at_k']:,} of {coverage['items']:,} items "
@@ -83,8 +133,8 @@ def _audience_section(audience, counts: dict, report: dict) -> list[str]:
     for attribute in audience.attribute_schema:
         name = attribute["name"]
         entry = coverage["attributes"].get(name, {})
-        text = (
-            f"- Attribute `{name}` ({attribute['label']}): values {', '.join(attribute['choices'])}"
+        text = f"- Attribute {_code(name)} ({_inline(attribute['label'])}): values " + ", ".join(
+            _inline(choice) for choice in attribute["choices"]
         )
         entropy = report["diversity"]["attribute_entropy"].get(name)
         text += f"; spread over them (normalised entropy) {_num(entropy)}"
@@ -102,7 +152,8 @@ def _audience_section(audience, counts: dict, report: dict) -> list[str]:
         lines.append(
             "- Targets: "
             + "; ".join(
-                f"{name}: " + ", ".join(f"{value} {share:.0%}" for value, share in shares.items())
+                f"{_code(name)}: "
+                + ", ".join(f"{_inline(value)} {share:.0%}" for value, share in shares.items())
                 for name, shares in audience.target_marginals.items()
             )
             + "."
@@ -115,7 +166,7 @@ def _audience_section(audience, counts: dict, report: dict) -> list[str]:
                 "(Kish's effective sample size)."
             )
         elif weights["note"]:
-            lines.append(f"- Weights are all 1: {weights['note']}.")
+            lines.append(f"- Weights are all 1: {_inline(weights['note'])}.")
     agreement = report.get("agreement") or {}
     for kind, values in agreement.items():
         alphas = ", ".join(
@@ -127,10 +178,19 @@ def _audience_section(audience, counts: dict, report: dict) -> list[str]:
             f"- Agreement on {kind}: {alphas}; raw agreement "
             f"{_pct(values.get('percent_agreement'))} over {values.get('units', 0):,} items."
         )
-    if counts["suppressed_participants"]:
+    if audience.kind == "dyadic":
         lines.append(
-            f"- Attribute values of {counts['suppressed_participants']} participants in "
-            f"{counts['suppressed_cells']} small cells are suppressed (null)."
+            "- A dyadic audience has one member, whose attribute values are never published: "
+            "they are null in every row, and no count, share or plot is drawn from them."
+        )
+    elif counts["suppressed_participants"]:
+        lines.append(
+            f"- Attribute values of {counts['suppressed_participants']} participants are "
+            f"suppressed (null): each shares their combination of values with fewer than "
+            f"{min_cell_size} participants. Every count, share, weight and plot here is "
+            "computed from the values as published, with these participants counted as "
+            "suppressed: left out of each value's count and share and of the raking, and all "
+            "given the same weight."
         )
     return [*lines, ""]
 
@@ -147,7 +207,8 @@ def _pluralism(metrics: dict) -> list[str]:
     if divergence:
         top = divergence[0]
         lines.append(
-            f"Audiences `{top['audience_a']}` and `{top['audience_b']}` vote most differently: "
+            f"Audiences {_code(top['audience_a'])} and {_code(top['audience_b'])} vote most "
+            "differently: "
             f"a mean Jensen–Shannon divergence of {top['mean_jsd']:.3f} bits over "
             f"{top['shared_items']:,} shared items (0 = alike, 1 = opposite)."
         )
@@ -156,11 +217,12 @@ def _pluralism(metrics: dict) -> list[str]:
         lines.append("| --- | ---: | ---: | --- |")
         for entry in divergence:
             items = ", ".join(
-                f"{item['external_id'] or item['item_id']} ({item['jsd']:.2f})"
+                f"{_inline(item['external_id'] or item['item_id'])} ({item['jsd']:.2f})"
                 for item in entry["most_divergent_items"][:3]
             )
             lines.append(
-                f"| {entry['audience_a']} / {entry['audience_b']} | {entry['shared_items']:,} "
+                f"| {_inline(entry['audience_a'])} / {_inline(entry['audience_b'])} "
+                f"| {entry['shared_items']:,} "
                 f"| {entry['mean_jsd']:.3f} | {items} |"
             )
         lines.append("")
@@ -170,21 +232,26 @@ def _pluralism(metrics: dict) -> list[str]:
         lines.append("")
         for slug, values in strengths.items():
             order = sorted(values, key=lambda source: -(values[source] or 0))
-            lines.append(f"- `{slug}`: " + " > ".join(f"{s} ({values[s]:+.2f})" for s in order))
+            lines.append(
+                f"- {_code(slug)}: "
+                + " &gt; ".join(f"{_inline(s)} ({values[s]:+.2f})" for s in order)
+            )
         lines.append("")
     for entry in pluralism.get("kendall_tau", []):
         if entry["tau"] is not None:
             lines.append(
-                f"- Kendall's τ between `{entry['audience_a']}` and `{entry['audience_b']}` "
+                f"- Kendall's τ between {_code(entry['audience_a'])} and "
+                f"{_code(entry['audience_b'])} "
                 f"orderings: {entry['tau']:+.2f}."
             )
     consensus = pluralism.get("consensus") or {}
     if consensus.get("top_items"):
         best = consensus["top_items"][0]
         lines.append(
-            f"- Group-aware consensus (Polis) over {', '.join(consensus['audiences'])}: the "
-            f"item all audiences agree on most is {best['external_id'] or best['item_id']} "
-            f"(candidate {best['candidate']}, {best['consensus']:.2f})."
+            f"- Group-aware consensus (Polis) over "
+            f"{', '.join(_code(slug) for slug in consensus['audiences'])}: the item all "
+            f"audiences agree on most is {_inline(best['external_id'] or best['item_id'])} "
+            f"(candidate {_inline(best['candidate'])}, {best['consensus']:.2f})."
         )
     return [*lines, ""]
 
@@ -203,14 +270,14 @@ def render(
     license_id = job.option("license")
     lines = _header(job, campaign, configs, license_id)
     lines += [
-        f"# {campaign.name}: release v{job.version}",
+        f"# {_inline(campaign.name)}: release v{job.version}",
         "",
-        campaign.description or "",
+        *_block(campaign.description),
         "",
-        f"Built with pluralign from campaign `{campaign.slug}`. Scope of alignment: "
+        f"Built with pluralign from campaign {_code(campaign.slug)}. Scope of alignment: "
         f"**{campaign.get_competence_display()}**, **{campaign.get_transience_display()}**, "
         f"for {len(scope.audiences)} audience(s): "
-        + ", ".join(f"`{audience.slug}` ({audience.kind})" for audience in scope.audiences)
+        + ", ".join(f"{_code(audience.slug)} ({audience.kind})" for audience in scope.audiences)
         + ". Every row carries these as `competence`, `transience` and `audience`.",
         "",
         "## Load it",
@@ -220,11 +287,12 @@ def render(
         "",
     ]
     for config in configs[:3]:
-        lines.append(f'ds = load_dataset("path/to/this/folder", name="{config["name"]}")')
+        lines.append(f'ds = load_dataset("path/to/this/folder", name={_q(config["name"])})')
     lines += ["```", "", "| config | file | rows | contents |", "| --- | --- | ---: | --- |"]
     for config in configs:
         lines.append(
-            f"| `{config['name']}` | `{config['path']}` | {config['rows']:,} "
+            f"| {_code(config['name'], cell=True)} | {_code(config['path'], cell=True)} "
+            f"| {config['rows']:,} "
             f"| {KIND_WORDS[config['kind']]} |"
         )
     if not configs:
@@ -260,7 +328,10 @@ def render(
     ]
     for audience in scope.audiences:
         lines += _audience_section(
-            audience, counts["audiences"][audience.slug], metrics["audiences"][audience.slug]
+            audience,
+            counts["audiences"][audience.slug],
+            metrics["audiences"][audience.slug],
+            min_cell_size=job.option("min_cell_size"),
         )
     prompts = metrics["diversity"]["prompts"]
     lines += [
@@ -275,7 +346,7 @@ def render(
         if "demonstrations" in report["diversity"]:
             values = report["diversity"]["demonstrations"]
             lines.append(
-                f"- Demonstrations by `{slug}`: distinct-1 {_num(values['distinct_1'])}, "
+                f"- Demonstrations by {_code(slug)}: distinct-1 {_num(values['distinct_1'])}, "
                 f"distinct-2 {_num(values['distinct_2'])}."
             )
     lines += ["", *_pluralism(metrics)]
@@ -290,10 +361,13 @@ def render(
         "- `participant_id`: a pseudonym, HMAC-SHA256 of the participant's id under a key "
         "kept for this release only: stable within the release, different in every other.",
         "- `weight`: post-stratification weight from raking the audience's participants to "
-        "its target shares (public audiences with targets); 1 everywhere else.",
+        "its target shares (public audiences with targets); 1 everywhere else. Raked on the "
+        "attribute values as published: participants whose values are suppressed are "
+        "counted as suppressed, left out of every margin, and all share one weight, so a "
+        "weight tells nothing a row's `attr_` columns do not.",
         "- `attr_<name>`: the participant's self-reported attribute; null where the "
         f"combination of their attribute values is shared by fewer than "
-        f"{job.option('min_cell_size')} participants.",
+        f"{job.option('min_cell_size')} participants, and always in dyadic audiences.",
         "- Preferences: `prompt`, `chosen`, `rejected` as TRL expects"
         + (
             " in conversational form: `prompt` is a list of `{role, content}` messages "
@@ -317,11 +391,12 @@ def render(
         "",
         "## Consent and licence",
         "",
-        f"Every participant here agreed to this text (version {campaign.consent_version}):",
+        "Every participant here agreed to this text (version "
+        f"{_inline(campaign.consent_version)}):",
         "",
-        *[f"> {line}" if line else ">" for line in campaign.consent_text.splitlines()],
+        *[f"> {line}" if line else ">" for line in _block(campaign.consent_text)],
         "",
-        f"Licence: `{license_id}`. No usernames or e-mail addresses are included. "
+        f"Licence: {_code(license_id)}. No usernames or e-mail addresses are included. "
         "Participants may withdraw at any time; later releases leave their data out, so "
         "please use the latest release.",
         "",

@@ -44,7 +44,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from aggregation import card, plots, selectors
-from aggregation.exporters import files, tables
+from aggregation.exporters import files, privacy, tables
 from aggregation.exporters.tally import (
     METRIC_PARTS,
     AudiencePeople,
@@ -324,11 +324,23 @@ def _people(
     *,
     key: str | None,
     min_cell_size: int,
+    release: bool = False,
 ) -> tuple[dict[int, tables.People], dict[int, AudiencePeople]]:
     """Per audience: pseudonyms (none without a ``key``: metrics need none), raking
     weights and attribute values with small cells suppressed. A cell is a combination
     of all of an audience's attribute values; a member whose combination fewer than
-    ``min_cell_size`` members share is exported with every attribute suppressed (null)."""
+    ``min_cell_size`` members share is exported with every attribute suppressed (null),
+    and so are the members of the further cells `privacy.suppressed_cells` picks so that
+    the published cells do not imply a suppressed member's values. In a ``release``, a
+    dyadic audience's one member is always suppressed, whatever ``min_cell_size`` says.
+
+    Weights and every attribute count are computed from the values as published, never
+    the true ones: raking weights are a product of one factor per attribute value, so
+    weights raked on true values give a suppressed member's values back to anyone who
+    fits those factors on the published rows, and counts over every member less the
+    published rows' counts give the suppressed members' values. Suppressed members are
+    left out of every margin, so they all keep one weight, the same for each (their
+    share of the weight stays their share of the sample)."""
     frame = participants.frame
     people, report = {}, {}
     for audience in scope.audiences:
@@ -340,23 +352,31 @@ def _people(
             {name: pd.Series([a.get(name) for a in given], dtype=object) for name in names},
             index=pd.RangeIndex(len(ids)),
         )
-        if names and len(ids):
+        if release and audience.kind == Audience.Kind.DYADIC:
+            small = np.ones(len(ids), dtype=bool)
+        elif names and len(ids):
             cells = pd.Series(list(zip(*(values[name] for name in names), strict=True)))
-            sizes = cells.map(cells.value_counts())
-            small = (sizes < min_cell_size).to_numpy()
-            suppressed_cells = int(cells[small].nunique())
+            hidden = privacy.suppressed_cells(
+                cells.value_counts().to_dict(),
+                choices=[attribute["choices"] for attribute in audience.attribute_schema],
+                min_cell_size=min_cell_size,
+            )
+            small = cells.isin(hidden).to_numpy()
         else:
-            small, suppressed_cells = np.zeros(len(ids), dtype=bool), 0
+            small = np.zeros(len(ids), dtype=bool)
+        published = values.copy()
+        published.loc[small, :] = None
         attributes = {}
         for attribute in audience.attribute_schema:
             allowed = list(attribute["choices"])
             lookup = {value: i for i, value in enumerate(allowed)}
-            codes = np.array([lookup.get(v, -1) for v in values[attribute["name"]]], dtype=np.int64)
-            codes[small] = -1
+            codes = np.array(
+                [lookup.get(v, -1) for v in published[attribute["name"]]], dtype=np.int64
+            )
             attributes[attribute["name"]] = (codes, pa.array(allowed, pa.string()))
         targets = audience.target_marginals if audience.kind == Audience.Kind.PUBLIC else {}
         if targets:
-            weights, note = rake(values[list(targets)], targets)
+            weights, note = rake(published[list(targets)], targets)
         else:
             weights, note = np.ones(len(ids)), ""
         people[audience.id] = tables.People(
@@ -370,11 +390,10 @@ def _people(
         )
         report[audience.id] = AudiencePeople(
             ids=ids,
-            attributes=values,
+            attributes=published,
             weights=weights,
             weighted=bool(targets) and not note.startswith("not raked"),
             weighting_note=note,
-            suppressed_cells=suppressed_cells,
             suppressed_participants=int(small.sum()),
         )
     return people, report
@@ -572,7 +591,13 @@ def _read(
     (``conversational``: `selectors.campaign_has_messages`, which the caller has)."""
     campaign = scope.campaign
     participants = selectors.participants_in_scope(scope)
-    people, report = _people(scope, participants, key=key, min_cell_size=options["min_cell_size"])
+    people, report = _people(
+        scope,
+        participants,
+        key=key,
+        min_cell_size=options["min_cell_size"],
+        release=key is not None,  # only a release pseudonymises, so only it has a key
+    )
     item_ids = selectors.ordinary_item_ids(campaign=campaign)
     per_item = participants.judgements / max(len(item_ids), 1)
     chunk_items = max(1, int(options["batch_rows"] / max(per_item, 1.0)))
@@ -788,7 +813,6 @@ def _counts(job, scope, tally: Tally, participants, sinks, previous) -> dict:
         person = tally.people[audience.id]
         per_audience[audience.slug] = {
             **summary["audiences"][audience.slug],
-            "suppressed_cells": person.suppressed_cells,
             "suppressed_participants": person.suppressed_participants,
             "rows": {
                 kind: sinks[(audience.slug, kind)].rows

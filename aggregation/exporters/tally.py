@@ -34,14 +34,14 @@ METRIC_PARTS = frozenset({"coverage", "diversity", "agreement", "pluralism"})
 
 @dataclasses.dataclass
 class AudiencePeople:
-    """One audience's participants: attribute values (None where not given) and weights."""
+    """One audience's participants: attribute values as published (None where not given
+    or suppressed) and weights."""
 
     ids: np.ndarray
     attributes: pd.DataFrame  # one row per participant, one column per attribute
     weights: np.ndarray
     weighted: bool
     weighting_note: str = ""
-    suppressed_cells: int = 0
     suppressed_participants: int = 0
 
 
@@ -242,13 +242,20 @@ def _agreement(counts: np.ndarray, *, levels: tuple[str, ...], domain=None) -> d
 
 
 def _attribute_report(audience, people: AudiencePeople, min_cell_size: int) -> tuple[dict, dict]:
+    """Counts, shares and spread of each attribute over the published values; suppressed
+    participants count only as suppressed. Every allowed value is listed, found or not,
+    so that the list itself tells nothing of who is in the audience."""
     coverage, diversity = {}, {}
     weights = pd.Series(people.weights, index=people.attributes.index)
     for attribute in audience.attribute_schema:
         name = attribute["name"]
         values = people.attributes[name] if name in people.attributes else pd.Series(dtype=object)
         targets = audience.target_marginals.get(name, {})
-        table = metrics.attribute_shares(values, targets=targets)
+        choices = list(attribute["choices"])
+        table = metrics.attribute_shares(
+            values, targets={choice: 0.0 for choice in choices} | dict(targets)
+        )
+        table = table.reindex([*choices, *(v for v in table.index if v not in choices)])
         rows = []
         for value, row in table.iterrows():
             small = 0 < row["count"] < min_cell_size
@@ -262,7 +269,7 @@ def _attribute_report(audience, people: AudiencePeople, min_cell_size: int) -> t
                     "suppressed": bool(small),
                 }
             )
-        entry = {"values": rows}
+        entry = {"values": rows, "suppressed_participants": people.suppressed_participants}
         if targets:
             entry["largest_gap"] = _number(
                 metrics.largest_absolute_gap(table["observed_share"], table["target_share"])
@@ -335,10 +342,7 @@ def metrics_document(
                 report["diversity"]["demonstrations"] = {
                     key: _number(value) for key, value in tally.texts[a].result().items()
                 }
-        report["privacy"] = {
-            "suppressed_cells": people.suppressed_cells,
-            "suppressed_participants": people.suppressed_participants,
-        }
+        report["privacy"] = {"suppressed_participants": people.suppressed_participants}
         per_audience[audience.slug] = report
 
     result: dict = {"items": len(tally.item_ids)}

@@ -170,19 +170,21 @@ def test_small_cells_are_suppressed_and_stated(
     folder = release_dir(releases_root, job)
     rows = pq.read_table(folder / "uk-adults" / "preferences.parquet").to_pandas()
     by_person = rows.groupby("participant_id")["attr_age_band"].first()
-    assert (by_person == "18-39").sum() == 5  # a cell of five is kept
-    assert by_person.isna().sum() == 1  # the one '40+' member is not
-    assert "40+" not in set(rows["attr_age_band"].dropna())
+    # The one '40+' member is suppressed; so is the cell of five aged 18-39, for with it
+    # shown, every reader would know the member without an age to be 40+.
+    assert len(by_person) == 6 and by_person.isna().all()
     assert (
-        "Attribute values of 1 participants in 1 small cells are suppressed"
+        "Attribute values of 6 participants are suppressed (null)"
         in (folder / "README.md").read_text()
     )
     shares = json.loads((folder / "metrics.json").read_text())["metrics"]["audiences"]
-    cells = shares["uk-adults"]["coverage"]["attributes"]["age_band"]["values"]
-    assert [c["count"] for c in cells] == [5, None] and cells[1]["suppressed"]
-    # Public audience with targets: rows carry raking weights; mass audience: 1.
+    cells = shares["uk-adults"]["coverage"]["attributes"]["age_band"]
+    assert [(c["value"], c["count"]) for c in cells["values"]] == [("18-39", 0), ("40+", 0)]
+    assert cells["suppressed_participants"] == 6
+    # Raking has no published value to work on: weights stay 1, and the card says so.
     weights = rows.groupby("participant_id")["weight"].first()
-    assert weights.round(6).nunique() == 2 and abs(weights.mean() - 1) < 1e-9
+    assert set(weights) == {1.0}
+    assert shares["uk-adults"]["coverage"]["weights"]["note"].startswith("not raked")
     assert set(
         pq.read_table(folder / "everyone" / "preferences.parquet")["weight"].to_pylist()
     ) == {1.0}
@@ -195,6 +197,9 @@ def test_small_cells_are_suppressed_and_stated(
         release_dir(releases_root, job) / "uk-adults" / "preferences.parquet"
     ).to_pandas()
     assert rows["attr_age_band"].notna().all()
+    # With every value published, rows carry raking weights (mean 1).
+    weights = rows.groupby("participant_id")["weight"].first()
+    assert weights.round(6).nunique() == 2 and abs(weights.mean() - 1) < 1e-9
 
 
 def test_pseudonyms_differ_between_releases_and_withdrawals_are_counted(
