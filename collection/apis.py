@@ -349,7 +349,7 @@ class AudienceMembersApi(ListAPIView):
         audience = get_object_or_404(audiences_managed_by(request.user), slug=slug)
         if audience.kind == Audience.Kind.DYADIC and not (
             is_admin(request.user)
-            or audience.targets.filter(campaign__owners=request.user).exists()
+            or campaigns_managed_by(request.user).filter(targets__audience=audience).exists()
         ):
             raise PermissionDenied("A dyad's member is visible to its campaigns' researchers.")
         return paginate(
