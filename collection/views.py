@@ -46,6 +46,7 @@ from collection.models import (
     Slot,
     Withdrawal,
 )
+from collection.permissions import audiences_visible_to
 
 FILL_CACHE_SECONDS = 60
 SUBMISSIONS_PER_PAGE = 50
@@ -94,7 +95,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_POST
 def audience_join(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
-    audience = get_object_or_404(Audience, slug=slug)
+    # An audience the user may not see answers like a made-up slug, so the page does
+    # not tell which invite-only audiences exist or what they are called.
+    audience = get_object_or_404(audiences_visible_to(request.user), slug=slug)
     try:
         membership = services.membership_join(participant=participant, audience=audience)
     except services.ServiceError as error:
