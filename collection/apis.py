@@ -40,6 +40,7 @@ from collection.permissions import (
     is_admin,
     is_researcher,
 )
+from collection.throttles import TokenCreateThrottle
 
 
 def exception_handler(exc, context):
@@ -122,6 +123,8 @@ def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
 
 
 class TokenListCreateApi(ListAPIView):
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, TokenCreateThrottle]
+
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
 

@@ -47,6 +47,7 @@ from collection.models import (
     Withdrawal,
 )
 from collection.permissions import audiences_visible_to
+from collection.throttles import SignupThrottle, TokenCreateThrottle
 
 FILL_CACHE_SECONDS = 60
 SUBMISSIONS_PER_PAGE = 50
@@ -58,12 +59,14 @@ SUBMISSIONS_PER_PAGE = 50
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
+    if request.method == "POST" and not SignupThrottle().allow_request(request, None):
+        return _problem(request, "Too many sign-ups from your network; try again later.", 429)
     form = SignupForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             user = form.save()
             services.participant_get_or_create(user=user)
-        login(request, user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.get_username()}.")
         return redirect(_next_url(request, reverse("home")))
     return render(
@@ -585,6 +588,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
                     user=request.user, token_id=int(request.POST["revoke"])
                 )
                 messages.success(request, f"Revoked “{token.name}”.")
+                return redirect("api_tokens")
+            if not TokenCreateThrottle().allow_request(request, None):
+                messages.error(request, "Too many new tokens; try again later.")
                 return redirect("api_tokens")
             _, new_key = services.api_token_create(
                 user=request.user, name=request.POST.get("name", "")
