@@ -1,7 +1,8 @@
 """The export and alert API: start a release, poll it, list releases, download them;
 list coverage alerts.
 
-Only a campaign's owners and staff see its exports and alerts; anyone else gets
+Only a campaign's researchers (`collection.permissions.campaigns_managed_by`: owners
+still in the researchers group) and staff see its exports and alerts; anyone else gets
 404, as if the campaign did not exist (annotators get 403 from the alert list).
 Each operation is one class with its own input and output serializers, calling
 one service or selector.
@@ -33,7 +34,7 @@ from aggregation.models import (
     Release,
 )
 from collection.apis import ListAPIView, paginate
-from collection.permissions import IsResearcher
+from collection.permissions import IsResearcher, campaigns_managed_by
 from collection.services import ServiceError
 
 
@@ -349,7 +350,7 @@ class AlertListApi(ListAPIView):
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
         wanted = data.validated_data
-        campaigns = selectors.campaigns_for_researcher(user=request.user)
+        campaigns = campaigns_managed_by(request.user)
         if "campaign" in wanted:
             campaigns = campaigns.filter(slug=wanted["campaign"])
             if not campaigns.exists():

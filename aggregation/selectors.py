@@ -1,4 +1,5 @@
-"""Reads behind releases and metrics: who may see what, and the exportable data.
+"""Reads behind releases and metrics: the exportable data, and the campaigns a user
+may export (by `collection.permissions.campaigns_managed_by`, the one rule).
 
 What a release (and the metrics) include is decided here, in one place:
 responses of the campaign's ordinary items (attention checks are left out),
@@ -30,25 +31,16 @@ from django.db.models import QuerySet
 
 from aggregation.models import ExportJob, Release
 from collection.models import Campaign, CampaignAudience
-
-
-def campaigns_for_researcher(*, user) -> QuerySet[Campaign]:
-    """Campaigns a user may export: the ones they own, or all of them for staff."""
-    if not user.is_authenticated:
-        return Campaign.objects.none()
-    if user.is_staff:
-        return Campaign.objects.all()
-    return Campaign.objects.filter(owners=user)
+from collection.permissions import campaigns_managed_by
 
 
 def campaign_for_researcher(*, user, slug: str) -> Campaign | None:
-    return campaigns_for_researcher(user=user).filter(slug=slug).first()
+    return campaigns_managed_by(user).filter(slug=slug).first()
 
 
 def export_job_for_researcher(*, user, job_id: int) -> ExportJob | None:
-    campaigns = campaigns_for_researcher(user=user)
     return (
-        ExportJob.objects.filter(pk=job_id, campaign__in=campaigns)
+        ExportJob.objects.filter(pk=job_id, campaign__in=campaigns_managed_by(user))
         .select_related("campaign", "release")
         .first()
     )

@@ -2,9 +2,10 @@
 
 The release page (start an export, watch it, download) and the campaign page
 (progress, coverage against targets, alerts, release history) are for the
-campaign's owners and staff only; everyone else gets 404, as if the campaign
-did not exist. The release page refreshes itself while an export is queued or
-running. The coverage dashboard across all open campaigns is for staff.
+campaign's researchers and staff only (`collection.permissions`); everyone else
+gets 404, as if the campaign did not exist. The release page refreshes itself
+while an export is queued or running. The coverage dashboard across all open
+campaigns is for staff.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from aggregation import alerts, dashboard, selectors, services
 from aggregation.apis import release_file_response
 from aggregation.models import FORMATS, KINDS_FOR_ITEM_KIND, ExportJob
-from collection.permissions import is_admin, is_researcher
+from collection.permissions import campaigns_managed_by, is_admin, is_researcher
 from collection.services import ServiceError
 
 
@@ -136,13 +137,12 @@ def coverage_dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = selectors.campaigns_for_researcher(user=request.user)
-    if not (is_researcher(request.user) or campaigns.exists()):
+    if not is_researcher(request.user):
         raise PermissionDenied("This page lists the campaigns you run.")
     return render(
         request,
         "aggregation/campaign_list.html",
-        {"rows": dashboard.campaign_summaries(campaigns=campaigns)},
+        {"rows": dashboard.campaign_summaries(campaigns=campaigns_managed_by(request.user))},
     )
 
 

@@ -40,6 +40,7 @@ from collection.permissions import (
     is_admin,
     is_researcher,
 )
+from collection.throttles import TokenCreateThrottle
 
 
 def exception_handler(exc, context):
@@ -122,6 +123,8 @@ def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
 
 
 class TokenListCreateApi(ListAPIView):
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, TokenCreateThrottle]
+
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
 
@@ -349,7 +352,7 @@ class AudienceMembersApi(ListAPIView):
         audience = get_object_or_404(audiences_managed_by(request.user), slug=slug)
         if audience.kind == Audience.Kind.DYADIC and not (
             is_admin(request.user)
-            or audience.targets.filter(campaign__owners=request.user).exists()
+            or campaigns_managed_by(request.user).filter(targets__audience=audience).exists()
         ):
             raise PermissionDenied("A dyad's member is visible to its campaigns' researchers.")
         return paginate(

@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from collection.models import ApiToken
+from collection.throttles import FailedTokenThrottle
 
 # Writing last_used_at on every request would add a write to each judgement.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -25,6 +26,17 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower().decode(errors="replace") not in self.keywords:
             return None
+        failures = FailedTokenThrottle()
+        wait = failures.wait_before_next_try(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait, detail="Too many unknown API keys from your address.")
+        try:
+            return self._authenticate_key(header)
+        except exceptions.AuthenticationFailed:
+            failures.record_failure()
+            raise
+
+    def _authenticate_key(self, header: list[bytes]):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Give the key after the word Token.")
         try:

@@ -57,6 +57,11 @@ def audiences_managed_by(user) -> QuerySet[Audience]:
     return Audience.objects.filter(created_by=user)
 
 
+def roles(request) -> dict:
+    """Template context: which parts of the site to offer, by the same rule the pages use."""
+    return {"is_researcher": is_researcher(request.user), "is_admin": is_admin(request.user)}
+
+
 class IsResearcher(permissions.BasePermission):
     message = "Only researchers may do this."
 

@@ -46,6 +46,8 @@ from collection.models import (
     Slot,
     Withdrawal,
 )
+from collection.permissions import audiences_visible_to
+from collection.throttles import SignupThrottle, TokenCreateThrottle
 
 FILL_CACHE_SECONDS = 60
 SUBMISSIONS_PER_PAGE = 50
@@ -57,12 +59,14 @@ SUBMISSIONS_PER_PAGE = 50
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
+    if request.method == "POST" and not SignupThrottle().allow_request(request, None):
+        return _problem(request, "Too many sign-ups from your network; try again later.", 429)
     form = SignupForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             user = form.save()
             services.participant_get_or_create(user=user)
-        login(request, user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.get_username()}.")
         return redirect(_next_url(request, reverse("home")))
     return render(
@@ -94,7 +98,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_POST
 def audience_join(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
-    audience = get_object_or_404(Audience, slug=slug)
+    # An audience the user may not see answers like a made-up slug, so the page does
+    # not tell which invite-only audiences exist or what they are called.
+    audience = get_object_or_404(audiences_visible_to(request.user), slug=slug)
     try:
         membership = services.membership_join(participant=participant, audience=audience)
     except services.ServiceError as error:
@@ -582,6 +588,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
                     user=request.user, token_id=int(request.POST["revoke"])
                 )
                 messages.success(request, f"Revoked “{token.name}”.")
+                return redirect("api_tokens")
+            if not TokenCreateThrottle().allow_request(request, None):
+                messages.error(request, "Too many new tokens; try again later.")
                 return redirect("api_tokens")
             _, new_key = services.api_token_create(
                 user=request.user, name=request.POST.get("name", "")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
+
+from csp.constants import NONE, SELF
 
 from config.database import database_settings
 
@@ -15,6 +18,11 @@ def env_bool(name: str, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -42,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
     "collection",
     "aggregation",
 ]
@@ -55,6 +65,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -71,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "collection.permissions.roles",
             ],
         },
     },
@@ -80,6 +94,11 @@ DATABASES = {"default": database_settings(BASE_DIR)}
 DATABASE_EMBEDDED = not os.environ.get("DATABASE_URL", "").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out client is refused before its password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -106,13 +125,72 @@ RELEASES_ROOT = Path(os.environ.get("PLURALIGN_RELEASES_ROOT", MEDIA_ROOT / "rel
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Transport: with debug off the defaults assume HTTPS behind a proxy that sets
+# X-Forwarded-Proto (`check --deploy` passes); a plain-HTTP run turns them off by env.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the annotate page's script reads it for keyboard submits
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", not DEBUG):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+
+# Every HTML page: scripts and styles from our own static files only (no inline code,
+# no CDN; Swagger UI's assets come from drf-spectacular-sidecar).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Clients are told apart by REMOTE_ADDR, or, behind N trusted proxies, by the address
+# the outermost of them appended to X-Forwarded-For (a client can forge the rest).
+PROXY_COUNT = env_int("PLURALIGN_PROXY_COUNT", 0)
+
+# Brute-force protection, on unless PLURALIGN_THROTTLING is off (the tests turn it off
+# except where they prove it). Login lockout: django-axes, attempts in the database.
+PLURALIGN_THROTTLING = env_bool("PLURALIGN_THROTTLING", True)
+AXES_ENABLED = PLURALIGN_THROTTLING
+AXES_FAILURE_LIMIT = env_int("PLURALIGN_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PLURALIGN_LOGIN_COOLOFF_MINUTES", 15))
+# "username+ip_address": that username from that address; "|" separates alternatives.
+AXES_LOCKOUT_PARAMETERS = [
+    alternative.split("+")
+    for alternative in os.environ.get("PLURALIGN_LOGIN_LOCKOUT", "username+ip_address").split("|")
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if PROXY_COUNT else ["REMOTE_ADDR"]
+)
+THROTTLE_RATES = {
+    "anon": os.environ.get("PLURALIGN_THROTTLE_ANON", "300/hour"),
+    "user": os.environ.get("PLURALIGN_THROTTLE_USER", "20000/hour"),
+    "token_create": os.environ.get("PLURALIGN_THROTTLE_TOKEN_CREATE", "20/hour"),
+    "token_failure": os.environ.get("PLURALIGN_THROTTLE_TOKEN_FAILURE", "30/hour"),
+    "signup": os.environ.get("PLURALIGN_THROTTLE_SIGNUP", "20/hour"),
+}
+
+# Throttle counts must be shared by every process that serves requests: CACHE_URL
+# (redis://...) gives one Redis cache; without it each process counts on its own.
+CACHE_URL = os.environ.get("CACHE_URL", "").strip()
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
 
 # Celery: a broker when CELERY_BROKER_URL is set, otherwise tasks run in-process
 # so the quick start needs no broker.
@@ -150,6 +228,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "collection.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "collection.throttles.AnonThrottle",
+        "collection.throttles.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    "NUM_PROXIES": PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "pluralign API",
@@ -157,6 +241,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

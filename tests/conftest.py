@@ -19,6 +19,14 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_throttling(settings):
+    """Rate limits and login lockout are on by default; tests/test_security.py turns them
+    back on where it proves them (hundreds of tests log in and call the API)."""
+    settings.PLURALIGN_THROTTLING = False
+    settings.AXES_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
 def _tasks_in_process(settings):
     """Tests run Celery tasks in-process unless they start a real worker themselves."""
     from config.celery import app

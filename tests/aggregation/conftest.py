@@ -6,10 +6,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from collection import payloads, services
 from collection.models import Audience, Campaign, Item, Response
+from collection.permissions import RESEARCHERS_GROUP
 from tests.factories import (
     AudienceFactory,
     UserFactory,
@@ -91,7 +93,9 @@ def fail_attention_check(participant, campaign, audience) -> None:
 
 @pytest.fixture
 def owner():
-    return UserFactory(username="owner-researcher", email="owner@example.org")
+    user = UserFactory(username="owner-researcher", email="owner@example.org")
+    user.groups.add(Group.objects.get_or_create(name=RESEARCHERS_GROUP)[0])
+    return user
 
 
 @pytest.fixture

@@ -180,9 +180,10 @@ def test_join_an_open_audience_and_see_its_campaigns(client):
     home = client.get(reverse("home")).content.decode()
     assert campaign.name in home and "Join Everyone" not in home
 
+    # An audience the user may not see answers as if it did not exist (issue #10, item 7).
     refused = client.post(reverse("audience_join", args=[screened.slug]))
-    assert refused.status_code == 403
-    assert "invitation only" in refused.content.decode()
+    assert refused.status_code == 404
+    assert "Screened panel" not in refused.content.decode()
 
 
 def test_joining_an_audience_with_a_schema_asks_for_the_profile(client):

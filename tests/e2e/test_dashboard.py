@@ -13,8 +13,9 @@ from tests.e2e.conftest import SCREENSHOTS
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 AUDIENCES = ["Everyone", "UK adults", "Ward 7 nursing team", "Alex's assistant"]
+# A function, not an expression: Playwright evals expressions, which the CSP refuses.
 ALL_IMAGES_LOADED = (
-    "Array.from(document.images).every(image => image.complete && image.naturalWidth > 0)"
+    "() => Array.from(document.images).every(image => image.complete && image.naturalWidth > 0)"
 )
 
 
