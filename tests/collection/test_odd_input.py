@@ -522,3 +522,19 @@ def test_the_database_refuses_a_long_rating_scale():
     campaign = make_campaign(audiences={}, items=0)
     with pytest.raises(IntegrityError), transaction.atomic():
         Campaign.objects.filter(pk=campaign.pk).update(rating_min=-32768, rating_max=32767)
+
+
+@pytest.mark.parametrize("odd", [DEEP, "1" * 5_000], ids=["deep nesting", "5,000 digits"])
+def test_the_admin_json_boxes_refuse_odd_json_with_a_message(world, client, odd):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    item = world["campaign"].items.first()
+    url = f"/admin/collection/item/{item.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    data = {key: "" if value is None else value for key, value in data.items()}
+    data["payload"] = odd
+    before = stored()
+    page = client.post(url, data)
+    assert page.status_code == 200
+    assert "levels deep" in page.content.decode() or "too large" in page.content.decode()
+    assert stored() == before
