@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.html import format_html
 
 from collection import services
+from collection.forms import CheckedJSONField
 from collection.models import (
     ApiToken,
     Assignment,
@@ -29,6 +31,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# The JSON boxes refuse what the API's parser refuses (deep nesting, huge numbers).
+JSON_BOXES = {models.JSONField: {"form_class": CheckedJSONField}}
+
+
 class InvitationInline(admin.TabularInline):
     model = Invitation
     extra = 0
@@ -38,6 +44,7 @@ class InvitationInline(admin.TabularInline):
 
 @admin.register(Audience)
 class AudienceAdmin(admin.ModelAdmin):
+    formfield_overrides = JSON_BOXES
     list_display = ["slug", "name", "kind", "screened", "max_members", "member_count"]
     list_filter = ["kind", "screened"]
     search_fields = ["slug", "name", "description"]
@@ -128,6 +135,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
+    formfield_overrides = JSON_BOXES
     list_display = ["id", "external_id", "campaign", "short_prompt", "is_attention_check"]
     list_filter = ["campaign", "campaign__item_kind", "is_attention_check"]
     search_fields = ["external_id", "prompt"]
@@ -150,6 +158,7 @@ class ParticipantAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    formfield_overrides = JSON_BOXES
     list_display = ["participant", "audience", "audience_kind", "attributes", "joined_at"]
     list_filter = ["audience", "audience_kind"]
     search_fields = ["participant__user__username", "audience__slug"]

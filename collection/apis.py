@@ -16,13 +16,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response as ApiResponse
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from collection import imports, selectors, services
+from collection.api_input import CheckedJSONParser
 from collection.authentication import token_hash
 from collection.models import (
     ApiToken,
@@ -51,12 +52,12 @@ def exception_handler(exc, context):
             body["field"] = exc.field
         return ApiResponse(body, status=exc.status)
     if isinstance(exc, imports.ImportFileError):
-        body = {"detail": str(exc), "code": "invalid_file"}
+        body = {"detail": str(exc), "code": "too_large" if exc.status == 413 else "invalid_file"}
         if exc.line:
             body["line"] = exc.line
         if exc.field:
             body["field"] = exc.field
-        return ApiResponse(body, status=400)
+        return ApiResponse(body, status=exc.status)
     return drf_exception_handler(exc, context)
 
 
@@ -698,7 +699,7 @@ class CampaignItemsApi(ListAPIView):
 
 
 class ItemImportApi(APIView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, CheckedJSONParser]
 
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(help_text="JSONL, CSV or HH-RLHF JSONL, UTF-8.")

@@ -9,6 +9,7 @@ validator names it in the same words everywhere.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.forms.fields import InvalidJSONInput
 
 from collection import payloads
 from collection.models import Assignment, Audience, Campaign
@@ -28,6 +30,37 @@ CONFIDENCE_CHOICES = [
     (4, "4"),
     (5, "5 – certain"),
 ]
+
+
+class CheckedJSONField(forms.JSONField):
+    """Django's JSON form field with the payload rules (the admin's JSON boxes).
+
+    Django's own catches only JSONDecodeError, so 10,000 levels of nesting
+    (RecursionError) or a 5,000-digit number (ValueError) were server errors.
+    """
+
+    def to_python(self, value):
+        if self.disabled or value in self.empty_values or not isinstance(value, str):
+            return super().to_python(value)
+        try:
+            payloads.loads(value)
+        except json.JSONDecodeError:
+            pass  # Django's own parse below says so, in its words
+        except payloads.PayloadError as error:
+            where = f"{error.field}: " if error.field and error.field != "body" else ""
+            raise forms.ValidationError(f"{where}{error.message}", code="invalid") from error
+        return super().to_python(value)
+
+    def bound_data(self, data, initial):
+        # A refused box is shown again as typed; Django would parse it again to show it.
+        if isinstance(data, str) and not self.disabled:
+            try:
+                payloads.loads(data)
+            except payloads.PayloadError:
+                return InvalidJSONInput(data)
+            except json.JSONDecodeError:
+                pass
+        return super().bound_data(data, initial)
 
 
 class SignupForm(UserCreationForm):

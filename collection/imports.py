@@ -3,7 +3,8 @@
 A file is read line by line (never whole), each row is validated by
 `collection.payloads` and streamed into PostgreSQL with COPY inside one
 transaction: the first bad row aborts everything, and its error names the line
-and the field. Formats are documented in the README.
+and the field. Reading stops at ``settings.IMPORT_MAX_BYTES`` (or the caller's
+cap). Formats are documented in the README.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import IO
 
 import psycopg
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -41,13 +43,44 @@ COPY_COLUMNS = (
 class ImportFileError(ValueError):
     """A file that cannot be imported; nothing was stored."""
 
-    def __init__(self, message: str, *, line: int | None = None, field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+        status: int = 400,
+    ):
         where = f"Line {line}: " if line else ""
         what = f"{field}: " if field else ""
         super().__init__(f"{where}{what}{message}")
         self.line = line
         self.field = field
         self.message = message
+        self.status = status
+
+
+def size_limit_message(limit: int) -> str:
+    return f"The file is larger than the import limit of {limit:,} bytes ({limit / 2**20:.0f} MiB)."
+
+
+class _Capped:
+    """A binary stream that refuses to be read past ``limit`` bytes."""
+
+    def __init__(self, stream: IO[bytes], limit: int):
+        self.stream, self.limit, self.read_bytes, self.lines = stream, limit, 0, 0
+
+    def readline(self, size: int = -1) -> bytes:
+        raw = self.stream.readline(size)
+        self.read_bytes += len(raw)
+        self.lines += 1
+        if self.read_bytes > self.limit:
+            raise ImportFileError(size_limit_message(self.limit), line=self.lines, status=413)
+        return raw
+
+
+def _row_error(error: payloads.PayloadError, number: int) -> ImportFileError:
+    return ImportFileError(error.message, line=number, field=error.field)
 
 
 @dataclass(frozen=True)
@@ -70,7 +103,9 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
         if len(raw) > MAX_LINE_BYTES:
             raise ImportFileError(f"Longer than {MAX_LINE_BYTES} bytes.", line=number)
         try:
-            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            # surrogatepass lets encoded lone surrogates through to the text checks,
+            # which name the field they are in; any other bad byte stops here.
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8", "surrogatepass")
         except UnicodeDecodeError as error:
             raise ImportFileError(
                 f"Not valid UTF-8 (byte {error.start + 1} of the line). Save the file as UTF-8.",
@@ -85,10 +120,12 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
 def _json_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
     for number, text in _lines(stream):
         try:
-            row = json.loads(text)
+            row = payloads.loads(text)
         except json.JSONDecodeError as error:
             hint = "" if text.endswith("\n") else " (the file may be cut off)"
             raise ImportFileError(f"Not valid JSON: {error.msg}{hint}.", line=number) from error
+        except payloads.PayloadError as error:
+            raise _row_error(error, number) from error
         if not isinstance(row, dict):
             raise ImportFileError("Each line must be a JSON object.", line=number)
         yield number, row
@@ -132,6 +169,11 @@ def csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
         raise ImportFileError(f"Not valid CSV: {error}.", line=reader_lines.line) from error
     if not header:
         raise ImportFileError("The file is empty.")
+    for name in header:
+        try:
+            payloads.check_text(name, payloads.field_name(name))
+        except payloads.PayloadError as error:
+            raise _row_error(error, 1) from error
     known = {
         "external_id",
         "prompt",
@@ -158,7 +200,11 @@ def csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
         number = reader_lines.line
         if None in record:
             raise ImportFileError("More cells than header columns.", line=number)
-        yield number, _csv_record(record, number)
+        try:
+            row = _csv_record(record, number)
+        except payloads.PayloadError as error:
+            raise _row_error(error, number) from error
+        yield number, row
 
 
 def _csv_record(record: dict, number: int) -> dict:
@@ -170,7 +216,7 @@ def _csv_record(record: dict, number: int) -> dict:
             context[key] = get(key)
     if get("context_messages"):
         try:
-            context["messages"] = json.loads(get("context_messages"))
+            context["messages"] = payloads.loads(get("context_messages"), "context_messages")
         except json.JSONDecodeError as error:
             raise ImportFileError(
                 "Not valid JSON.", line=number, field="context_messages"
@@ -198,7 +244,7 @@ def _csv_record(record: dict, number: int) -> dict:
     row["payload"] = payload
     if get("expected"):
         try:
-            row["expected"] = json.loads(get("expected"))
+            row["expected"] = payloads.loads(get("expected"), "expected")
         except json.JSONDecodeError as error:
             raise ImportFileError("Not valid JSON.", line=number, field="expected") from error
     return row
@@ -306,11 +352,15 @@ def _validated(
                 **rules,
             )
         except payloads.PayloadError as error:
-            raise ImportFileError(error.message, line=number, field=error.field) from error
+            raise _row_error(error, number) from error
         external_id = row.get("external_id")
         if external_id is not None:
             external_id = str(external_id).strip() or None
         if external_id is not None:
+            try:
+                payloads.check_text(external_id, "external_id")
+            except payloads.PayloadError as error:
+                raise _row_error(error, number) from error
             if len(external_id) > 200:
                 raise ImportFileError("At most 200 characters.", line=number, field="external_id")
             if external_id in seen:
@@ -372,11 +422,20 @@ def items_insert(*, campaign: Campaign, rows: Iterable[tuple[int, dict]]) -> int
     return count
 
 
-def items_import(*, campaign: Campaign, stream: IO[bytes], file_format: str) -> ImportResult:
-    """Import every item of the file into the campaign, or none of them."""
+def items_import(
+    *, campaign: Campaign, stream: IO[bytes], file_format: str, max_bytes: int | None = None
+) -> ImportResult:
+    """Import every item of the file into the campaign, or none of them.
+
+    Reading stops once ``max_bytes`` (default ``settings.IMPORT_MAX_BYTES``; 0 for
+    none) have been read, and nothing is stored.
+    """
     if file_format not in READERS:
         raise ImportFileError(f"Unknown format; use one of {', '.join(FORMATS)}.", field="format")
     if isinstance(stream, io.TextIOBase):
         raise TypeError("items_import reads bytes; open the file in binary mode")
+    limit = settings.IMPORT_MAX_BYTES if max_bytes is None else max_bytes
+    if limit:
+        stream = _Capped(stream, limit)
     created = items_insert(campaign=campaign, rows=READERS[file_format](stream))
     return ImportResult(created=created, campaign=campaign.slug, format=file_format)

@@ -275,6 +275,11 @@ class Campaign(models.Model):
                 name="campaign_rating_format_has_scale",
             ),
             models.CheckConstraint(
+                condition=Q(rating_min__isnull=True)
+                | Q(rating_max__lte=models.F("rating_min") + (payloads.MAX_RATING_POINTS - 1)),
+                name="campaign_rating_scale_at_most_11_points",
+            ),
+            models.CheckConstraint(
                 condition=Q(per_participant_cap__isnull=True) | Q(per_participant_cap__gte=1),
                 name="campaign_cap_positive",
             ),
@@ -295,10 +300,10 @@ class Campaign(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        if (self.rating_min is None) != (self.rating_max is None):
-            errors["rating_max"] = "Give both ends of the rating scale, or neither."
-        elif self.rating_min is not None and self.rating_min >= self.rating_max:
-            errors["rating_max"] = "The top of the scale must be above the bottom."
+        try:
+            payloads.validate_rating_scale(self.rating_min, self.rating_max)
+        except payloads.PayloadError as error:
+            errors[error.field] = error.message
         if self.preference_format == self.PreferenceFormat.RATING and self.rating_min is None:
             errors["rating_min"] = "The rating format needs a rating scale."
         if errors:

@@ -8,7 +8,9 @@ offending field (dotted path, e.g. ``payload.candidates.1.text``).
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +24,16 @@ MAX_ID_CHARS = 64
 ROLES = ("system", "user", "assistant")
 TIE = "tie"
 CONFIDENCE_RANGE = (1, 5)
+# The deepest shape any door accepts is four levels (context.messages.N.content);
+# 32 leaves room and refuses a body long before a parser or walker recurses far.
+MAX_JSON_DEPTH = 32
+# Whole numbers are stored in 64-bit columns or used as small counts; anything
+# longer than 64 bits is a mistake, and Python refuses int() beyond 4,300 digits.
+MAX_INT = 2**63 - 1
+# Likert scales run to 7 points and NPS to 11 (0-10); with at most 9 candidates a
+# page then holds at most 99 rating buttons (the probe's 65,536-point scale made a
+# 96 MB page).
+MAX_RATING_POINTS = 11
 
 
 class PayloadError(ValueError):
@@ -31,6 +43,165 @@ class PayloadError(ValueError):
         self.message = message
 
 
+# Outside the Basic Multilingual Plane's surrogate block, every code point is text;
+# a lone surrogate is half of a UTF-16 pair that cannot be stored as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: str, field: str) -> str:
+    """Refuse what PostgreSQL cannot store: NUL (in text and jsonb) and lone surrogates.
+
+    Text is stored as given, so these are refused rather than stripped.
+    """
+    if "\x00" in value:
+        raise PayloadError(field, "Must not contain the NUL character (U+0000).")
+    surrogate = _SURROGATE.search(value)
+    if surrogate:
+        raise PayloadError(
+            field,
+            f"Contains a lone surrogate (U+{ord(surrogate.group()):04X}, character "
+            f"{surrogate.start() + 1}); that is not valid Unicode text.",
+        )
+    return value
+
+
+def field_name(key: str) -> str:
+    """A key as it may appear in an error: odd characters written as escapes."""
+    return ascii(key)[1:-1] if "\x00" in key or _SURROGATE.search(key) else key
+
+
+def _join(path: str, part: object) -> str:
+    return f"{path}.{part}" if path else str(part)
+
+
+class _LongInteger(str):
+    """A JSON integer too long to convert, kept as its digits so the walker can name it."""
+
+
+def check_json(value: Any, field: str = "", *, depth: int = 0) -> Any:
+    """Walk parsed JSON: every key and string storable, no number out of range, no
+    nesting deeper than MAX_JSON_DEPTH. Raises PayloadError naming the path."""
+    if isinstance(value, _LongInteger):
+        raise PayloadError(field, f"A number of {len(value.lstrip('-'))} digits is too large.")
+    if isinstance(value, str):
+        check_text(value, field)
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if not -MAX_INT <= value <= MAX_INT:
+            raise PayloadError(field, "This number is too large.")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise PayloadError(field, "Must be a finite number.")
+    elif isinstance(value, dict | list):
+        if depth >= MAX_JSON_DEPTH:
+            raise _too_deep(field)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                check_text(key, _join(field, field_name(key)))
+                check_json(item, _join(field, key), depth=depth + 1)
+        else:
+            for index, item in enumerate(value):
+                check_json(item, _join(field, index), depth=depth + 1)
+    return value
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"\s*:|[\[\]{},]')
+_DEEP_SHOWN = 5  # deeper than any accepted shape, so it reaches the odd value; 32 would not help
+
+
+def _too_deep(field: str) -> PayloadError:
+    shown = ".".join(field.split(".")[:_DEEP_SHOWN]) if field else "body"
+    return PayloadError(shown, f"Nested more than {MAX_JSON_DEPTH} levels deep.")
+
+
+def _deep_field(text: str, field: str) -> str:
+    """The path at which ``text`` nests too deep, found without recursing.
+
+    Only needed when the parser itself gave up (at Python's recursion limit,
+    about 1,000 levels), so the walker never saw the value.
+    """
+    kinds: list[str] = []  # "[" or "{" per open container
+    keys: list[str] = []  # the position inside each: array index, or last key
+    for token in _JSON_TOKEN.finditer(text):
+        mark = token.group()
+        if mark in ("[", "{"):
+            if len(kinds) >= MAX_JSON_DEPTH:
+                break
+            kinds.append(mark)
+            keys.append("0" if mark == "[" else "")
+        elif mark in ("]", "}"):
+            if kinds:
+                kinds.pop()
+                keys.pop()
+        elif mark == ",":
+            if kinds and kinds[-1] == "[":
+                keys[-1] = str(int(keys[-1]) + 1)
+        elif kinds:
+            keys[-1] = field_name(json.loads(mark.rstrip()[:-1].rstrip()))
+    return ".".join([field, *keys] if field else keys)
+
+
+def _parse_int(digits: str) -> int | _LongInteger:
+    return int(digits) if len(digits) <= 20 else _LongInteger(digits)
+
+
+class _OddNumber(Exception):
+    pass
+
+
+def _int_or_odd(digits: str) -> int:
+    if len(digits) > 20:
+        raise _OddNumber
+    return int(digits)
+
+
+def _float_or_odd(digits: str) -> float:
+    value = float(digits)
+    if not math.isfinite(value):
+        raise _OddNumber
+    return value
+
+
+def _odd_constant(name: str) -> float:
+    raise _OddNumber
+
+
+# Decoders built once: json.loads with hooks builds a new one on every call. The
+# quick one stops at the first number check_json would refuse; the careful one
+# keeps such numbers (too long: as digits; NaN, Infinity, 1e999: as floats) for
+# check_json to name by path.
+_QUICK = json.JSONDecoder(
+    parse_int=_int_or_odd, parse_float=_float_or_odd, parse_constant=_odd_constant
+)
+_CAREFUL = json.JSONDecoder(parse_int=_parse_int)
+_ODD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
+
+
+def loads(text: str, field: str = "") -> Any:
+    """JSON from outside, checked by `check_json`; raises json.JSONDecodeError as json does.
+
+    Walking every parsed value doubled an import's parse time, so the walk runs
+    only when the text could hold something to refuse: an odd number, a \\u0000
+    or surrogate escape, a raw surrogate (a raw NUL is a JSON syntax error), or
+    more openers than the depth limit.
+    """
+    try:
+        try:
+            value = _QUICK.decode(text)
+        except _OddNumber:
+            return check_json(_CAREFUL.decode(text), field)
+    except RecursionError:
+        raise _too_deep(_deep_field(text, field)) from None
+    if (
+        text.count("[") + text.count("{") > MAX_JSON_DEPTH
+        or ("\\u" in text and _ODD_ESCAPE.search(text))
+        or (not text.isascii() and _SURROGATE.search(text))
+    ):
+        check_json(value, field)
+    return value
+
+
 def _text(value: Any, field: str, *, limit: int, required: bool = True) -> str:
     if value is None or value == "":
         if required:
@@ -38,6 +209,7 @@ def _text(value: Any, field: str, *, limit: int, required: bool = True) -> str:
         return ""
     if not isinstance(value, str):
         raise PayloadError(field, "Must be a string.")
+    check_text(value, field)
     if required and not value.strip():
         raise PayloadError(field, "Must not be blank.")
     if len(value) > limit:
@@ -298,11 +470,39 @@ def validate_item(
     }
 
 
+# Campaigns -----------------------------------------------------------------
+
+
+def validate_rating_scale(low: int | None, high: int | None) -> tuple[int, int] | None:
+    """An inclusive rating scale, both ends or neither, at most MAX_RATING_POINTS points."""
+    if low is None and high is None:
+        return None
+    if low is None or high is None:
+        raise PayloadError("rating_max", "Give both ends of the rating scale, or neither.")
+    if low >= high:
+        raise PayloadError("rating_max", "The top of the scale must be above the bottom.")
+    if high - low + 1 > MAX_RATING_POINTS:
+        raise PayloadError(
+            "rating_max",
+            f"A rating scale has at most {MAX_RATING_POINTS} points (as 0-10 does); "
+            f"{low} to {high} has {high - low + 1}.",
+        )
+    return (low, high)
+
+
 # Responses -----------------------------------------------------------------
 
 
+# ASCII digits only: str.isdigit() also accepts "²" (which int() refuses) and
+# int() accepts "５" (full-width); a form or client sends plain digits, and a
+# rating stored as given must read the same to every consumer.
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
+
+
 def _int_in(value: Any, field: str, low: int, high: int) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str):
+        if not _WHOLE_NUMBER.fullmatch(value.strip()):
+            raise PayloadError(field, "Must be a whole number.")
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise PayloadError(field, "Must be a whole number.")

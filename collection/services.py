@@ -98,6 +98,10 @@ def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ServiceError("Give the token a name of at most 100 characters.", field="name")
+    try:
+        payloads.check_text(name, "name")
+    except payloads.PayloadError as error:
+        raise payload_error(error) from error
     key = "pa_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name, prefix=key[:10], key_hash=token_hash(key))
     return token, key
