@@ -986,8 +986,8 @@ class WithdrawalApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: OutputSerializer},
-        summary="Withdraw from a campaign or from the whole platform",
+        responses={201: OutputSerializer, 200: OutputSerializer},
+        summary="Withdraw from a campaign or from the whole platform (again: 200, no change)",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -996,12 +996,14 @@ class WithdrawalApi(APIView):
         campaign = None
         if data.validated_data.get("campaign"):
             campaign = annotator_campaign(request, data.validated_data["campaign"])
-        withdrawal = services.participant_withdraw(participant=participant, campaign=campaign)
+        withdrawal, created = services.participant_withdraw(
+            participant=participant, campaign=campaign
+        )
         return ApiResponse(
             {
-                "campaign": campaign.slug if campaign else None,
+                "campaign": withdrawal.campaign.slug if withdrawal.campaign_id else None,
                 "responses_withdrawn": withdrawal.responses_withdrawn,
                 "created_at": withdrawal.created_at,
             },
-            status=201,
+            status=201 if created else 200,
         )

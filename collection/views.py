@@ -318,12 +318,9 @@ def withdraw_platform(request: HttpRequest) -> HttpResponse:
 def _withdraw(
     request: HttpRequest, participant: Participant, campaign: Campaign | None
 ) -> HttpResponse:
-    scope = Q(campaign__isnull=True)
-    if campaign is not None:
-        scope |= Q(campaign=campaign)
-    earlier = participant.withdrawals.filter(scope).first()
+    earlier = selectors.withdrawal_covering(participant=participant, campaign=campaign)
     if request.method == "POST" and earlier is None:
-        withdrawal = services.participant_withdraw(participant=participant, campaign=campaign)
+        withdrawal, _ = services.participant_withdraw(participant=participant, campaign=campaign)
         scope = campaign.name if campaign else "the platform"
         messages.success(
             request,
