@@ -377,18 +377,24 @@ class AudienceJoinApi(APIView):
         data.is_valid(raise_exception=True)
         participant = participant_of(request)
         token = data.validated_data.get("invitation")
+        invitation = None
         if token:
-            invitation = Invitation.objects.filter(token=token, audience__slug=slug).first()
+            invitation = (
+                Invitation.objects.select_related("audience")
+                .filter(token=token, audience__slug=slug)
+                .first()
+            )
             if invitation is None:
                 raise services.NotFound("There is no such invitation.", field="invitation")
-            membership = services.invitation_accept(token=token, participant=participant)
+            audience = invitation.audience
         else:
             audience = get_object_or_404(audiences_visible_to(request.user), slug=slug)
-            membership = services.membership_join(participant=participant, audience=audience)
-        if "attributes" in data.validated_data:
-            services.membership_set_attributes(
-                membership=membership, attributes=data.validated_data["attributes"]
-            )
+        membership = services.membership_join(
+            participant=participant,
+            audience=audience,
+            invitation=invitation,
+            attributes=data.validated_data.get("attributes"),
+        )
         return ApiResponse(MembershipOutputSerializer(membership).data, status=201)
 
 

@@ -234,7 +234,7 @@ def membership_join(
             raise payload_error(error) from error
     with transaction.atomic():
         _lock_participant(participant)
-        _refuse_if_withdrawn(participant)
+        participant_ensure_not_withdrawn(participant=participant)
         # Locking the audience row serialises joins, so the member limit holds however
         # many people take the last seat at once.
         audience = Audience.objects.select_for_update().get(pk=audience.pk)
@@ -295,7 +295,7 @@ def consent_give(*, participant: Participant, campaign: Campaign) -> Consent:
     withdrawn from it (or from the platform): consent would be to nothing."""
     with transaction.atomic():
         _lock_participant(participant)
-        _refuse_if_withdrawn(participant, campaign=campaign)
+        participant_ensure_not_withdrawn(participant=participant, campaign=campaign)
         consent, _ = Consent.objects.get_or_create(
             participant=participant,
             campaign=campaign,
@@ -305,7 +305,11 @@ def consent_give(*, participant: Participant, campaign: Campaign) -> Consent:
     return consent
 
 
-def _refuse_if_withdrawn(participant: Participant, *, campaign: Campaign | None = None) -> None:
+def participant_ensure_not_withdrawn(
+    *, participant: Participant, campaign: Campaign | None = None
+) -> None:
+    """Refuse (Withdrawn, 403) anyone who has left the platform, or ``campaign``; pages
+    call it too, to show the refusal in place of a form."""
     withdrawal = selectors.withdrawal_covering(participant=participant, campaign=campaign)
     if withdrawal is None:
         return
