@@ -16,7 +16,8 @@ The engine's invariants (SPEC.md, "Assignment rules") and how they are held:
 Lock order. Every transaction that touches a participant's work takes its locks in
 this order, and only this order, so no two of them can wait on each other in a cycle
 (a submission once locked its assignment and then the participant, while withdrawal
-did the reverse: 75 of 128 simultaneous pairs deadlocked):
+did the reverse: an outside probe saw 75 of 128 simultaneous pairs deadlock, the race
+test 43-47 of 128 requests):
 
 1. the participant's advisory lock (``_lock_participant``), first, before any row;
 2. the audience row, then the invitation row (joining only);
@@ -25,9 +26,11 @@ did the reverse: 75 of 128 simultaneous pairs deadlocked):
    one taken with SKIP LOCKED, which never waits;
 5. inserts (responses, assignments, memberships, consents, withdrawals).
 
-Submitting, skipping and flagging, serving the next item (which renews or frees
-expired leases), withdrawing from a campaign or the platform, joining and consenting
-all follow it; `tests/collection/test_lock_order.py` races them through the API.
+Submitting, skipping and flagging, serving the next item (renewing one's own expired
+lease, or taking over another's with SKIP LOCKED), withdrawing from a campaign or the
+platform, joining and consenting all follow it; `tests/collection/test_lock_order.py`
+races submissions against withdrawals through the API. Researchers' changes to k
+(``campaign_sync_slots``) take no participant lock and touch only free slots.
 """
 
 from __future__ import annotations
@@ -712,6 +715,8 @@ def _response_by_key(participant, idempotency_key, assignment_id) -> Response | 
 def _check_submittable(assignment: Assignment, *, now: datetime) -> None:
     if assignment.status == Assignment.Status.COMPLETED:
         raise Conflict("You have answered this item already.", field="assignment")
+    if assignment.status == Assignment.Status.RELEASED:
+        raise Conflict("You have withdrawn, so this answer was not saved.", field="assignment")
     if assignment.status != Assignment.Status.LEASED:
         raise Conflict(f"This item was {assignment.status}.", field="assignment")
     if assignment.campaign.status == Campaign.Status.CLOSED:

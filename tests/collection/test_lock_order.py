@@ -81,6 +81,11 @@ def test_submitting_while_withdrawing_never_deadlocks_and_leaves_consistent_data
     assert statuses[("withdraw", 201)] == PAIRS, statuses
     # Each submission either came first (stored, then withdrawn) or second (refused).
     assert statuses[("submit", 201)] + statuses[("submit", 409)] == PAIRS, statuses
+    assert all(
+        body["detail"] == "You have withdrawn, so this answer was not saved."
+        for name, status, body in results
+        if (name, status) == ("submit", 409)
+    )
     stored = Response.objects.filter(participant__in=people)
     assert stored.count() == statuses[("submit", 201)]
     assert not stored.filter(withdrawn_at__isnull=True).exists()
