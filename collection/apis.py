@@ -381,18 +381,24 @@ class AudienceJoinApi(APIView):
         data.is_valid(raise_exception=True)
         participant = participant_of(request)
         token = data.validated_data.get("invitation")
+        invitation = None
         if token:
-            invitation = Invitation.objects.filter(token=token, audience__slug=slug).first()
+            invitation = (
+                Invitation.objects.select_related("audience")
+                .filter(token=token, audience__slug=slug)
+                .first()
+            )
             if invitation is None:
                 raise services.NotFound("There is no such invitation.", field="invitation")
-            membership = services.invitation_accept(token=token, participant=participant)
+            audience = invitation.audience
         else:
             audience = get_object_or_404(audiences_visible_to(request.user), slug=slug)
-            membership = services.membership_join(participant=participant, audience=audience)
-        if "attributes" in data.validated_data:
-            services.membership_set_attributes(
-                membership=membership, attributes=data.validated_data["attributes"]
-            )
+        membership = services.membership_join(
+            participant=participant,
+            audience=audience,
+            invitation=invitation,
+            attributes=data.validated_data.get("attributes"),
+        )
         return ApiResponse(MembershipOutputSerializer(membership).data, status=201)
 
 
@@ -990,8 +996,8 @@ class WithdrawalApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: OutputSerializer},
-        summary="Withdraw from a campaign or from the whole platform",
+        responses={201: OutputSerializer, 200: OutputSerializer},
+        summary="Withdraw from a campaign or from the whole platform (again: 200, no change)",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -1000,12 +1006,14 @@ class WithdrawalApi(APIView):
         campaign = None
         if data.validated_data.get("campaign"):
             campaign = annotator_campaign(request, data.validated_data["campaign"])
-        withdrawal = services.participant_withdraw(participant=participant, campaign=campaign)
+        withdrawal, created = services.participant_withdraw(
+            participant=participant, campaign=campaign
+        )
         return ApiResponse(
             {
-                "campaign": campaign.slug if campaign else None,
+                "campaign": withdrawal.campaign.slug if withdrawal.campaign_id else None,
                 "responses_withdrawn": withdrawal.responses_withdrawn,
                 "created_at": withdrawal.created_at,
             },
-            status=201,
+            status=201 if created else 200,
         )

@@ -108,6 +108,17 @@ class Withdrawal(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Withdrawing is done once per scope: asking again returns the first one.
+            models.UniqueConstraint(
+                fields=["participant"],
+                condition=Q(campaign__isnull=True),
+                name="withdrawal_once_from_platform",
+            ),
+            models.UniqueConstraint(
+                fields=["participant", "campaign"], name="withdrawal_once_per_campaign"
+            ),
+        ]
 
     def __str__(self) -> str:
         scope = self.campaign.slug if self.campaign_id else "the platform"

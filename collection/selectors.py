@@ -7,7 +7,7 @@ import functools
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from collection.models import (
     Assignment,
@@ -19,6 +19,7 @@ from collection.models import (
     Participant,
     Response,
     Slot,
+    Withdrawal,
 )
 
 
@@ -288,3 +289,18 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dic
             }
         )
     return {"items": items, "audiences": rows}
+
+
+def withdrawal_covering(
+    *, participant: Participant, campaign: Campaign | None = None
+) -> Withdrawal | None:
+    """The participant's withdrawal from the platform, or else from ``campaign``: the one
+    that already covers a withdrawal from that scope."""
+    scope = Q(campaign__isnull=True)
+    if campaign is not None:
+        scope |= Q(campaign=campaign)
+    return (
+        Withdrawal.objects.filter(scope, participant=participant)
+        .order_by(F("campaign_id").asc(nulls_first=True))
+        .first()
+    )

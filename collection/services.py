@@ -12,6 +12,25 @@ The engine's invariants (SPEC.md, "Assignment rules") and how they are held:
 - ``Assignment`` has one row per (item, participant) ever, so nobody is served
   the same item twice, even after a skip;
 - a submission is stored once per idempotency key (unique per participant).
+
+Lock order. Every transaction that touches a participant's work takes its locks in
+this order, and only this order, so no two of them can wait on each other in a cycle
+(a submission once locked its assignment and then the participant, while withdrawal
+did the reverse: an outside probe saw 75 of 128 simultaneous pairs deadlock, the race
+test 43-47 of 128 requests):
+
+1. the participant's advisory lock (``_lock_participant``), first, before any row;
+2. the audience row, then the invitation row (joining only);
+3. the participant's assignment rows;
+4. slot rows: only the slot an assignment of theirs holds (a plain lock), or a free
+   one taken with SKIP LOCKED, which never waits;
+5. inserts (responses, assignments, memberships, consents, withdrawals).
+
+Submitting, skipping and flagging, serving the next item (renewing one's own expired
+lease, or taking over another's with SKIP LOCKED), withdrawing from a campaign or the
+platform, joining and consenting all follow it; `tests/collection/test_lock_order.py`
+races submissions against withdrawals through the API. Researchers' changes to k
+(``campaign_sync_slots``) take no participant lock and touch only free slots.
 """
 
 from __future__ import annotations
@@ -84,6 +103,10 @@ class ProfileRequired(ServiceError):
 class NotEligible(ServiceError):
     status = 403
     code = "not_eligible"
+
+
+class Withdrawn(NotEligible):
+    code = "withdrawn"
 
 
 def payload_error(error: payloads.PayloadError) -> ServiceError:
@@ -196,7 +219,6 @@ def invitation_create(
     )
 
 
-@transaction.atomic
 def membership_join(
     *,
     participant: Participant,
@@ -204,49 +226,63 @@ def membership_join(
     invitation: Invitation | None = None,
     attributes: dict | None = None,
 ) -> Membership:
-    """Add a participant to an audience, by open sign-up or by invitation."""
-    audience = Audience.objects.select_for_update().get(pk=audience.pk)
-    existing = Membership.objects.filter(participant=participant, audience=audience).first()
-    if existing:
-        return existing
-    if invitation is None and not audience.is_open_signup:
-        raise NotEligible(f"{audience.name} is by invitation only.", field="audience")
-    if invitation is not None:
-        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-        if invitation.audience_id != audience.pk or not invitation.is_usable():
-            raise NotEligible("This invitation link is no longer valid.", field="invitation")
-    if audience.max_members and audience.memberships.count() >= audience.max_members:
-        raise Conflict(f"{audience.name} is full.", field="audience")
-    clean_attributes = {}
+    """Add a participant to an audience, by open sign-up or by invitation, with their
+    attributes if given (an existing member's are replaced).
+
+    All or nothing: the attributes are checked before anything is locked or written,
+    and the membership and the invitation's use are saved in one transaction, so a
+    refused join neither keeps a seat nor uses up the invitation.
+    """
+    clean_attributes = None
     if attributes is not None:
         try:
             clean_attributes = payloads.validate_attributes(attributes, audience.attribute_schema)
         except payloads.PayloadError as error:
             raise payload_error(error) from error
-    membership = Membership.objects.create(
-        participant=participant,
-        audience=audience,
-        audience_kind=audience.kind,
-        attributes=clean_attributes,
-        invitation=invitation,
-    )
-    if invitation is not None:
-        invitation.uses += 1
-        invitation.save(update_fields=["uses"])
-    return membership
+    with transaction.atomic():
+        _lock_participant(participant)
+        participant_ensure_not_withdrawn(participant=participant)
+        # Locking the audience row serialises joins, so the member limit holds however
+        # many people take the last seat at once.
+        audience = Audience.objects.select_for_update().get(pk=audience.pk)
+        existing = Membership.objects.filter(participant=participant, audience=audience).first()
+        if existing:
+            if clean_attributes is not None and existing.attributes != clean_attributes:
+                existing.attributes = clean_attributes
+                existing.save(update_fields=["attributes"])
+            return existing
+        if invitation is None and not audience.is_open_signup:
+            raise NotEligible(f"{audience.name} is by invitation only.", field="audience")
+        if invitation is not None:
+            invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+            if invitation.audience_id != audience.pk or not invitation.is_usable():
+                raise NotEligible("This invitation link is no longer valid.", field="invitation")
+        if audience.max_members and audience.memberships.count() >= audience.max_members:
+            raise Conflict(f"{audience.name} is full.", field="audience")
+        membership = Membership.objects.create(
+            participant=participant,
+            audience=audience,
+            audience_kind=audience.kind,
+            attributes=clean_attributes or {},
+            invitation=invitation,
+        )
+        if invitation is not None:
+            invitation.uses += 1
+            invitation.save(update_fields=["uses"])
+        return membership
 
 
-def invitation_accept(*, token: str, participant: Participant) -> Membership:
+def invitation_accept(
+    *, token: str, participant: Participant, attributes: dict | None = None
+) -> Membership:
     invitation = Invitation.objects.select_related("audience").filter(token=token).first()
     if invitation is None:
         raise NotFound("There is no such invitation.", field="token")
-    existing = Membership.objects.filter(
-        participant=participant, audience=invitation.audience
-    ).first()
-    if existing:
-        return existing
     return membership_join(
-        participant=participant, audience=invitation.audience, invitation=invitation
+        participant=participant,
+        audience=invitation.audience,
+        invitation=invitation,
+        attributes=attributes,
     )
 
 
@@ -262,13 +298,35 @@ def membership_set_attributes(*, membership: Membership, attributes: dict) -> Me
 
 
 def consent_give(*, participant: Participant, campaign: Campaign) -> Consent:
-    consent, _ = Consent.objects.get_or_create(
-        participant=participant,
-        campaign=campaign,
-        version=campaign.consent_version,
-        defaults={"text": campaign.consent_text},
-    )
+    """Record consent to the campaign's current text; refused once the participant has
+    withdrawn from it (or from the platform): consent would be to nothing."""
+    with transaction.atomic():
+        _lock_participant(participant)
+        participant_ensure_not_withdrawn(participant=participant, campaign=campaign)
+        consent, _ = Consent.objects.get_or_create(
+            participant=participant,
+            campaign=campaign,
+            version=campaign.consent_version,
+            defaults={"text": campaign.consent_text},
+        )
     return consent
+
+
+def participant_ensure_not_withdrawn(
+    *, participant: Participant, campaign: Campaign | None = None
+) -> None:
+    """Refuse (Withdrawn, 403) anyone who has left the platform, or ``campaign``; pages
+    call it too, to show the refusal in place of a form."""
+    withdrawal = selectors.withdrawal_covering(participant=participant, campaign=campaign)
+    if withdrawal is None:
+        return
+    if withdrawal.campaign_id is None:
+        raise Withdrawn(
+            "You have withdrawn from the platform, so you cannot join audiences or take "
+            "part in campaigns any more.",
+            field="participant",
+        )
+    raise Withdrawn("You have withdrawn from this campaign.", field="campaign")
 
 
 # Campaigns and items -------------------------------------------------------------
@@ -610,6 +668,7 @@ def response_submit(
         )
     try:
         with transaction.atomic():
+            _lock_participant(participant)
             assignment = selectors.assignment_for_update(
                 participant=participant, assignment_id=assignment_id
             )
@@ -660,6 +719,8 @@ def _response_by_key(participant, idempotency_key, assignment_id) -> Response | 
 def _check_submittable(assignment: Assignment, *, now: datetime) -> None:
     if assignment.status == Assignment.Status.COMPLETED:
         raise Conflict("You have answered this item already.", field="assignment")
+    if assignment.status == Assignment.Status.RELEASED:
+        raise Conflict("You have withdrawn, so this answer was not saved.", field="assignment")
     if assignment.status != Assignment.Status.LEASED:
         raise Conflict(f"This item was {assignment.status}.", field="assignment")
     if assignment.campaign.status == Campaign.Status.CLOSED:
@@ -734,6 +795,7 @@ def assignment_skip(
     if len(flag_reason) > 1000:
         raise ServiceError("At most 1000 characters.", field="flag_reason")
     with transaction.atomic():
+        _lock_participant(participant)
         assignment = (
             Assignment.objects.select_for_update()
             .filter(pk=assignment_id, participant=participant)
@@ -756,28 +818,40 @@ def assignment_skip(
 
 def participant_withdraw(
     *, participant: Participant, campaign: Campaign | None = None, now: datetime | None = None
-) -> Withdrawal:
-    """Withdraw from one campaign, or (campaign None) from the whole platform.
+) -> tuple[Withdrawal, bool]:
+    """Withdraw from one campaign, or (campaign None) from the whole platform; return the
+    withdrawal and whether it is new.
 
     Responses are marked withdrawn (later releases leave them out); their slots
-    and any live lease are given back so the campaign can still reach its k.
+    and any live lease are given back so the campaign can still reach its k. Asking
+    again changes nothing and returns the withdrawal that already covers the scope
+    (leaving the platform covers every campaign).
     """
     now = now or timezone.now()
-    responses = Response.objects.filter(participant=participant, withdrawn_at__isnull=True)
-    assignments = Assignment.objects.filter(
-        participant=participant, status__in=[Assignment.Status.LEASED, Assignment.Status.COMPLETED]
-    )
-    if campaign is not None:
-        responses = responses.filter(campaign=campaign)
-        assignments = assignments.filter(campaign=campaign)
     with transaction.atomic():
         _lock_participant(participant)
-        slot_ids = list(assignments.exclude(slot=None).values_list("slot_id", flat=True))
+        earlier = selectors.withdrawal_covering(participant=participant, campaign=campaign)
+        if earlier is not None:
+            return earlier, False
+        responses = Response.objects.filter(participant=participant, withdrawn_at__isnull=True)
+        assignments = Assignment.objects.filter(
+            participant=participant,
+            status__in=[Assignment.Status.LEASED, Assignment.Status.COMPLETED],
+        )
+        if campaign is not None:
+            responses = responses.filter(campaign=campaign)
+            assignments = assignments.filter(campaign=campaign)
+        released = list(assignments.values_list("pk", flat=True))
         count = responses.update(withdrawn_at=now)
-        assignments.update(status=Assignment.Status.RELEASED, finished_at=now)
-        Slot.objects.filter(pk__in=slot_ids).update(
+        Assignment.objects.filter(pk__in=released).update(
+            status=Assignment.Status.RELEASED, finished_at=now
+        )
+        # By holder, not by the assignments' slot ids: a slot whose lease expired may
+        # have gone to someone else since, and their lease must stand.
+        Slot.objects.filter(holder_id__in=released).update(
             filled=False, holder=None, lease_expires_at=None
         )
-        return Withdrawal.objects.create(
+        withdrawal = Withdrawal.objects.create(
             participant=participant, campaign=campaign, responses_withdrawn=count, created_at=now
         )
+    return withdrawal, True

@@ -115,20 +115,37 @@ def invitation_join(request: HttpRequest, token: str) -> HttpResponse:
     invitation = Invitation.objects.select_related("audience").filter(token=token).first()
     if invitation is None:
         return _problem(request, "There is no such invitation. Check the link you were sent.", 404)
-    member = Membership.objects.filter(
-        participant=participant, audience=invitation.audience
-    ).exists()
-    if request.method == "POST":
+    audience = invitation.audience
+    try:
+        services.participant_ensure_not_withdrawn(participant=participant)
+    except services.Withdrawn as error:
+        return _problem(request, error.message, error.status)
+    member = Membership.objects.filter(participant=participant, audience=audience).exists()
+    # The profile is asked on the join page itself, so that joining is one step that
+    # either saves the membership with its attributes or saves nothing.
+    form = None
+    if audience.attribute_schema and not member:
+        form = ProfileForm(_posted(request), audience=audience)
+    if request.method == "POST" and (form is None or form.is_valid()):
         try:
-            membership = services.invitation_accept(token=token, participant=participant)
+            membership = services.invitation_accept(
+                token=token,
+                participant=participant,
+                attributes=form.attributes() if form is not None else None,
+            )
         except services.ServiceError as error:
-            return _problem(request, error.message, error.status)
-        messages.success(request, f"You joined {invitation.audience.name}.")
-        return _after_joining(membership)
+            field = (error.field or "").rpartition(".")[2]
+            if form is None or not (error.field or "").startswith("attributes"):
+                return _problem(request, error.message, error.status)
+            form.add_error(field if field in form.fields else None, error.message)
+        else:
+            messages.success(request, f"You joined {audience.name}.")
+            return _after_joining(membership)
     return render(
         request,
         "collection/join.html",
-        {"invitation": invitation, "audience": invitation.audience, "member": member},
+        {"invitation": invitation, "audience": audience, "member": member, "form": form},
+        status=400 if form is not None and form.errors else 200,
     )
 
 
@@ -162,6 +179,10 @@ def profile(request: HttpRequest, slug: str) -> HttpResponse:
 def consent(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
     campaign = _campaign_for(participant, slug)
+    try:
+        services.participant_ensure_not_withdrawn(participant=participant, campaign=campaign)
+    except services.Withdrawn as error:
+        return _problem(request, error.message, error.status)
     given = Consent.objects.filter(
         participant=participant, campaign=campaign, version=campaign.consent_version
     ).first()
@@ -324,12 +345,9 @@ def withdraw_platform(request: HttpRequest) -> HttpResponse:
 def _withdraw(
     request: HttpRequest, participant: Participant, campaign: Campaign | None
 ) -> HttpResponse:
-    scope = Q(campaign__isnull=True)
-    if campaign is not None:
-        scope |= Q(campaign=campaign)
-    earlier = participant.withdrawals.filter(scope).first()
+    earlier = selectors.withdrawal_covering(participant=participant, campaign=campaign)
     if request.method == "POST" and earlier is None:
-        withdrawal = services.participant_withdraw(participant=participant, campaign=campaign)
+        withdrawal, _ = services.participant_withdraw(participant=participant, campaign=campaign)
         scope = campaign.name if campaign else "the platform"
         messages.success(
             request,

@@ -189,7 +189,7 @@ def test_withdrawal_frees_slots_and_marks_responses():
     campaign = make_campaign(audiences={audience: 1}, items=2)
     participant = ready_participant(audience=audience, campaign=campaign)
     answer(participant, services.assignment_next(participant=participant, campaign=campaign))
-    withdrawal = services.participant_withdraw(participant=participant, campaign=campaign)
+    withdrawal, _ = services.participant_withdraw(participant=participant, campaign=campaign)
     assert withdrawal.responses_withdrawn == 1
     assert Response.objects.get(participant=participant).withdrawn_at is not None
     assert Slot.objects.filter(campaign=campaign, filled=True).count() == 0
