@@ -13,6 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("campaign", help="The campaign's slug.")
         parser.add_argument("path", type=Path)
         parser.add_argument("--format", choices=FORMATS, help="Default: from the file name.")
+        parser.add_argument(
+            "--prompts-only",
+            action="store_true",
+            help="Preference items may come without candidates (generate them later).",
+        )
 
     def handle(self, *args, campaign: str, path: Path, **options):
         target = Campaign.objects.filter(slug=campaign).first()
@@ -21,7 +26,12 @@ class Command(BaseCommand):
         file_format = options["format"] or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
         try:
             with path.open("rb") as stream:
-                result = items_import(campaign=target, stream=stream, file_format=file_format)
+                result = items_import(
+                    campaign=target,
+                    stream=stream,
+                    file_format=file_format,
+                    prompts_only=options["prompts_only"],
+                )
         except FileNotFoundError as error:
             raise CommandError(f"No file {path}.") from error
         except ImportFileError as error:
