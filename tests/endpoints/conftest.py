@@ -7,6 +7,8 @@ import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from collection import imports
+from collection import services as collection_services
 from collection.permissions import RESEARCHERS_GROUP
 from endpoints import services
 from endpoints.standin import StandinServer
@@ -57,8 +59,6 @@ def make_endpoint(owner, server: StandinServer, name: str, *, key: str = STANDIN
 
 def prompts_only_campaign(owner, *, items: int = 4, k: int = 2, **fields):
     """A preference campaign whose items came without candidates (imported prompts only)."""
-    from collection import imports, services as collection_services
-
     campaign = CampaignFactory(owners=[owner], **fields)
     audience = AudienceFactory(slug=f"everyone-{campaign.slug}")
     collection_services.campaign_set_target(campaign=campaign, audience=audience, overlap_k=k)

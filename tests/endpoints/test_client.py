@@ -93,5 +93,5 @@ def test_models_are_listed(standin):
     import openai
 
     standin.set_behaviour("alpha")
-    names = [m.id for m in openai.OpenAI(base_url=standin.base_url, api_key=STANDIN_KEY).models.list()]
-    assert names == ["alpha"]
+    listing = openai.OpenAI(base_url=standin.base_url, api_key=STANDIN_KEY).models.list()
+    assert [m.id for m in listing] == ["alpha"]
