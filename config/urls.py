@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("aggregation.urls")),
     path("", include("collection.urls")),
+    path("", include("endpoints.urls")),
 ]

@@ -6,6 +6,7 @@ from endpoints.models import GenerationJob, GenerationRequest, ModelEndpoint
 
 
 class EndpointAdminForm(forms.ModelForm):
+    base_url = forms.URLField(assume_scheme="https", max_length=500)
     # Write-only: the form never renders the stored key, and an empty field keeps it.
     api_key = forms.CharField(
         required=False,
