@@ -710,6 +710,11 @@ class ItemImportApi(APIView):
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(help_text="JSONL, CSV or HH-RLHF JSONL, UTF-8.")
         format = serializers.ChoiceField(choices=imports.FORMATS, default="jsonl")
+        prompts_only = serializers.BooleanField(
+            default=False,
+            help_text="Preference items may come without candidates, for a generation job "
+            "to fill; they are served once they have two.",
+        )
 
     class OutputSerializer(serializers.Serializer):
         created = serializers.IntegerField()
@@ -728,7 +733,10 @@ class ItemImportApi(APIView):
         upload = data.validated_data["file"]
         upload.seek(0)
         result = imports.items_import(
-            campaign=campaign, stream=upload.file, file_format=data.validated_data["format"]
+            campaign=campaign,
+            stream=upload.file,
+            file_format=data.validated_data["format"],
+            prompts_only=data.validated_data["prompts_only"],
         )
         return ApiResponse(self.OutputSerializer(result).data, status=201)
 

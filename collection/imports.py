@@ -330,7 +330,10 @@ READERS = {"jsonl": native_rows, "csv": csv_rows, "hh-rlhf": hh_rlhf_rows}
 
 
 def _validated(
-    campaign: Campaign, rows: Iterable[tuple[int, dict]], seen: dict[str, int]
+    campaign: Campaign,
+    rows: Iterable[tuple[int, dict]],
+    seen: dict[str, int],
+    prompts_only: bool = False,
 ) -> Iterator[tuple]:
     """COPY rows for valid items; ``seen`` collects external_id -> line number.
 
@@ -340,7 +343,8 @@ def _validated(
         "kind": campaign.item_kind,
         "episodic": campaign.is_episodic,
         "preference_format": campaign.preference_format,
-    }  # Item.clean passes the same three rules
+        "prompts_only": prompts_only,
+    }  # Item.clean passes the same rules
     now = timezone.now()
     for number, row in rows:
         try:
@@ -396,8 +400,14 @@ def _clash(error: Exception, seen: dict[str, int]) -> ImportFileError:
     )
 
 
-def items_insert(*, campaign: Campaign, rows: Iterable[tuple[int, dict]]) -> int:
-    """Insert numbered item rows into the campaign, all or none; returns the count."""
+def items_insert(
+    *, campaign: Campaign, rows: Iterable[tuple[int, dict]], prompts_only: bool = False
+) -> int:
+    """Insert numbered item rows into the campaign, all or none; returns the count.
+
+    ``prompts_only``: preference items may come without candidates, for a generation
+    job to fill; they get no slots (and are not served) until they have two.
+    """
     from collection.services import campaign_sync_slots
 
     count = 0
@@ -411,7 +421,7 @@ def items_insert(*, campaign: Campaign, rows: Iterable[tuple[int, dict]]) -> int
                 # The raw psycopg cursor: Django's wrapper has no COPY.
                 columns = ", ".join(COPY_COLUMNS)
                 with cursor.cursor.copy(f"COPY collection_item ({columns}) FROM STDIN") as copy:
-                    for values in _validated(campaign, rows, seen):
+                    for values in _validated(campaign, rows, seen, prompts_only):
                         copy.write_row(values)
                         count += 1
         except (IntegrityError, psycopg.IntegrityError) as error:
@@ -423,7 +433,12 @@ def items_insert(*, campaign: Campaign, rows: Iterable[tuple[int, dict]]) -> int
 
 
 def items_import(
-    *, campaign: Campaign, stream: IO[bytes], file_format: str, max_bytes: int | None = None
+    *,
+    campaign: Campaign,
+    stream: IO[bytes],
+    file_format: str,
+    max_bytes: int | None = None,
+    prompts_only: bool = False,
 ) -> ImportResult:
     """Import every item of the file into the campaign, or none of them.
 
@@ -437,5 +452,7 @@ def items_import(
     limit = settings.IMPORT_MAX_BYTES if max_bytes is None else max_bytes
     if limit:
         stream = _Capped(stream, limit)
-    created = items_insert(campaign=campaign, rows=READERS[file_format](stream))
+    created = items_insert(
+        campaign=campaign, rows=READERS[file_format](stream), prompts_only=prompts_only
+    )
     return ImportResult(created=created, campaign=campaign.slug, format=file_format)

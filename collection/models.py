@@ -437,7 +437,8 @@ class Slot(models.Model):
     any slot 1), which is the breadth-first fill.
     """
 
-    # Slots are bookkeeping rows written only by `services.campaign_sync_slots`, three
+    # Slots are bookkeeping rows written only by `services.campaign_sync_slots` (and
+    # `item_candidates_append` for an item given its candidates late), three
     # or so per item, and they carry no database foreign keys: each would be checked per
     # row, and for an import of 100,000 items at k=3 the 900,000 checks took longer than
     # everything else together (measured: the item's check alone 3 s at commit). Instead:

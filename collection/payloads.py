@@ -365,16 +365,40 @@ def _sources(value: Any, field: str) -> list[str]:
     return [_text(source, f"{field}.{i}", limit=MAX_SHORT_CHARS) for i, source in enumerate(value)]
 
 
-def validate_item_payload(kind: str, payload: Any, *, preference_format: str = "choice") -> dict:
+GENERATION_KEYS = {"job", "request", "endpoint", "model", "params", "latency_ms", "usage"}
+
+
+def _generation(value: Any, field: str) -> dict:
+    """How a generated candidate was made: kept for researchers, never shown to annotators."""
+    value = _mapping(value, field)
+    _no_unknown(value, GENERATION_KEYS, field)
+    for key in ("params", "usage"):
+        if key in value and not isinstance(value[key], Mapping):
+            raise PayloadError(f"{field}.{key}", "Must be an object.")
+    for key in ("job", "request", "endpoint", "latency_ms"):
+        if key in value and (not isinstance(value[key], int) or isinstance(value[key], bool)):
+            raise PayloadError(f"{field}.{key}", "Must be a whole number.")
+    return dict(value)
+
+
+def validate_item_payload(
+    kind: str, payload: Any, *, preference_format: str = "choice", prompts_only: bool = False
+) -> dict:
+    """``prompts_only``: a preference item may have fewer than two candidates for now
+    (models generate them later); it is not served until it has two."""
     payload = _mapping(payload if payload is not None else {}, "payload")
     if kind == "preference":
         _no_unknown(payload, {"candidates"}, "payload")
         candidates = payload.get("candidates")
-        if not isinstance(candidates, list) or len(candidates) < 2:
+        if prompts_only and candidates in (None, []):
+            candidates = []
+        if not isinstance(candidates, list) or (len(candidates) < 2 and not prompts_only):
             raise PayloadError("payload.candidates", "Give at least two candidate responses.")
         if len(candidates) > MAX_CANDIDATES:
             raise PayloadError("payload.candidates", f"At most {MAX_CANDIDATES} candidates.")
-        if preference_format == "choice" and len(candidates) != 2:
+        if preference_format == "choice" and (
+            len(candidates) > 2 if prompts_only else len(candidates) != 2
+        ):
             raise PayloadError(
                 "payload.candidates",
                 f"This campaign picks the better of two; got {len(candidates)} candidates.",
@@ -385,7 +409,7 @@ def validate_item_payload(kind: str, payload: Any, *, preference_format: str = "
             if isinstance(candidate, str):
                 candidate = {"text": candidate}
             candidate = _mapping(candidate, field)
-            _no_unknown(candidate, {"id", "text", "source"}, field)
+            _no_unknown(candidate, {"id", "text", "source", "generation"}, field)
             candidate_id = candidate.get("id", "abcdefghi"[i])
             candidate_id = _text(str(candidate_id), f"{field}.id", limit=MAX_ID_CHARS)
             if candidate_id == TIE:
@@ -400,6 +424,8 @@ def validate_item_payload(kind: str, payload: Any, *, preference_format: str = "
             source = _text(candidate.get("source"), f"{field}.source", limit=200, required=False)
             if source:
                 entry["source"] = source
+            if candidate.get("generation") is not None:
+                entry["generation"] = _generation(candidate["generation"], f"{field}.generation")
             clean.append(entry)
         return {"candidates": clean}
     if kind == "demonstration":
@@ -457,9 +483,15 @@ def validate_item(
     expected: Any = None,
     episodic: bool = False,
     preference_format: str = "choice",
+    prompts_only: bool = False,
 ) -> dict:
     """A whole item; returns {"prompt", "context", "payload", "expected"}, normalised."""
-    payload = validate_item_payload(kind, payload, preference_format=preference_format)
+    payload = validate_item_payload(
+        kind,
+        payload,
+        preference_format=preference_format,
+        prompts_only=prompts_only and expected is None,
+    )
     if kind == "qa" and not prompt:
         prompt = payload["question"]
     return {

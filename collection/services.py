@@ -56,6 +56,7 @@ from collection.models import (
     CampaignAudience,
     Consent,
     Invitation,
+    Item,
     Membership,
     Participant,
     Response,
@@ -409,6 +410,11 @@ def campaign_set_target(
     return target
 
 
+# A preference item imported "prompts only" waits for its candidates: without slots it
+# cannot be served, and `item_candidates_append` gives it slots once it has two.
+SERVABLE_ITEM_SQL = "coalesce(jsonb_array_length(i.payload->'candidates'), 2) >= 2"
+
+
 def campaign_sync_slots(*, campaign: Campaign, new_items_after: int | None = None) -> None:
     """Give every ordinary item exactly k slots per target audience.
 
@@ -434,7 +440,7 @@ def campaign_sync_slots(*, campaign: Campaign, new_items_after: int | None = Non
             FROM collection_campaignaudience t
             JOIN collection_item i ON i.campaign_id = t.campaign_id AND NOT i.is_attention_check
             CROSS JOIN LATERAL generate_series(0, t.overlap_k - 1) AS s(n)
-            WHERE t.campaign_id = %s AND i.id > %s
+            WHERE t.campaign_id = %s AND i.id > %s AND {SERVABLE_ITEM_SQL}
             ORDER BY i.id, t.audience_id, s.n
             {conflict}
             """,
@@ -483,6 +489,55 @@ def items_create(*, campaign: Campaign, rows: Iterable[dict]) -> int:
         return items_insert(campaign=campaign, rows=enumerate(rows, start=1))
     except ImportFileError as error:
         raise ServiceError(str(error), field=error.field) from error
+
+
+@transaction.atomic
+def item_candidates_append(*, item_id: int, candidates: list[dict]) -> Item:
+    """Add generated candidates to a preference item; it becomes servable at two.
+
+    Each candidate is ``{"text", "source", "generation": {"request": id, ...}}``; one
+    whose generation request is on the item already is left out, so a job that runs
+    again after a killed worker adds nothing twice. Ids continue a, b, c....
+    """
+    item = Item.objects.select_for_update().select_related("campaign").get(pk=item_id)
+    campaign = item.campaign
+    if campaign.item_kind != Campaign.ItemKind.PREFERENCE:
+        raise ServiceError("Only preference items have candidates.", field="item")
+    present = list(item.candidates)
+    done = {(c.get("generation") or {}).get("request") for c in present} - {None}
+    used = {c["id"] for c in present}
+    free = (letter for letter in "abcdefghi" if letter not in used)
+    for candidate in candidates:
+        if (candidate.get("generation") or {}).get("request") in done:
+            continue
+        present.append({"id": next(free, f"g{len(present)}"), **candidate})
+    try:
+        clean = payloads.validate_item_payload(
+            campaign.item_kind,
+            {"candidates": present},
+            preference_format=campaign.preference_format,
+            prompts_only=True,
+        )
+    except payloads.PayloadError as error:
+        raise payload_error(error) from error
+    was_servable = len(item.candidates) >= 2
+    item.payload = clean
+    item.save(update_fields=["payload"])
+    if not was_servable and len(clean["candidates"]) >= 2 and not item.is_attention_check:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO collection_slot (campaign_id, audience_id, item_id, index, filled)
+                SELECT t.campaign_id, t.audience_id, %s, s.n, false
+                FROM collection_campaignaudience t
+                CROSS JOIN LATERAL generate_series(0, t.overlap_k - 1) AS s(n)
+                WHERE t.campaign_id = %s
+                ORDER BY t.audience_id, s.n
+                ON CONFLICT (item_id, audience_id, index) DO NOTHING
+                """,
+                [item.pk, campaign.pk],
+            )
+    return item
 
 
 # The assignment engine -----------------------------------------------------------

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "collection",
     "aggregation",
+    "endpoints",
 ]
 
 MIDDLEWARE = [
@@ -120,6 +121,10 @@ STATICFILES_DIRS = [BASE_DIR / "platform" / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request otherwise
 MEDIA_ROOT = Path(os.environ.get("PLURALIGN_MEDIA_ROOT", BASE_DIR / "var" / "media"))
+# Fernet keys for model endpoints' API keys, newest first (see endpoints/crypto.py).
+PLURALIGN_ENDPOINT_KEYS = env_list("PLURALIGN_ENDPOINT_KEYS", [])
+# First wait before retrying a model endpoint's 429/5xx/timeout (doubles each attempt).
+PLURALIGN_GENERATION_BACKOFF_S = float(os.environ.get("PLURALIGN_GENERATION_BACKOFF_S") or 0.5)
 RELEASES_ROOT = Path(os.environ.get("PLURALIGN_RELEASES_ROOT", MEDIA_ROOT / "releases"))
 
 # Free text is bounded everywhere it enters: forms, API and imports share these.

@@ -35,3 +35,12 @@ def _tasks_in_process(settings):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+TEST_ENDPOINT_KEY = "mS1n3QvYkJ0lX0pQ3aK8m2b7cW9xZ4rT6yU1oE5iA2s="
+
+
+@pytest.fixture(autouse=True)
+def _endpoint_keys(settings):
+    # Tests run with DEBUG off, where endpoint keys must come from the settings.
+    settings.PLURALIGN_ENDPOINT_KEYS = [TEST_ENDPOINT_KEY]

@@ -21,6 +21,11 @@ class Command(BaseCommand):
             help="Stop reading after this many bytes (default: PLURALIGN_IMPORT_MAX_BYTES, "
             f"now {settings.IMPORT_MAX_BYTES:,}; 0 for no limit).",
         )
+        parser.add_argument(
+            "--prompts-only",
+            action="store_true",
+            help="Preference items may come without candidates (generate them later).",
+        )
 
     def handle(self, *args, campaign: str, path: Path, **options):
         target = Campaign.objects.filter(slug=campaign).first()
@@ -33,7 +38,11 @@ class Command(BaseCommand):
         try:
             with path.open("rb") as stream:
                 result = items_import(
-                    campaign=target, stream=stream, file_format=file_format, max_bytes=max_bytes
+                    campaign=target,
+                    stream=stream,
+                    file_format=file_format,
+                    max_bytes=max_bytes,
+                    prompts_only=options["prompts_only"],
                 )
         except FileNotFoundError as error:
             raise CommandError(f"No file {path}.") from error
