@@ -26,7 +26,7 @@ MERGE_DUPLICATES = [
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("collection", "0003_slot_lighter"),
+        ("collection", "0004_campaign_rating_scale_at_most_11_points"),
     ]
 
     operations = [
