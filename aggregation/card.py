@@ -358,8 +358,10 @@ def render(
         "## Columns",
         "",
         "- `item_id`, `external_id`: the item; `audience`, `competence`, `transience`: its scope.",
-        "- `participant_id`: a pseudonym, HMAC-SHA256 of the participant's id under a key "
-        "kept for this release only: stable within the release, different in every other.",
+        "- `participant_id`: a pseudonym, HMAC-SHA256 of the audience's and the participant's "
+        "ids under a key kept for this release only: stable within one audience of the "
+        "release, different in every other audience and every other release (so a person "
+        "in two audiences cannot be linked across them).",
         "- `weight`: post-stratification weight from raking the audience's participants to "
         "its target shares (public audiences with targets); 1 everywhere else. Raked on the "
         "attribute values as published: participants whose values are suppressed are "

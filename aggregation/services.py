@@ -311,11 +311,16 @@ def _build_and_publish(job: ExportJob, extra: Progress | None) -> ExportJob:
 # Building a release ------------------------------------------------------------------------
 
 
-def pseudonym(key: str, participant_id: int) -> str:
-    """HMAC-SHA256 of the participant id under the release's key (first 20 hex digits)."""
-    return hmac.new(bytes.fromhex(key), str(participant_id).encode(), hashlib.sha256).hexdigest()[
-        :20
-    ]
+def pseudonym(key: str, participant_id: int, audience_id: int) -> str:
+    """HMAC-SHA256 of (audience id, participant id) under the release's key (first 20 hex
+    digits).
+
+    Keyed per audience as well as per release: one person can be in two audiences of a
+    release that ask the same attribute, suppressed in one and published in the other,
+    and a shared pseudonym would carry the published value across to the suppressed rows.
+    """
+    message = f"{audience_id}:{participant_id}".encode()
+    return hmac.new(bytes.fromhex(key), message, hashlib.sha256).hexdigest()[:20]
 
 
 def _people(
@@ -382,7 +387,9 @@ def _people(
         people[audience.id] = tables.People(
             ids=ids,
             pseudonyms=pa.array(
-                [pseudonym(key, int(pid)) for pid in ids] if key else [None] * len(ids),
+                [pseudonym(key, int(pid), audience.id) for pid in ids]
+                if key
+                else [None] * len(ids),
                 pa.string(),
             ),
             weights=weights,

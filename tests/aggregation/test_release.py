@@ -134,10 +134,11 @@ def test_excluded_and_withdrawn_people_are_absent_and_no_username_leaves(
     folder = release_dir(releases_root, job)
     everyone = pq.read_table(folder / "everyone" / "preferences.parquet").to_pandas()
     present = set(everyone["participant_id"])
+    audience_id = Audience.objects.get(slug="everyone").pk
     for person in (withdrawn, unconsented, inattentive):
-        assert services.pseudonym(job.pseudonym_key, person.pk) not in present
+        assert services.pseudonym(job.pseudonym_key, person.pk, audience_id) not in present
     kept = people["everyone"][3:]
-    assert present == {services.pseudonym(job.pseudonym_key, p.pk) for p in kept}
+    assert present == {services.pseudonym(job.pseudonym_key, p.pk, audience_id) for p in kept}
     assert "Attention check" not in everyone["prompt"].str.cat()
     counts = json.loads((folder / "metrics.json").read_text())["counts"]
     assert counts["excluded_unconsented_participants"] == 1
@@ -158,7 +159,7 @@ def test_excluded_and_withdrawn_people_are_absent_and_no_username_leaves(
         options={"exclude_failed_attention": False},
     )
     table = pq.read_table(release_dir(releases_root, job) / "everyone" / "preferences.parquet")
-    assert services.pseudonym(job.pseudonym_key, inattentive.pk) in set(
+    assert services.pseudonym(job.pseudonym_key, inattentive.pk, audience_id) in set(
         table.column("participant_id").to_pylist()
     )
 

@@ -23,7 +23,13 @@ from aggregation import services
 from aggregation.models import ExportJob
 from collection.models import Audience
 from tests.aggregation.conftest import respond
-from tests.factories import AudienceFactory, UserFactory, make_campaign, ready_participant
+from tests.factories import (
+    AudienceFactory,
+    MembershipFactory,
+    UserFactory,
+    make_campaign,
+    ready_participant,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -149,8 +155,9 @@ def test_suppressed_participants_attributes_cannot_be_recovered_from_weights(
     job = build(census_campaign, django_capture_on_commit_callbacks)
     folder = releases_root / job.release_path
     people = published_people(folder, "census")
+    census = Audience.objects.get(slug="census").pk
     truth = {
-        services.pseudonym(job.pseudonym_key, pk): tuple(values[name] for name in NAMES)
+        services.pseudonym(job.pseudonym_key, pk, census): tuple(values[name] for name in NAMES)
         for pk, values in census_campaign.true_values.items()
     }
     guesses = fit_and_recover(people)
@@ -263,3 +270,32 @@ def test_a_dyadic_release_publishes_nothing_derived_from_its_members_attributes(
         ], options
         assert entry["suppressed_participants"] == 1
         assert report["diversity"]["attribute_entropy"]["sex"] is None, options
+
+
+def test_one_person_in_two_audiences_cannot_be_linked_across_them(
+    releases_root, django_capture_on_commit_callbacks
+):
+    # Suppressed in a small audience, published in a large one that asks the same
+    # attribute: a shared pseudonym would carry the published value across.
+    schema = [{"name": "age_band", "label": "Age", "choices": ["18-39", "40+"]}]
+    small = AudienceFactory(slug="small", attribute_schema=schema)
+    large = AudienceFactory(slug="large", attribute_schema=schema)
+    campaign = make_campaign(audiences={small: 3, large: 9}, items=4, owners=[UserFactory()])
+    items = list(campaign.items.order_by("id"))
+    both = ready_participant(audience=small, campaign=campaign, attributes={"age_band": "40+"})
+    MembershipFactory(participant=both, audience=large, attributes={"age_band": "40+"})
+    # One answer per item, whichever audience it counts for.
+    respond(both, campaign, small, items[:2], lambda item: {"choice": "a"})
+    respond(both, campaign, large, items[2:], lambda item: {"choice": "a"})
+    for _ in range(6):
+        person = ready_participant(
+            audience=large, campaign=campaign, attributes={"age_band": "40+"}
+        )
+        respond(person, campaign, large, items, lambda item: {"choice": "b"})
+    job = build(campaign, django_capture_on_commit_callbacks)
+    folder = releases_root / job.release_path
+    small_rows = pq.read_table(folder / "small" / "preferences.parquet").to_pandas()
+    large_rows = pq.read_table(folder / "large" / "preferences.parquet").to_pandas()
+    assert small_rows["attr_age_band"].isna().all()  # a cell of one: suppressed
+    assert (large_rows["attr_age_band"] == "40+").all()  # seven alike: published
+    assert set(small_rows["participant_id"]).isdisjoint(set(large_rows["participant_id"]))
