@@ -5,7 +5,15 @@ from aggregation.models import CoverageAlert, ExportJob, MetricsSnapshot, Releas
 
 @admin.register(ExportJob)
 class ExportJobAdmin(admin.ModelAdmin):
-    list_display = ["campaign", "version", "status", "progress", "attempts", "created_at"]
+    list_display = [
+        "campaign",
+        "version",
+        "status",
+        "progress",
+        "attempts",
+        "heartbeat_at",
+        "worker",
+    ]
     list_filter = ["status"]
     search_fields = ["campaign__slug"]
     exclude = ["pseudonym_key"]

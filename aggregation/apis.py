@@ -110,6 +110,16 @@ class ExportJobOutputSerializer(serializers.ModelSerializer):
     audiences = serializers.SerializerMethodField()
     release = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
+    last_heard_seconds = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="While running: seconds since the building worker last answered.",
+    )
+    stopped_answering = serializers.BooleanField(
+        read_only=True,
+        help_text="Running, but its worker has not answered for longer than the requeue "
+        "threshold: it is requeued shortly (or may be run again).",
+    )
 
     class Meta:
         model = ExportJob
@@ -127,6 +137,9 @@ class ExportJobOutputSerializer(serializers.ModelSerializer):
             "message",
             "error",
             "attempts",
+            "heartbeat_at",
+            "last_heard_seconds",
+            "stopped_answering",
             "created_at",
             "started_at",
             "finished_at",

@@ -70,6 +70,12 @@ class ExportJob(models.Model):
     message = models.CharField(max_length=300, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # While the job runs, the process building it stamps this every few seconds from a
+    # thread of its own (`aggregation.jobs.Heartbeat`), with the database's clock; a
+    # running job not heard from for a while has lost its worker and is requeued.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # "<host>:<pid>" of the process building the job (for operators; not in the API).
+    worker = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -94,6 +100,35 @@ class ExportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def last_heard_seconds(self) -> float | None:
+        """Seconds since the building process last answered, while the job is running."""
+        if self.status != self.Status.RUNNING or self.heartbeat_at is None:
+            return None
+        return max((timezone.now() - self.heartbeat_at).total_seconds(), 0.0)
+
+    @property
+    def stopped_answering(self) -> bool:
+        """Running, but not heard from for longer than the requeue threshold."""
+        heard = self.last_heard_seconds
+        return heard is not None and heard > settings.EXPORT_JOB_STALE_SECONDS
+
+    @property
+    def last_heard_display(self) -> str:
+        """How long ago the building worker last answered: "4 s", "3 min", "2 h"."""
+        heard = self.last_heard_seconds
+        if heard is None:
+            return ""
+        if heard < 120:
+            return f"{heard:.0f} s"
+        if heard < 2 * 3600:
+            return f"{heard / 60:.0f} min"
+        return f"{heard / 3600:.0f} h"
+
+    @property
+    def max_attempts(self) -> int:
+        return settings.EXPORT_JOB_MAX_ATTEMPTS
 
     @property
     def duration_seconds(self) -> float | None:

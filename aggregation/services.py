@@ -6,7 +6,9 @@ fsynced, and the folder is published with one ``os.rename``; only then is the
 folder (cleared by the next run of the job) and no release. A job holds a
 PostgreSQL advisory lock while it builds, so a redelivered task never builds
 the same release twice at once, and a job whose lock is free while it says
-"running" is known to be abandoned and may be run again.
+"running" is known to be abandoned and may be run again. While it builds, the
+job's heartbeat shows its worker is alive; one that stops answering is requeued
+by itself (`aggregation.jobs`).
 
 The same job always gives the same bytes: rows come in a fixed order (item
 id, then response id), the pseudonym key and the data snapshot are stored on
@@ -41,9 +43,10 @@ import pyarrow as pa
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from aggregation import card, plots, selectors
+from aggregation import card, jobs, plots, selectors
 from aggregation.exporters import files, privacy, tables
 from aggregation.exporters.tally import (
     METRIC_PARTS,
@@ -65,7 +68,7 @@ from collection.services import Conflict, ServiceError
 logger = logging.getLogger(__name__)
 
 PLATFORM_VERSION = "0.1.0"
-LOCK_NAMESPACE = 0x52454C53  # "RELS"
+LOCK_NAMESPACE = jobs.LOCK_NAMESPACE
 # Tests only: seconds to sleep after each chunk, so a worker can be killed mid-build.
 PAUSE_ENV = "PLURALIGN_RELEASE_PAUSE_SECONDS"
 PROGRESS_EVERY_SECONDS = 0.5
@@ -183,13 +186,16 @@ def export_job_retry(*, job: ExportJob) -> ExportJob:
     if job.status == ExportJob.Status.SUCCEEDED:
         raise Conflict("This export has succeeded already.", field="status")
     if job.status == ExportJob.Status.RUNNING and not export_job_is_abandoned(job=job):
-        raise Conflict("This export is running.", field="status")
+        if not jobs.export_job_stopped_answering(job_id=job.pk):
+            raise Conflict("This export is running.", field="status")
+        jobs.export_job_end_stale_session(job_id=job.pk)
     with transaction.atomic():
         ExportJob.objects.filter(pk=job.pk).update(
             status=ExportJob.Status.QUEUED,
             progress=0.0,
             message="Waiting for a worker.",
             error="",
+            worker="",
             finished_at=None,
         )
         _enqueue(job)
@@ -232,8 +238,11 @@ def export_job_run(*, job_id: int, progress: Progress | None = None) -> ExportJo
             job.progress = 0.0
             job.error = ""
             job.message = "Starting."
+            job.worker = jobs.holder_name()
             job.save()
-        return _build_and_publish(job, progress)
+            ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=Now())
+        with jobs.Heartbeat(job_id=job.pk, attempt=job.attempts, worker=job.worker):
+            return _build_and_publish(job, progress)
     finally:
         _unlock(job_id)
 

@@ -4,7 +4,7 @@ import dataclasses
 
 from celery import shared_task
 
-from aggregation import alerts, services
+from aggregation import alerts, jobs, services
 from aggregation.models import ExportJob
 
 
@@ -33,3 +33,10 @@ def coverage_alerts_record() -> dict:
     (run by Celery beat; a run that finds another one still going does nothing)."""
     results = alerts.alerts_check_all()
     return {slug: dataclasses.asdict(result) for slug, result in results.items()}
+
+
+@shared_task(name="aggregation.export_jobs_requeue_stuck")
+def export_jobs_requeue_stuck() -> dict:
+    """Requeue export jobs whose worker stopped answering (run by beat and by a starting
+    worker; two runs at once requeue each job once)."""
+    return dataclasses.asdict(jobs.export_jobs_requeue_stuck())

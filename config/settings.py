@@ -219,13 +219,27 @@ CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TIMEZONE = TIME_ZONE
-# `make beat` (or cron: `manage.py record_alerts` every 5 minutes). Dashboard pages
-# treat a metrics snapshot as stale after 10 minutes.
+# A running export's worker writes a heartbeat every EXPORT_JOB_HEARTBEAT_SECONDS; a
+# job not heard from for EXPORT_JOB_STALE_SECONDS (keep it several beats long) is
+# requeued by the sweep (beat, a starting worker, or `manage.py requeue_stuck_jobs`),
+# and failed once it has been tried EXPORT_JOB_MAX_ATTEMPTS times.
+EXPORT_JOB_HEARTBEAT_SECONDS = float(os.environ.get("PLURALIGN_JOB_HEARTBEAT_SECONDS", 10))
+EXPORT_JOB_STALE_SECONDS = float(os.environ.get("PLURALIGN_JOB_STALE_SECONDS", 60))
+EXPORT_JOB_SWEEP_SECONDS = float(os.environ.get("PLURALIGN_JOB_SWEEP_SECONDS", 30))
+EXPORT_JOB_MAX_ATTEMPTS = int(os.environ.get("PLURALIGN_JOB_MAX_ATTEMPTS", 3))
+# `make beat` (or cron: `manage.py record_alerts` every 5 minutes and
+# `manage.py requeue_stuck_jobs` every minute). Dashboard pages treat a metrics
+# snapshot as stale after 10 minutes.
 CELERY_BEAT_SCHEDULE = {
     "coverage-alerts": {
         "task": "aggregation.coverage_alerts_record",
         "schedule": 5 * 60,
         "options": {"expires": 4 * 60},
+    },
+    "export-jobs-requeue-stuck": {
+        "task": "aggregation.export_jobs_requeue_stuck",
+        "schedule": EXPORT_JOB_SWEEP_SECONDS,
+        "options": {"expires": EXPORT_JOB_SWEEP_SECONDS},
     },
 }
 
