@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "pluralign_bench"
+# Two benchmark runs on one server (two checkouts) each name their own.
+BENCH_DB = os.environ.get("PLURALIGN_BENCH_DB", "pluralign_bench")
 
 
 def bench_database_url() -> str:
