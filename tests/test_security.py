@@ -219,13 +219,20 @@ def test_swagger_ui_loads_its_assets_from_this_site(client):
 def test_compose_refuses_to_start_without_a_real_secret():
     compose = ROOT / "docker" / "compose.yaml"
     assert "${DJANGO_SECRET_KEY:?" in compose.read_text()
+    assert "${PLURALIGN_ENDPOINT_KEYS:?" in compose.read_text()
     assert "change-me" not in compose.read_text()
     tool = shutil.which("docker-compose")
     if tool is None:
         return  # Docker's own client is not on every machine; the text check stands
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SECRET_KEY"}
+    secrets = ("DJANGO_SECRET_KEY", "PLURALIGN_ENDPOINT_KEYS")
+    env = {key: value for key, value in os.environ.items() if key not in secrets}
+    env["PLURALIGN_ENDPOINT_KEYS"] = "a-fernet-key"
     run = [tool, "-f", str(compose), "config", "--quiet"]
     refused = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "set DJANGO_SECRET_KEY" in refused.stderr
     env["DJANGO_SECRET_KEY"] = "a-real-secret"
+    del env["PLURALIGN_ENDPOINT_KEYS"]
+    refused = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "set PLURALIGN_ENDPOINT_KEYS" in refused.stderr
+    env["PLURALIGN_ENDPOINT_KEYS"] = "a-fernet-key"
     assert subprocess.run(run, env=env, capture_output=True, timeout=60).returncode == 0
