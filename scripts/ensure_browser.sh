@@ -26,7 +26,9 @@ fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "No Chromium found; installing Debian's chromium package..." >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq chromium >&2
+  # Only what the browser needs: no recommended extras (they brought avahi and
+  # upgraded systemd and udev on a developer's machine), no upgrade of what is there.
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends --no-upgrade chromium >&2
   if path="$(find_browser)"; then
     echo "$path"
     exit 0
