@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install browser migrate demo worker beat lint format clean
+.PHONY: run test install browser migrate demo worker beat lint format clean stop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)" % sys.version.split()[0])'
@@ -46,6 +46,10 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Stops the embedded PostgreSQL (var/pg) however the server before it was stopped.
+stop: install
+	$(BIN)/python scripts/stop_embedded_db.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-results

@@ -1,5 +1,6 @@
 """The project starts the way the README says, on either database path."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,16 +80,58 @@ def test_embedded_postgresql_starts_without_database_url(tmp_path):
             assert again.returncode == 0, again.stderr
             assert again.stdout.strip().splitlines()[-1] == config["HOST"]
         finally:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    "import pgserver, sys; pgserver.get_server(sys.argv[1]).cleanup()",
-                    str(Path(short) / "var" / "pg"),
-                ],
-                capture_output=True,
-                timeout=120,
-            )
+            _stop_embedded(Path(short) / "var" / "pg")
+
+
+def _stop_embedded(data_dir: Path) -> subprocess.CompletedProcess:
+    """`make stop`'s script, pointed at ``data_dir``."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "stop_embedded_db.py")],
+        env={**os.environ, "PLURALIGN_PGDATA": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _embedded_is_running(data_dir: Path) -> bool:
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    return info is not None and info.is_running()
+
+
+def test_make_stop_stops_the_embedded_postgresql_a_killed_server_left_running():
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pg", dir="/tmp") as short:
+        data_dir = Path(short) / "var" / "pg"
+        # A process that starts the server and dies without cleaning up, as runserver
+        # does when it is killed: it stays on pgserver's list of users.
+        started = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import os; from pathlib import Path; from config.database import "
+                f"database_settings; database_settings(Path({short!r}), {{}}); os._exit(0)",
+            ],
+            cwd=ROOT,
+            env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert started.returncode == 0, started.stderr
+        try:
+            assert _embedded_is_running(data_dir)
+            stopped = _stop_embedded(data_dir)
+            assert stopped.returncode == 0, stopped.stderr
+            assert "Stopped the embedded PostgreSQL" in stopped.stdout
+            assert not _embedded_is_running(data_dir)
+            # Again: nothing to stop, and it says so.
+            assert "was not running" in _stop_embedded(data_dir).stdout
+        finally:
+            _stop_embedded(data_dir)
 
 
 def test_tasks_run_in_process_without_a_broker():
