@@ -5,12 +5,14 @@ from endpoints.models import ModelEndpoint
 
 class EndpointForm(forms.ModelForm):
     base_url = forms.URLField(
+        label="Base URL",
         assume_scheme="https",
         max_length=500,
         help_text="The OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1",
     )
     # Write-only: the page never renders a stored key.
     api_key = forms.CharField(
+        label="API key",
         required=False,
         strip=True,
         max_length=4096,
@@ -34,3 +36,4 @@ class EndpointForm(forms.ModelForm):
             "max_concurrency",
         ]
         widgets = {"system_prompt": forms.Textarea(attrs={"rows": 3})}
+        labels = {"top_p": "Top-p", "timeout_seconds": "Timeout (seconds)"}
