@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
+from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
@@ -185,6 +186,8 @@ def test_check_deploy_passes_with_debug_off_and_a_real_secret():
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "k" * 20 + "-a-real-secret-0123456789-abcdefghijklmnop",
         "DJANGO_ALLOWED_HOSTS": "pluralign.example.org",
+        # Production also needs the key that encrypts model endpoints' API keys.
+        "PLURALIGN_ENDPOINT_KEYS": Fernet.generate_key().decode(),
         "PYTHONPATH": str(ROOT),
     }
     env.pop("DJANGO_SECURE_COOKIES", None)
