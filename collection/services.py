@@ -445,16 +445,15 @@ def campaign_sync_slots(*, campaign: Campaign, new_items_after: int | None = Non
         if new_items_after is not None:
             return
         cursor.execute(
-            """
+            f"""
             DELETE FROM collection_slot s
-            WHERE s.campaign_id = %s AND NOT s.filled
-              AND (s.lease_expires_at IS NULL OR s.lease_expires_at < %s)
+            WHERE s.campaign_id = %(campaign)s AND {selectors.SLOT_FREE_SQL}
               AND NOT EXISTS (
                   SELECT 1 FROM collection_campaignaudience t
                   WHERE t.campaign_id = s.campaign_id AND t.audience_id = s.audience_id
                     AND s.index < t.overlap_k)
             """,
-            [campaign.pk, now],
+            {"campaign": campaign.pk, "now": now},
         )
 
 

@@ -40,7 +40,6 @@ from collection.models import (
     Membership,
     Participant,
     Response,
-    Slot,
     Withdrawal,
 )
 from collection.permissions import audiences_visible_to, campaigns_open_to
@@ -539,10 +538,11 @@ def _fill_percent(campaign: Campaign, audience_ids: list[int]) -> int | None:
     key = f"web:fill:{campaign.pk}:{','.join(map(str, audience_ids))}"
     fill = cache.get(key)
     if fill is None:
-        slots = Slot.objects.filter(campaign=campaign, audience_id__in=audience_ids).aggregate(
-            total=Count("id"), filled=Count("id", filter=Q(filled=True))
-        )
-        fill = round(100 * slots["filled"] / slots["total"]) if slots["total"] else -1
+        counts = selectors.slot_counts_by_audience(
+            campaign=campaign, now=timezone.now(), audience_ids=audience_ids
+        ).values()
+        total, filled = sum(c.slots for c in counts), sum(c.filled for c in counts)
+        fill = round(100 * filled / total) if total else -1
         cache.set(key, fill, FILL_CACHE_SECONDS)
     return None if fill < 0 else fill
 
