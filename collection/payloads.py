@@ -393,9 +393,8 @@ def validate_item_payload(
     """``prompts_only``: a preference item may have fewer than two candidates for now
     (models generate them later); it is not served until it has two."""
     payload = mapping_field(payload if payload is not None else {}, "payload")
-    return _kind(kind).validate_payload(
-        payload, preference_format=preference_format, prompts_only=prompts_only
-    )
+    rules = kinds.Rules(preference_format=preference_format, prompts_only=prompts_only)
+    return _kind(kind).validate_payload(payload, rules)
 
 
 def _kind(name: str) -> kinds.Kind:
@@ -497,12 +496,8 @@ def validate_response(
 ) -> dict:
     """A response to an item, checked against that item and its campaign's rules."""
     payload = mapping_field(payload, "payload")
-    result: dict[str, Any] = _kind(kind).validate_response(
-        payload,
-        item_payload=item_payload,
-        preference_format=preference_format,
-        rating_scale=rating_scale,
-    )
+    rules = kinds.Rules(preference_format=preference_format, rating_scale=rating_scale)
+    result: dict[str, Any] = _kind(kind).validate_response(payload, item_payload, rules)
     rationale = text_field(
         payload.get("rationale"), "rationale", limit=MAX_SHORT_CHARS, required=False
     )

@@ -16,6 +16,7 @@ while the kind modules import them, and are loaded once the app registry is read
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,6 +32,16 @@ if TYPE_CHECKING:
 # Loaded in this order, which is the order of the campaign form's and the API's choices.
 MODULES = ("preference", "demonstration", "qa")
 MAX_NAME_CHARS = 14  # Campaign.item_kind's max_length
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    """The campaign's settings a kind's checks may depend on."""
+
+    preference_format: str = "choice"
+    rating_scale: tuple[int, int] | None = None
+    # Items may come without their candidates for now (models generate them later).
+    prompts_only: bool = False
 
 
 class Kind:
@@ -55,9 +66,7 @@ class Kind:
 
     # Items ------------------------------------------------------------------------
 
-    def validate_payload(
-        self, payload: Mapping, *, preference_format: str, prompts_only: bool
-    ) -> dict:
+    def validate_payload(self, payload: Mapping, rules: Rules) -> dict:
         raise NotImplementedError
 
     def item_prompt(self, prompt: Any, payload: dict) -> Any:
@@ -65,19 +74,16 @@ class Kind:
         return prompt
 
     def validate_expected(self, expected: Mapping, payload: dict) -> dict:
-        """An attention check's correct answer, checked against the item's payload."""
-        raise NotImplementedError
+        """An attention check's correct answer, checked against the item's payload; by
+        default ``{"contains": "word"}``, matched in the answer text case-insensitively."""
+        # Imported here: collection.payloads imports this package to dispatch to kinds.
+        from collection.payloads import expected_contains
+
+        return expected_contains(expected)
 
     # Responses --------------------------------------------------------------------
 
-    def validate_response(
-        self,
-        payload: Mapping,
-        *,
-        item_payload: dict,
-        preference_format: str,
-        rating_scale: tuple[int, int] | None,
-    ) -> dict:
+    def validate_response(self, payload: Mapping, item_payload: dict, rules: Rules) -> dict:
         """The kind's part of a response; rationale and confidence are checked for every kind."""
         raise NotImplementedError
 

@@ -9,7 +9,7 @@ from django import forms
 from collection import kinds
 from collection.forms import ResponseForm, text_widget, unix_newlines
 from collection.models import Campaign, Item, Response
-from collection.payloads import MAX_TEXT_CHARS, expected_contains, no_unknown, text_field
+from collection.payloads import MAX_TEXT_CHARS, no_unknown, text_field
 
 
 class Demonstration(kinds.Kind):
@@ -18,26 +18,14 @@ class Demonstration(kinds.Kind):
     competence = Campaign.Competence.SKILL
     answer_text_key = "text"
 
-    def validate_payload(
-        self, payload: Mapping, *, preference_format: str, prompts_only: bool
-    ) -> dict:
+    def validate_payload(self, payload: Mapping, rules: kinds.Rules) -> dict:
         no_unknown(payload, {"draft"}, "payload")
         draft = text_field(
             payload.get("draft"), "payload.draft", limit=MAX_TEXT_CHARS, required=False
         )
         return {"draft": draft} if draft else {}
 
-    def validate_expected(self, expected: Mapping, payload: dict) -> dict:
-        return expected_contains(expected)
-
-    def validate_response(
-        self,
-        payload: Mapping,
-        *,
-        item_payload: dict,
-        preference_format: str,
-        rating_scale: tuple[int, int] | None,
-    ) -> dict:
+    def validate_response(self, payload: Mapping, item_payload: dict, rules: kinds.Rules) -> dict:
         no_unknown(payload, {"text", "rationale", "confidence"}, "")
         return {"text": text_field(payload.get("text"), "text", limit=MAX_TEXT_CHARS)}
 

@@ -37,9 +37,8 @@ class Preference(kinds.Kind):
     field_labels = {"choice": "Your choice", "ranking": "Ranking", "ratings": "Ratings"}
     has_candidates = True
 
-    def validate_payload(
-        self, payload: Mapping, *, preference_format: str, prompts_only: bool
-    ) -> dict:
+    def validate_payload(self, payload: Mapping, rules: kinds.Rules) -> dict:
+        preference_format, prompts_only = rules.preference_format, rules.prompts_only
         no_unknown(payload, {"candidates"}, "payload")
         candidates = payload.get("candidates")
         if prompts_only and candidates in (None, []):
@@ -98,14 +97,8 @@ class Preference(kinds.Kind):
             raise PayloadError(f"expected.{key}", f"Must be one of {', '.join(sorted(allowed))}.")
         return {key: value}
 
-    def validate_response(
-        self,
-        payload: Mapping,
-        *,
-        item_payload: dict,
-        preference_format: str,
-        rating_scale: tuple[int, int] | None,
-    ) -> dict:
+    def validate_response(self, payload: Mapping, item_payload: dict, rules: kinds.Rules) -> dict:
+        preference_format, rating_scale = rules.preference_format, rules.rating_scale
         result: dict[str, Any] = {}
         ids = [candidate["id"] for candidate in item_payload["candidates"]]
         no_unknown(payload, {"choice", "ranking", "ratings", "rationale", "confidence"}, "")

@@ -16,7 +16,6 @@ from collection.payloads import (
     MAX_SHORT_CHARS,
     MAX_SOURCES,
     MAX_TEXT_CHARS,
-    expected_contains,
     no_unknown,
     sources_field,
     text_field,
@@ -30,9 +29,7 @@ class QuestionAnswering(kinds.Kind):
     template_name = "collection/kinds/qa.html"
     answer_text_key = "answer"
 
-    def validate_payload(
-        self, payload: Mapping, *, preference_format: str, prompts_only: bool
-    ) -> dict:
+    def validate_payload(self, payload: Mapping, rules: kinds.Rules) -> dict:
         no_unknown(payload, {"question", "reference_answer", "sources"}, "payload")
         result = {
             "question": text_field(
@@ -55,17 +52,7 @@ class QuestionAnswering(kinds.Kind):
     def item_prompt(self, prompt: Any, payload: dict) -> Any:
         return prompt or payload["question"]
 
-    def validate_expected(self, expected: Mapping, payload: dict) -> dict:
-        return expected_contains(expected)
-
-    def validate_response(
-        self,
-        payload: Mapping,
-        *,
-        item_payload: dict,
-        preference_format: str,
-        rating_scale: tuple[int, int] | None,
-    ) -> dict:
+    def validate_response(self, payload: Mapping, item_payload: dict, rules: kinds.Rules) -> dict:
         no_unknown(payload, {"answer", "sources", "rationale", "confidence"}, "")
         result: dict[str, Any] = {
             "answer": text_field(payload.get("answer"), "answer", limit=MAX_TEXT_CHARS)

@@ -26,14 +26,14 @@ class SingleRating(kinds.Kind):
     competence = Campaign.Competence.BEHAVIOUR
     template_name = "single_rating.html"
 
-    def validate_payload(self, payload: Mapping, *, preference_format, prompts_only) -> dict:
+    def validate_payload(self, payload: Mapping, rules: kinds.Rules) -> dict:
         no_unknown(payload, {"response"}, "payload")
         return {"response": text_field(payload.get("response"), "payload.response", limit=500)}
 
     def validate_expected(self, expected: Mapping, payload: dict) -> dict:
         raise PayloadError("expected", "Ratings have no attention checks.")
 
-    def validate_response(self, payload: Mapping, *, item_payload, preference_format, rating_scale):
+    def validate_response(self, payload: Mapping, item_payload: dict, rules: kinds.Rules) -> dict:
         no_unknown(payload, {"rating", "rationale", "confidence"}, "")
         if payload.get("rating") in (None, ""):
             raise PayloadError("rating", "Rate the response.")
