@@ -33,6 +33,7 @@ from django.utils import timezone
 from aggregation import alerts, charts, selectors, services
 from aggregation.models import DEFAULT_OPTIONS, CoverageAlert, MetricsSnapshot
 from collection.models import Audience, Campaign, CampaignAudience, Participant
+from collection.selectors import SlotCounts, slot_counts_by_audience, slot_counts_by_campaign
 
 # Twice the period of the alert check in CELERY_BEAT_SCHEDULE (5 minutes), so that
 # with the check running a page never computes.
@@ -131,35 +132,9 @@ def _percent(share: float | None) -> float | None:
     return None if share is None else share * 100
 
 
-@dataclasses.dataclass(frozen=True)
-class SlotCounts:
-    slots: int = 0
-    filled: int = 0
-    live_leases: int = 0
-
-    @property
-    def fill(self) -> float:
-        """Filled slots over all slots, as `collection.selectors.campaign_progress`."""
-        return self.filled / self.slots if self.slots else 0.0
-
-    @property
-    def fill_percent(self) -> float:
-        return self.fill * 100
-
-
 def slot_counts(*, campaign: Campaign, now: datetime) -> dict[int, SlotCounts]:
     """Per audience: slots, filled slots and slots under a live lease (one GROUP BY)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT audience_id, count(*), count(*) FILTER (WHERE filled),
-                   count(*) FILTER (WHERE NOT filled AND lease_expires_at >= %(now)s)
-            FROM collection_slot WHERE campaign_id = %(campaign)s
-            GROUP BY audience_id
-            """,
-            {"campaign": campaign.pk, "now": now},
-        )
-        return {row[0]: SlotCounts(*row[1:]) for row in cursor.fetchall()}
+    return slot_counts_by_audience(campaign=campaign, now=now)
 
 
 def daily_submissions(
@@ -685,16 +660,9 @@ def campaign_summaries(*, campaigns) -> list[dict]:
     campaigns = list(campaigns.prefetch_related("targets__audience").order_by("-created_at"))
     fills: dict[int, SlotCounts] = {}
     if campaigns:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT campaign_id, count(*), count(*) FILTER (WHERE filled)
-                FROM collection_slot WHERE campaign_id = ANY(%(campaigns)s)
-                GROUP BY campaign_id
-                """,
-                {"campaigns": [campaign.pk for campaign in campaigns]},
-            )
-            fills = {row[0]: SlotCounts(slots=row[1], filled=row[2]) for row in cursor.fetchall()}
+        fills = slot_counts_by_campaign(
+            campaign_ids=[campaign.pk for campaign in campaigns], now=timezone.now()
+        )
     counts = dict(
         CoverageAlert.objects.filter(campaign__in=campaigns, resolved_at__isnull=True)
         .values_list("campaign_id")

@@ -160,6 +160,7 @@ def explain(campaign) -> dict[str, str]:
 
     from aggregation import dashboard
     from aggregation.models import MetricsSnapshot
+    from collection import selectors
 
     days = dashboard.last_days(timezone.localdate())
     since_check = MetricsSnapshot.objects.get(campaign=campaign).daily["until"]
@@ -171,12 +172,8 @@ def explain(campaign) -> dict[str, str]:
     """
     queries = {
         "slots": (
-            """
-            SELECT audience_id, count(*), count(*) FILTER (WHERE filled),
-                   count(*) FILTER (WHERE NOT filled AND lease_expires_at >= now())
-            FROM collection_slot WHERE campaign_id = %s GROUP BY audience_id
-            """,
-            [campaign.pk],
+            selectors.SLOT_COUNTS_BY_AUDIENCE_SQL.format(audiences=""),
+            {"campaign": campaign.pk, "now": timezone.now()},
         ),
         "per_day_since_check": (per_day, [campaign.pk, since_check]),
         "per_day_window": (per_day, [campaign.pk, days[0]]),

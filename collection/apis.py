@@ -22,7 +22,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from collection import imports, selectors, services
+from collection import imports, kinds, selectors, services
 from collection.api_input import CheckedJSONParser
 from collection.authentication import token_hash
 from collection.models import (
@@ -38,6 +38,7 @@ from collection.permissions import (
     audiences_managed_by,
     audiences_visible_to,
     campaigns_managed_by,
+    campaigns_open_to,
     is_admin,
     is_researcher,
 )
@@ -767,15 +768,9 @@ class AnnotatorItemSerializer(serializers.Serializer):
     question = serializers.CharField(required=False)
 
 
-def annotator_item(item: Item) -> dict:
+def annotator_item(item: Item, campaign: Campaign) -> dict:
     data = {"id": item.pk, "prompt": item.prompt, "context": item.context}
-    if "candidates" in item.payload:
-        data["candidates"] = [{"id": c["id"], "text": c["text"]} for c in item.candidates]
-    if item.payload.get("draft"):
-        data["draft"] = item.payload["draft"]
-    if item.payload.get("question"):
-        data["question"] = item.payload["question"]
-    return data
+    return {**data, **kinds.get(campaign.item_kind).annotator_item(item)}
 
 
 class NextOutputSerializer(serializers.Serializer):
@@ -786,7 +781,7 @@ class NextOutputSerializer(serializers.Serializer):
     code = serializers.CharField(allow_null=True)
 
 
-def next_payload(result) -> dict:
+def next_payload(result, campaign: Campaign) -> dict:
     if isinstance(result, services.NoItem):
         return {
             "assignment": None,
@@ -798,20 +793,14 @@ def next_payload(result) -> dict:
     return {
         "assignment": result.pk,
         "expires_at": result.expires_at,
-        "item": annotator_item(result.item),
+        "item": annotator_item(result.item, campaign),
         "reason": None,
         "code": None,
     }
 
 
 def annotator_campaign(request, slug: str) -> Campaign:
-    campaign = (
-        Campaign.objects.filter(
-            slug=slug, targets__audience__memberships__participant__user=request.user
-        )
-        .distinct()
-        .first()
-    )
+    campaign = campaigns_open_to(request.user).filter(slug=slug).first()
     if campaign is None:
         raise services.NotFound("No such campaign among your audiences.", field="campaign")
     return campaign
@@ -846,7 +835,7 @@ class NextItemApi(APIView):
     def post(self, request, slug: str):
         campaign = annotator_campaign(request, slug)
         result = services.assignment_next(participant=participant_of(request), campaign=campaign)
-        return ApiResponse(NextOutputSerializer(next_payload(result)).data)
+        return ApiResponse(NextOutputSerializer(next_payload(result, campaign)).data)
 
 
 class SubmitApi(APIView):
@@ -889,7 +878,7 @@ class SubmitApi(APIView):
                 {
                     "response": submission.response.pk,
                     "created": submission.created,
-                    "next": next_payload(following),
+                    "next": next_payload(following, submission.response.campaign),
                 }
             ).data,
             status=201 if submission.created else 200,
@@ -916,7 +905,7 @@ class SkipApi(APIView):
         )
         campaign = Campaign.objects.get(pk=assignment.campaign_id)
         following = services.assignment_next(participant=participant, campaign=campaign)
-        return ApiResponse(NextOutputSerializer(next_payload(following)).data)
+        return ApiResponse(NextOutputSerializer(next_payload(following, campaign)).data)
 
 
 # Responses and withdrawal --------------------------------------------------------------

@@ -6,4 +6,7 @@ class CollectionConfig(AppConfig):
     verbose_name = "Collection"
 
     def ready(self) -> None:
-        from collection import schema  # noqa: F401  registers the token auth scheme
+        from collection import kinds, schema  # noqa: F401  schema registers the token auth scheme
+
+        # Here, not at import: the kind modules use the models and forms.
+        kinds.load()

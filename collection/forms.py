@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.forms.fields import InvalidJSONInput
 
-from collection import payloads
+from collection import kinds, payloads
 from collection.models import Assignment, Audience, Campaign
 
 LETTERS = "ABCDEFGHI"  # payloads.MAX_CANDIDATES is 9, so keys 1..9 and letters A..I suffice
@@ -128,12 +128,12 @@ def display_order(assignment: Assignment) -> list[int]:
     return order
 
 
-def _text_widget(rows: int, limit: int, **attrs) -> forms.Textarea:
+def text_widget(rows: int, limit: int, **attrs) -> forms.Textarea:
     return forms.Textarea(attrs={"rows": rows, "maxlength": limit, **attrs})
 
 
 class ResponseForm(forms.Form):
-    """One answer to one leased item, shaped by the campaign's item kind and format."""
+    """One answer to one leased item; its answer fields are the item kind's (`collection.kinds`)."""
 
     assignment = forms.IntegerField(widget=forms.HiddenInput)
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
@@ -148,53 +148,16 @@ class ResponseForm(forms.Form):
         self.item = assignment.item
         self.candidates = self.item.candidates
         self.order = display_order(assignment) if self.candidates else []
-        kind, fmt = self.campaign.item_kind, self.campaign.preference_format
-        if kind == Campaign.ItemKind.PREFERENCE:
-            self.fields["choice"] = forms.CharField(required=False, widget=forms.HiddenInput)
-            if fmt == Campaign.PreferenceFormat.RANKING:
-                positions = [("", "—"), *((n, n) for n in range(1, len(self.candidates) + 1))]
-                for shown, index in enumerate(self.order, start=1):
-                    self.fields[f"rank_{index}"] = forms.ChoiceField(
-                        label=f"Rank of response {LETTERS[shown - 1]}",
-                        choices=positions,
-                        required=False,
-                        initial=shown,
-                    )
-            if self.campaign.rating_scale:
-                low, high = self.campaign.rating_scale
-                for shown, index in enumerate(self.order):
-                    self.fields[f"rating_{index}"] = forms.ChoiceField(
-                        label=f"Rating of response {LETTERS[shown]}",
-                        choices=[(n, n) for n in range(low, high + 1)],
-                        required=False,
-                        widget=forms.RadioSelect,
-                    )
-        elif kind == Campaign.ItemKind.DEMONSTRATION:
-            self.fields["text"] = forms.CharField(
-                label="Your response",
-                required=False,
-                strip=False,
-                initial=self.item.payload.get("draft", ""),
-                widget=_text_widget(12, payloads.MAX_TEXT_CHARS),
-            )
-        elif kind == Campaign.ItemKind.QA:
-            self.fields["answer"] = forms.CharField(
-                label="Your answer",
-                required=False,
-                strip=False,
-                widget=_text_widget(8, payloads.MAX_TEXT_CHARS),
-            )
-            self.fields["sources"] = forms.CharField(
-                label="Sources (optional, one per line)",
-                required=False,
-                widget=_text_widget(3, payloads.MAX_SHORT_CHARS * payloads.MAX_SOURCES),
-            )
+        self.kind = kinds.get(self.campaign.item_kind)
+        answer_fields = self.kind.form_fields(self)
+        self.fields.update(answer_fields)
+        self.answer_fields = list(answer_fields)
         if self.campaign.ask_rationale:
             self.fields["rationale"] = forms.CharField(
                 label="Why? (briefly)",
                 required=False,
                 strip=False,
-                widget=_text_widget(3, payloads.MAX_SHORT_CHARS),
+                widget=text_widget(3, payloads.MAX_SHORT_CHARS),
             )
         if self.campaign.ask_confidence:
             self.fields["confidence"] = forms.ChoiceField(
@@ -204,74 +167,16 @@ class ResponseForm(forms.Form):
                 widget=forms.RadioSelect,
             )
 
-    # What the template needs --------------------------------------------------------
-
-    def candidate_rows(self) -> list[dict[str, Any]]:
-        """The candidates in display order, with their letter, key and fields."""
-        rows = []
-        for shown, index in enumerate(self.order):
-            candidate = self.candidates[index]
-            rows.append(
-                {
-                    "letter": LETTERS[shown],
-                    "key": shown + 1,
-                    "id": candidate["id"],
-                    "text": candidate["text"],
-                    "rank": self[f"rank_{index}"] if f"rank_{index}" in self.fields else None,
-                    "rating": self[f"rating_{index}"] if f"rating_{index}" in self.fields else None,
-                }
-            )
-        if self.is_bound and self.campaign.preference_format == Campaign.PreferenceFormat.RANKING:
-            # Show a refused ranking in the order the annotator put it, not as first dealt.
-            rows.sort(key=lambda row: _as_position(row["rank"].value(), len(rows)))
-        return rows
-
     # From HTML inputs to the payload shape ------------------------------------------
 
     def response_payload(self) -> dict[str, Any]:
         data = self.cleaned_data
-        payload: dict[str, Any] = {}
-        kind = self.campaign.item_kind
-        if kind == Campaign.ItemKind.PREFERENCE:
-            fmt = self.campaign.preference_format
-            if fmt == Campaign.PreferenceFormat.CHOICE:
-                payload["choice"] = data.get("choice", "")
-            elif fmt == Campaign.PreferenceFormat.RANKING:
-                payload["ranking"] = self._ranking()
-            ratings = {
-                self.candidates[index]["id"]: data[f"rating_{index}"]
-                for index in range(len(self.candidates))
-                if data.get(f"rating_{index}") not in (None, "")
-            }
-            if ratings or fmt == Campaign.PreferenceFormat.RATING:
-                payload["ratings"] = ratings
-        elif kind == Campaign.ItemKind.DEMONSTRATION:
-            payload["text"] = _unix_newlines(data.get("text", ""))
-        elif kind == Campaign.ItemKind.QA:
-            payload["answer"] = _unix_newlines(data.get("answer", ""))
-            sources = [line.strip() for line in data.get("sources", "").splitlines()]
-            if any(sources):
-                payload["sources"] = [source for source in sources if source]
+        payload = self.kind.form_payload(self, data)
         if data.get("rationale"):
-            payload["rationale"] = _unix_newlines(data["rationale"])
+            payload["rationale"] = unix_newlines(data["rationale"])
         if data.get("confidence") not in (None, ""):
             payload["confidence"] = data["confidence"]
         return payload
-
-    def _ranking(self) -> list[str]:
-        """Candidate ids best first, from one rank per candidate.
-
-        A position no candidate claims (or two claim) stays an empty string, so a
-        rank list that is not a permutation reaches the payload validator as an
-        invalid ranking instead of being silently repaired by sorting.
-        """
-        size = len(self.candidates)
-        by_position = [""] * size
-        for index, candidate in enumerate(self.candidates):
-            position = _as_position(self.cleaned_data.get(f"rank_{index}"), size)
-            if position < size:
-                by_position[position] = "" if by_position[position] else candidate["id"]
-        return by_position
 
     def time_on_task(self, now) -> int:
         """Milliseconds the annotator spent, from the page's clock or else from the lease."""
@@ -312,26 +217,24 @@ class ResponseForm(forms.Form):
             return str(self.fields[target].label)
         if not field or field == "__all__":
             return "Form"
-        return FIELD_LABELS.get(field.partition(".")[0], field)
+        head = field.partition(".")[0]
+        return self.kind.field_labels.get(head) or FIELD_LABELS.get(head, field)
 
 
 FIELD_LABELS = {
-    "choice": "Your choice",
-    "ranking": "Ranking",
-    "ratings": "Ratings",
     "assignment": "Item",
     "idempotency_key": "Form key",
     "time_on_task_ms": "Time on task",
 }
 
 
-def _unix_newlines(text: str) -> str:
+def unix_newlines(text: str) -> str:
     # Browsers send textarea line breaks as CRLF (HTML spec); that is transport, not
     # what the person typed, and it would leak into training data.
     return text.replace("\r\n", "\n")
 
 
-def _as_position(value: Any, size: int) -> int:
+def as_position(value: Any, size: int) -> int:
     """A submitted rank (1-based, maybe blank or junk) as a 0-based position; junk sorts last."""
     try:
         position = int(value) - 1

@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from collection import payloads
+from collection import kinds, payloads
 
 
 class Audience(models.Model):
@@ -213,6 +213,8 @@ class Campaign(models.Model):
         SEMANTIC = "semantic", "Semantic (holds in any context)"
         EPISODIC = "episodic", "Episodic (bound to a given situation)"
 
+    # The built-in kinds' names, for code that means one of them. The field's choices
+    # are the registry's (`collection.kinds`), so a new kind is a module, not a migration.
     class ItemKind(models.TextChoices):
         PREFERENCE = "preference", "Preference"
         DEMONSTRATION = "demonstration", "Demonstration"
@@ -238,7 +240,7 @@ class Campaign(models.Model):
     transience = models.CharField(
         max_length=8, choices=Transience.choices, default=Transience.SEMANTIC
     )
-    item_kind = models.CharField(max_length=14, choices=ItemKind.choices)
+    item_kind = models.CharField(max_length=kinds.MAX_NAME_CHARS, choices=kinds.choices)
     preference_format = models.CharField(
         max_length=8, choices=PreferenceFormat.choices, default=PreferenceFormat.CHOICE
     )

@@ -1,7 +1,9 @@
 """Validation of every JSON shape the platform accepts, in one place.
 
 Web forms, the REST API and file imports all call these functions, so an item
-or a response is judged by the same rules whichever door it came through.
+or a response is judged by the same rules whichever door it came through. What
+differs by item kind is declared by the kind's module (`collection.kinds`), called
+from here; the text, number and field-path helpers it uses are the ones below.
 Each function returns a normalised copy and raises `PayloadError` naming the
 offending field (dotted path, e.g. ``payload.candidates.1.text``).
 """
@@ -13,6 +15,8 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from collection import kinds
 
 MAX_PROMPT_CHARS = 50_000
 MAX_TEXT_CHARS = 20_000  # a candidate, a demonstration, an answer
@@ -202,7 +206,7 @@ def loads(text: str, field: str = "") -> Any:
     return value
 
 
-def _text(value: Any, field: str, *, limit: int, required: bool = True) -> str:
+def text_field(value: Any, field: str, *, limit: int, required: bool = True) -> str:
     if value is None or value == "":
         if required:
             raise PayloadError(field, "This field is required.")
@@ -217,13 +221,13 @@ def _text(value: Any, field: str, *, limit: int, required: bool = True) -> str:
     return value
 
 
-def _mapping(value: Any, field: str) -> Mapping:
+def mapping_field(value: Any, field: str) -> Mapping:
     if not isinstance(value, Mapping):
         raise PayloadError(field, "Must be an object.")
     return value
 
 
-def _no_unknown(value: Mapping, allowed: set[str], field: str) -> None:
+def no_unknown(value: Mapping, allowed: set[str], field: str) -> None:
     unknown = sorted(set(value) - allowed)
     if unknown:
         prefix = f"{field}." if field else ""
@@ -242,9 +246,9 @@ def validate_attribute_schema(schema: Any) -> list[dict]:
     result = []
     for i, attribute in enumerate(schema):
         field = f"attribute_schema.{i}"
-        attribute = _mapping(attribute, field)
-        _no_unknown(attribute, {"name", "label", "choices"}, field)
-        name = _text(attribute.get("name"), f"{field}.name", limit=MAX_ID_CHARS)
+        attribute = mapping_field(attribute, field)
+        no_unknown(attribute, {"name", "label", "choices"}, field)
+        name = text_field(attribute.get("name"), f"{field}.name", limit=MAX_ID_CHARS)
         if not name.isidentifier():
             raise PayloadError(f"{field}.name", "Use letters, digits and underscores.")
         if name in seen:
@@ -254,14 +258,14 @@ def validate_attribute_schema(schema: Any) -> list[dict]:
         if not isinstance(choices, list) or len(choices) < 2:
             raise PayloadError(f"{field}.choices", "Give at least two allowed values.")
         for j, choice in enumerate(choices):
-            _text(choice, f"{field}.choices.{j}", limit=200)
+            text_field(choice, f"{field}.choices.{j}", limit=200)
         if len(set(choices)) != len(choices):
             raise PayloadError(f"{field}.choices", "Allowed values must be distinct.")
         label = attribute.get("label") or name.replace("_", " ").capitalize()
         result.append(
             {
                 "name": name,
-                "label": _text(label, f"{field}.label", limit=200),
+                "label": text_field(label, f"{field}.label", limit=200),
                 "choices": list(choices),
             }
         )
@@ -269,7 +273,7 @@ def validate_attribute_schema(schema: Any) -> list[dict]:
 
 
 def validate_target_marginals(marginals: Any, schema: list[dict], *, kind: str) -> dict:
-    marginals = _mapping(marginals if marginals is not None else {}, "target_marginals")
+    marginals = mapping_field(marginals if marginals is not None else {}, "target_marginals")
     if marginals and kind != "public":
         raise PayloadError("target_marginals", "Only public audiences have target marginals.")
     choices = {attribute["name"]: attribute["choices"] for attribute in schema}
@@ -278,7 +282,7 @@ def validate_target_marginals(marginals: Any, schema: list[dict], *, kind: str) 
         field = f"target_marginals.{name}"
         if name not in choices:
             raise PayloadError(field, "Not an attribute of this audience's schema.")
-        shares = _mapping(shares, field)
+        shares = mapping_field(shares, field)
         for value, share in shares.items():
             if value not in choices[name]:
                 raise PayloadError(f"{field}.{value}", f"Not an allowed value of {name}.")
@@ -298,8 +302,8 @@ def validate_target_marginals(marginals: Any, schema: list[dict], *, kind: str) 
 
 def validate_attributes(values: Any, schema: list[dict]) -> dict:
     """A member's self-reported attributes: exactly the schema's, with allowed values."""
-    values = _mapping(values if values is not None else {}, "attributes")
-    _no_unknown(values, {attribute["name"] for attribute in schema}, "attributes")
+    values = mapping_field(values if values is not None else {}, "attributes")
+    no_unknown(values, {attribute["name"] for attribute in schema}, "attributes")
     for attribute in schema:
         field = f"attributes.{attribute['name']}"
         if attribute["name"] not in values:
@@ -321,8 +325,8 @@ def validate_context(context: Any, *, episodic: bool) -> dict | None:
                 "context", "Episodic items need a context (messages, situation or persona)."
             )
         return None
-    context = _mapping(context, "context")
-    _no_unknown(context, {"messages", "situation", "persona"}, "context")
+    context = mapping_field(context, "context")
+    no_unknown(context, {"messages", "situation", "persona"}, "context")
     result: dict[str, Any] = {}
     messages = context.get("messages")
     if messages is not None:
@@ -333,17 +337,17 @@ def validate_context(context: Any, *, episodic: bool) -> dict | None:
         clean = []
         for i, message in enumerate(messages):
             field = f"context.messages.{i}"
-            message = _mapping(message, field)
-            _no_unknown(message, {"role", "content"}, field)
+            message = mapping_field(message, field)
+            no_unknown(message, {"role", "content"}, field)
             if message.get("role") not in ROLES:
                 raise PayloadError(f"{field}.role", f"Must be one of {', '.join(ROLES)}.")
-            content = _text(message.get("content"), f"{field}.content", limit=MAX_TEXT_CHARS)
+            content = text_field(message.get("content"), f"{field}.content", limit=MAX_TEXT_CHARS)
             clean.append({"role": message["role"], "content": content})
         if clean:
             result["messages"] = clean
     for key in ("situation", "persona"):
         if context.get(key):
-            result[key] = _text(context[key], f"context.{key}", limit=MAX_SHORT_CHARS)
+            result[key] = text_field(context[key], f"context.{key}", limit=MAX_SHORT_CHARS)
     if not result:
         if episodic:
             raise PayloadError(
@@ -353,7 +357,7 @@ def validate_context(context: Any, *, episodic: bool) -> dict | None:
     return result
 
 
-def _sources(value: Any, field: str) -> list[str]:
+def sources_field(value: Any, field: str) -> list[str]:
     if value in (None, ""):
         return []
     if isinstance(value, str):
@@ -362,16 +366,18 @@ def _sources(value: Any, field: str) -> list[str]:
         raise PayloadError(field, "Must be a list of strings.")
     if len(value) > MAX_SOURCES:
         raise PayloadError(field, f"At most {MAX_SOURCES} sources.")
-    return [_text(source, f"{field}.{i}", limit=MAX_SHORT_CHARS) for i, source in enumerate(value)]
+    return [
+        text_field(source, f"{field}.{i}", limit=MAX_SHORT_CHARS) for i, source in enumerate(value)
+    ]
 
 
 GENERATION_KEYS = {"job", "request", "endpoint", "model", "params", "latency_ms", "usage"}
 
 
-def _generation(value: Any, field: str) -> dict:
+def generation_field(value: Any, field: str) -> dict:
     """How a generated candidate was made: kept for researchers, never shown to annotators."""
-    value = _mapping(value, field)
-    _no_unknown(value, GENERATION_KEYS, field)
+    value = mapping_field(value, field)
+    no_unknown(value, GENERATION_KEYS, field)
     for key in ("params", "usage"):
         if key in value and not isinstance(value[key], Mapping):
             raise PayloadError(f"{field}.{key}", "Must be an object.")
@@ -386,92 +392,28 @@ def validate_item_payload(
 ) -> dict:
     """``prompts_only``: a preference item may have fewer than two candidates for now
     (models generate them later); it is not served until it has two."""
-    payload = _mapping(payload if payload is not None else {}, "payload")
-    if kind == "preference":
-        _no_unknown(payload, {"candidates"}, "payload")
-        candidates = payload.get("candidates")
-        if prompts_only and candidates in (None, []):
-            candidates = []
-        if not isinstance(candidates, list) or (len(candidates) < 2 and not prompts_only):
-            raise PayloadError("payload.candidates", "Give at least two candidate responses.")
-        if len(candidates) > MAX_CANDIDATES:
-            raise PayloadError("payload.candidates", f"At most {MAX_CANDIDATES} candidates.")
-        if preference_format == "choice" and (
-            len(candidates) > 2 if prompts_only else len(candidates) != 2
-        ):
-            raise PayloadError(
-                "payload.candidates",
-                f"This campaign picks the better of two; got {len(candidates)} candidates.",
-            )
-        clean, seen = [], set()
-        for i, candidate in enumerate(candidates):
-            field = f"payload.candidates.{i}"
-            if isinstance(candidate, str):
-                candidate = {"text": candidate}
-            candidate = _mapping(candidate, field)
-            _no_unknown(candidate, {"id", "text", "source", "generation"}, field)
-            candidate_id = candidate.get("id", "abcdefghi"[i])
-            candidate_id = _text(str(candidate_id), f"{field}.id", limit=MAX_ID_CHARS)
-            if candidate_id == TIE:
-                raise PayloadError(f"{field}.id", f"{TIE!r} is reserved for ties.")
-            if candidate_id in seen:
-                raise PayloadError(f"{field}.id", f"Candidate id {candidate_id!r} appears twice.")
-            seen.add(candidate_id)
-            entry = {
-                "id": candidate_id,
-                "text": _text(candidate.get("text"), f"{field}.text", limit=MAX_TEXT_CHARS),
-            }
-            source = _text(candidate.get("source"), f"{field}.source", limit=200, required=False)
-            if source:
-                entry["source"] = source
-            if candidate.get("generation") is not None:
-                entry["generation"] = _generation(candidate["generation"], f"{field}.generation")
-            clean.append(entry)
-        return {"candidates": clean}
-    if kind == "demonstration":
-        _no_unknown(payload, {"draft"}, "payload")
-        draft = _text(payload.get("draft"), "payload.draft", limit=MAX_TEXT_CHARS, required=False)
-        return {"draft": draft} if draft else {}
-    if kind == "qa":
-        _no_unknown(payload, {"question", "reference_answer", "sources"}, "payload")
-        result = {
-            "question": _text(payload.get("question"), "payload.question", limit=MAX_PROMPT_CHARS)
-        }
-        reference = _text(
-            payload.get("reference_answer"),
-            "payload.reference_answer",
-            limit=MAX_TEXT_CHARS,
-            required=False,
-        )
-        if reference:
-            result["reference_answer"] = reference
-        sources = _sources(payload.get("sources"), "payload.sources")
-        if sources:
-            result["sources"] = sources
-        return result
-    raise PayloadError("kind", f"Unknown item kind {kind!r}.")
+    payload = mapping_field(payload if payload is not None else {}, "payload")
+    rules = kinds.Rules(preference_format=preference_format, prompts_only=prompts_only)
+    return _kind(kind).validate_payload(payload, rules)
+
+
+def _kind(name: str) -> kinds.Kind:
+    try:
+        return kinds.get(name)
+    except kinds.UnknownKind:
+        raise PayloadError("kind", f"Unknown item kind {name!r}.") from None
 
 
 def validate_expected(kind: str, expected: Any, payload: dict) -> dict:
-    """What an attention check's correct answer looks like.
+    """What an attention check's correct answer looks like (each kind's module says)."""
+    expected = mapping_field(expected, "expected")
+    return _kind(kind).validate_expected(expected, payload)
 
-    Preferences: ``{"choice": id}`` (the better of two, or ``"tie"``) or
-    ``{"top": id}`` (ranked first, or rated highest). Text kinds:
-    ``{"contains": "word"}``, matched case-insensitively.
-    """
-    expected = _mapping(expected, "expected")
-    if kind == "preference":
-        ids = {candidate["id"] for candidate in payload["candidates"]}
-        _no_unknown(expected, {"choice", "top"}, "expected")
-        if len(expected) != 1:
-            raise PayloadError("expected", "Give exactly one of choice or top.")
-        key, value = next(iter(expected.items()))
-        allowed = ids | {TIE} if key == "choice" else ids
-        if value not in allowed:
-            raise PayloadError(f"expected.{key}", f"Must be one of {', '.join(sorted(allowed))}.")
-        return {key: value}
-    _no_unknown(expected, {"contains"}, "expected")
-    return {"contains": _text(expected.get("contains"), "expected.contains", limit=200)}
+
+def expected_contains(expected: Mapping) -> dict:
+    """The text kinds' attention check: ``{"contains": "word"}``, matched case-insensitively."""
+    no_unknown(expected, {"contains"}, "expected")
+    return {"contains": text_field(expected.get("contains"), "expected.contains", limit=200)}
 
 
 def validate_item(
@@ -492,10 +434,9 @@ def validate_item(
         preference_format=preference_format,
         prompts_only=prompts_only and expected is None,
     )
-    if kind == "qa" and not prompt:
-        prompt = payload["question"]
+    prompt = _kind(kind).item_prompt(prompt, payload)
     return {
-        "prompt": _text(prompt, "prompt", limit=MAX_PROMPT_CHARS),
+        "prompt": text_field(prompt, "prompt", limit=MAX_PROMPT_CHARS),
         "context": validate_context(context, episodic=episodic),
         "payload": payload,
         "expected": None if expected is None else validate_expected(kind, expected, payload),
@@ -531,7 +472,7 @@ def validate_rating_scale(low: int | None, high: int | None) -> tuple[int, int] 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
 
 
-def _int_in(value: Any, field: str, low: int, high: int) -> int:
+def whole_number(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, str):
         if not _WHOLE_NUMBER.fullmatch(value.strip()):
             raise PayloadError(field, "Must be a whole number.")
@@ -554,63 +495,19 @@ def validate_response(
     ask_confidence: bool = False,
 ) -> dict:
     """A response to an item, checked against that item and its campaign's rules."""
-    payload = _mapping(payload, "payload")
-    result: dict[str, Any] = {}
-    if kind == "preference":
-        ids = [candidate["id"] for candidate in item_payload["candidates"]]
-        _no_unknown(payload, {"choice", "ranking", "ratings", "rationale", "confidence"}, "")
-        if preference_format == "choice":
-            choice = payload.get("choice")
-            if choice in (None, ""):
-                raise PayloadError("choice", "Pick one of the responses, or a tie.")
-            if choice not in [*ids, TIE]:
-                raise PayloadError("choice", f"Must be one of {', '.join([*ids, TIE])}.")
-            result["choice"] = choice
-        elif preference_format == "ranking":
-            ranking = payload.get("ranking")
-            if not isinstance(ranking, list) or not ranking:
-                raise PayloadError("ranking", "Order all the responses, best first.")
-            if sorted(map(str, ranking)) != sorted(ids) or len(ranking) != len(ids):
-                raise PayloadError(
-                    "ranking", f"Must list each of {', '.join(ids)} exactly once, best first."
-                )
-            result["ranking"] = [str(candidate_id) for candidate_id in ranking]
-        ratings = payload.get("ratings")
-        if preference_format == "rating" and not ratings:
-            raise PayloadError("ratings", "Rate every response.")
-        if ratings:
-            if rating_scale is None:
-                raise PayloadError("ratings", "This campaign does not collect ratings.")
-            ratings = _mapping(ratings, "ratings")
-            _no_unknown(ratings, set(ids), "ratings")
-            missing = [candidate_id for candidate_id in ids if candidate_id not in ratings]
-            if missing:
-                raise PayloadError(f"ratings.{missing[0]}", "Rate every response.")
-            result["ratings"] = {
-                candidate_id: _int_in(
-                    ratings[candidate_id], f"ratings.{candidate_id}", *rating_scale
-                )
-                for candidate_id in ids
-            }
-    elif kind == "demonstration":
-        _no_unknown(payload, {"text", "rationale", "confidence"}, "")
-        result["text"] = _text(payload.get("text"), "text", limit=MAX_TEXT_CHARS)
-    elif kind == "qa":
-        _no_unknown(payload, {"answer", "sources", "rationale", "confidence"}, "")
-        result["answer"] = _text(payload.get("answer"), "answer", limit=MAX_TEXT_CHARS)
-        sources = _sources(payload.get("sources"), "sources")
-        if sources:
-            result["sources"] = sources
-    else:
-        raise PayloadError("kind", f"Unknown item kind {kind!r}.")
-    rationale = _text(payload.get("rationale"), "rationale", limit=MAX_SHORT_CHARS, required=False)
+    payload = mapping_field(payload, "payload")
+    rules = kinds.Rules(preference_format=preference_format, rating_scale=rating_scale)
+    result: dict[str, Any] = _kind(kind).validate_response(payload, item_payload, rules)
+    rationale = text_field(
+        payload.get("rationale"), "rationale", limit=MAX_SHORT_CHARS, required=False
+    )
     if rationale:
         result["rationale"] = rationale
     elif ask_rationale:
         raise PayloadError("rationale", "Say briefly why.")
     confidence = payload.get("confidence")
     if confidence not in (None, ""):
-        result["confidence"] = _int_in(confidence, "confidence", *CONFIDENCE_RANGE)
+        result["confidence"] = whole_number(confidence, "confidence", *CONFIDENCE_RANGE)
     elif ask_confidence:
         raise PayloadError("confidence", "Say how confident you are.")
     return result
@@ -635,5 +532,13 @@ def attention_check_passed(expected: dict, payload: dict) -> bool:
         return payload.get("choice") == expected["choice"]
     if "top" in expected:
         return top_choice(payload) == expected["top"]
-    text = payload.get("text") or payload.get("answer") or ""
+    # The text kinds name their answer's key; a response has at most one of them.
+    text = next(
+        (
+            payload[kind.answer_text_key]
+            for kind in kinds.all()
+            if kind.answer_text_key and payload.get(kind.answer_text_key)
+        ),
+        "",
+    )
     return expected["contains"].casefold() in text.casefold()

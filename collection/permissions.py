@@ -29,6 +29,20 @@ def campaigns_managed_by(user) -> QuerySet[Campaign]:
     return Campaign.objects.filter(owners=user)
 
 
+def campaigns_open_to(user) -> QuerySet[Campaign]:
+    """Campaigns a user may use as an annotator (consent, annotate, withdraw): aimed at an
+    audience they belong to, and not a draft, which is its researchers' until it opens.
+
+    Paused and closed campaigns stay reachable, so their pages can say why there is
+    nothing to do, and so people can still withdraw from them.
+    """
+    return (
+        Campaign.objects.exclude(status=Campaign.Status.DRAFT)
+        .filter(targets__audience__memberships__participant__user=user)
+        .distinct()
+    )
+
+
 def audiences_visible_to(user) -> QuerySet[Audience]:
     """Researchers see every audience except other people's dyads; a dyad is visible
     to its member, the researchers of campaigns that target it, and its creator."""

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db import connection
 from django.db.models import Count, F, Q
+from django.utils import timezone
 
 from collection.models import (
     Assignment,
@@ -160,6 +161,64 @@ def attention_check_next(*, participant: Participant, campaign: Campaign) -> int
     )
 
 
+# How a slot is counted, in one place. A slot is taken while it holds a response
+# (``filled``) or a lease that has not run out: completed + live leases, which the
+# engine keeps at most k per (item, audience). It is free otherwise. The engine's
+# search, the sync that trims slots above k, and every count of slots (progress, the
+# dashboard, the annotator's home page, stratum scarcity) read these.
+SLOT_LIVE_LEASE_SQL = "NOT filled AND lease_expires_at >= %(now)s"
+SLOT_FREE_SQL = "NOT s.filled AND (s.lease_expires_at IS NULL OR s.lease_expires_at < %(now)s)"
+SLOT_COUNTS_SQL = (
+    f"count(*), count(*) FILTER (WHERE filled), count(*) FILTER (WHERE {SLOT_LIVE_LEASE_SQL})"
+)
+SLOT_COUNTS_BY_AUDIENCE_SQL = f"""
+SELECT audience_id, {SLOT_COUNTS_SQL}
+FROM collection_slot WHERE campaign_id = %(campaign)s{{audiences}}
+GROUP BY audience_id
+"""
+SLOT_COUNTS_BY_CAMPAIGN_SQL = f"""
+SELECT campaign_id, {SLOT_COUNTS_SQL}
+FROM collection_slot WHERE campaign_id = ANY(%(campaigns)s)
+GROUP BY campaign_id
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class SlotCounts:
+    slots: int = 0
+    filled: int = 0
+    live_leases: int = 0
+
+    @property
+    def fill(self) -> float:
+        """Filled slots over all slots."""
+        return self.filled / self.slots if self.slots else 0.0
+
+    @property
+    def fill_percent(self) -> float:
+        return self.fill * 100
+
+
+def slot_counts_by_audience(
+    *, campaign: Campaign, now: datetime, audience_ids: list[int] | None = None
+) -> dict[int, SlotCounts]:
+    """Per audience of the campaign (or of ``audience_ids``): slots, filled, live leases."""
+    audiences = "" if audience_ids is None else " AND audience_id = ANY(%(audiences)s)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SLOT_COUNTS_BY_AUDIENCE_SQL.format(audiences=audiences),
+            {"campaign": campaign.pk, "now": now, "audiences": audience_ids},
+        )
+        return {row[0]: SlotCounts(*row[1:]) for row in cursor.fetchall()}
+
+
+def slot_counts_by_campaign(*, campaign_ids: list[int], now: datetime) -> dict[int, SlotCounts]:
+    """Per campaign: slots, filled, live leases."""
+    with connection.cursor() as cursor:
+        cursor.execute(SLOT_COUNTS_BY_CAMPAIGN_SQL, {"campaigns": campaign_ids, "now": now})
+        return {row[0]: SlotCounts(*row[1:]) for row in cursor.fetchall()}
+
+
 # The plan (EXPLAIN on a campaign of 1,000,000 items, k=3): an Index Scan on the
 # partial index slot_open_in_order, with the campaign and audience as its leading
 # keys and (index, item_id) as its order, so no Sort; LockRows with SKIP LOCKED
@@ -167,13 +226,12 @@ def attention_check_next(*, participant: Participant, campaign: Campaign) -> int
 # before". The scan stops at the first row it can lock, so it reads only the
 # slots leased by others (at most one per concurrent annotator) and the items
 # this participant has already seen at the current depth (at most their cap).
-NEXT_FREE_SLOT_SQL = """
+NEXT_FREE_SLOT_SQL = f"""
 SELECT s.id, s.campaign_id, s.audience_id, s.item_id, s.index
 FROM collection_slot s
 WHERE s.campaign_id = %(campaign)s
   AND s.audience_id = %(audience)s
-  AND NOT s.filled
-  AND (s.lease_expires_at IS NULL OR s.lease_expires_at < %(now)s)
+  AND {SLOT_FREE_SQL}
   AND NOT EXISTS (
       SELECT 1 FROM collection_assignment a
       WHERE a.item_id = s.item_id AND a.participant_id = %(participant)s)
@@ -209,10 +267,12 @@ def stratum_status(*, campaign: Campaign, audience: Audience) -> dict:
     Shares are over the audience's live (not withdrawn) responses in the campaign.
     """
     target = CampaignAudience.objects.get(campaign=campaign, audience=audience)
-    slots = Slot.objects.filter(campaign=campaign, audience=audience).aggregate(
-        total=Count("id"), open=Count("id", filter=Q(filled=False))
-    )
-    scarce = slots["total"] > 0 and slots["open"] <= target.stratum_reserve_share * slots["total"]
+    slots = slot_counts_by_audience(
+        campaign=campaign, now=timezone.now(), audience_ids=[audience.pk]
+    ).get(audience.pk, SlotCounts())
+    # Scarcity counts unfilled slots, not free ones: a live lease is not yet a response.
+    unfilled = slots.slots - slots.filled
+    scarce = slots.slots > 0 and unfilled <= target.stratum_reserve_share * slots.slots
     below: dict[str, list[str]] = {}
     for name, shares in audience.target_marginals.items():
         observed = response_counts_by_attribute(campaign=campaign, audience=audience, name=name)
@@ -245,23 +305,13 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dic
     Counted in SQL over the slot table (one row per place), so it stays one
     aggregate query per audience however many items there are.
     """
-    from django.utils import timezone
-
     now = now or timezone.now()
     items = campaign.items.filter(is_attention_check=False).count()
     rows = []
+    counts = slot_counts_by_audience(campaign=campaign, now=now)
     for target in campaign.targets.select_related("audience").order_by("audience__slug"):
+        slots, filled, leased = dataclasses.astuple(counts.get(target.audience_id, SlotCounts()))
         with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT count(*),
-                       count(*) FILTER (WHERE filled),
-                       count(*) FILTER (WHERE NOT filled AND lease_expires_at >= %(now)s)
-                FROM collection_slot WHERE campaign_id = %(campaign)s AND audience_id = %(audience)s
-                """,
-                {"campaign": campaign.pk, "audience": target.audience_id, "now": now},
-            )
-            slots, filled, leased = cursor.fetchone()
             cursor.execute(
                 """
                 SELECT count(*) FROM (

@@ -46,7 +46,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from collection import payloads, selectors
+from collection import kinds, payloads, selectors
 from collection.authentication import token_hash
 from collection.models import (
     ApiToken,
@@ -340,11 +340,7 @@ CAMPAIGN_TRANSITIONS = {
     Campaign.Status.CLOSED: set(),
 }
 
-COMPETENCE_FOR_KIND = {
-    Campaign.ItemKind.PREFERENCE: Campaign.Competence.BEHAVIOUR,
-    Campaign.ItemKind.DEMONSTRATION: Campaign.Competence.SKILL,
-    Campaign.ItemKind.QA: Campaign.Competence.KNOWLEDGE,
-}
+COMPETENCE_FOR_KIND = kinds.CompetenceByKind()
 
 
 def campaign_create(
@@ -358,7 +354,7 @@ def campaign_create(
     **fields,
 ) -> Campaign:
     """A draft campaign; ``targets`` maps each target audience to its overlap k."""
-    if item_kind not in Campaign.ItemKind.values:
+    if item_kind not in COMPETENCE_FOR_KIND:
         raise ServiceError(f"Unknown item kind {item_kind!r}.", field="item_kind")
     if Campaign.objects.filter(slug=slug).exists():
         raise Conflict(f"A campaign with slug {slug!r} exists already.", field="slug")
@@ -449,16 +445,15 @@ def campaign_sync_slots(*, campaign: Campaign, new_items_after: int | None = Non
         if new_items_after is not None:
             return
         cursor.execute(
-            """
+            f"""
             DELETE FROM collection_slot s
-            WHERE s.campaign_id = %s AND NOT s.filled
-              AND (s.lease_expires_at IS NULL OR s.lease_expires_at < %s)
+            WHERE s.campaign_id = %(campaign)s AND {selectors.SLOT_FREE_SQL}
               AND NOT EXISTS (
                   SELECT 1 FROM collection_campaignaudience t
                   WHERE t.campaign_id = s.campaign_id AND t.audience_id = s.audience_id
                     AND s.index < t.overlap_k)
             """,
-            [campaign.pk, now],
+            {"campaign": campaign.pk, "now": now},
         )
 
 
@@ -501,7 +496,7 @@ def item_candidates_append(*, item_id: int, candidates: list[dict]) -> Item:
     """
     item = Item.objects.select_for_update().select_related("campaign").get(pk=item_id)
     campaign = item.campaign
-    if campaign.item_kind != Campaign.ItemKind.PREFERENCE:
+    if not kinds.get(campaign.item_kind).has_candidates:
         raise ServiceError("Only preference items have candidates.", field="item")
     present = list(item.candidates)
     done = {(c.get("generation") or {}).get("request") for c in present} - {None}

@@ -20,18 +20,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from collection import selectors, services
+from collection import kinds, selectors, services
 from collection.forms import (
-    LETTERS,
     ConsentForm,
     FlagForm,
     ProfileForm,
     ResponseForm,
     SignupForm,
-    display_order,
 )
 from collection.models import (
     ApiToken,
@@ -43,10 +40,9 @@ from collection.models import (
     Membership,
     Participant,
     Response,
-    Slot,
     Withdrawal,
 )
-from collection.permissions import audiences_visible_to
+from collection.permissions import audiences_visible_to, campaigns_open_to
 from collection.throttles import SignupThrottle, TokenCreateThrottle
 
 FILL_CACHE_SECONDS = 60
@@ -422,7 +418,6 @@ def _render_annotate(
         "item": assignment.item,
         "form": form,
         "flag_form": flag_form or FlagForm(),
-        "rows": form.candidate_rows(),
         "completed": counts.completed,
         "item_number": counts.completed + 1,
         "cap": cap,
@@ -430,8 +425,10 @@ def _render_annotate(
         "rating_scale": campaign.rating_scale,
         "kind": campaign.item_kind,
         "format": campaign.preference_format,
+        "answer_fields": [form[name] for name in form.answer_fields],
+        **form.kind.annotate_context(form),
     }
-    return render(request, "collection/annotate.html", context, status=status)
+    return render(request, form.kind.template_name, context, status=status)
 
 
 # Reads this web UI needs. They are small and specific to these pages; move them to
@@ -439,14 +436,12 @@ def _render_annotate(
 
 
 def _campaign_for(participant: Participant, slug: str) -> Campaign:
-    """A campaign the participant may see: not a draft, and aimed at one of their audiences.
+    """A campaign the participant may use (`permissions.campaigns_open_to`, as the API).
 
     Anything else is a 404, so the pages do not reveal which campaigns exist.
     """
-    campaign = get_object_or_404(Campaign.objects.exclude(status=Campaign.Status.DRAFT), slug=slug)
-    if not Membership.objects.filter(
-        participant=participant, audience__targets__campaign=campaign
-    ).exists():
+    campaign = campaigns_open_to(participant.user).filter(slug=slug).first()
+    if campaign is None:
         raise Http404("This campaign is not open to your audiences.")
     return campaign
 
@@ -543,53 +538,21 @@ def _fill_percent(campaign: Campaign, audience_ids: list[int]) -> int | None:
     key = f"web:fill:{campaign.pk}:{','.join(map(str, audience_ids))}"
     fill = cache.get(key)
     if fill is None:
-        slots = Slot.objects.filter(campaign=campaign, audience_id__in=audience_ids).aggregate(
-            total=Count("id"), filled=Count("id", filter=Q(filled=True))
-        )
-        fill = round(100 * slots["filled"] / slots["total"]) if slots["total"] else -1
+        counts = selectors.slot_counts_by_audience(
+            campaign=campaign, now=timezone.now(), audience_ids=audience_ids
+        ).values()
+        total, filled = sum(c.slots for c in counts), sum(c.filled for c in counts)
+        fill = round(100 * filled / total) if total else -1
         cache.set(key, fill, FILL_CACHE_SECONDS)
     return None if fill < 0 else fill
 
 
 def _answer_summary(response: Response) -> list[tuple[str, str]]:
     """What a response said, as (label, text) pairs a person can read back."""
-    payload, item = response.payload, response.item
-
-    def excerpt(text: str, length: int = 80) -> str:
-        return Truncator(text).chars(length)
-
-    candidates = {candidate["id"]: candidate["text"] for candidate in item.candidates}
-    shown = {}
-    if response.assignment_id and item.candidates:
-        # Name candidates by the letters this person saw them under.
-        order = display_order(Assignment(pk=response.assignment_id, item=item))
-        shown = {item.candidates[index]["id"]: LETTERS[n] for n, index in enumerate(order)}
-
-    def name(candidate_id: str) -> str:
-        letter = shown.get(candidate_id, candidate_id)
-        return f"{letter} (“{excerpt(candidates.get(candidate_id, ''), 50)}”)"
-
-    summary: list[tuple[str, str]] = []
-    if "choice" in payload:
-        choice = payload["choice"]
-        summary.append(("Choice", "a tie" if choice == "tie" else name(choice)))
-    if "ranking" in payload:
-        summary.append(("Ranking", " › ".join(shown.get(c, c) for c in payload["ranking"])))
-    if "ratings" in payload:
-        summary.append(
-            (
-                "Ratings",
-                ", ".join(f"{shown.get(c, c)}: {value}" for c, value in payload["ratings"].items()),
-            )
-        )
-    if "text" in payload:
-        summary.append(("Response", excerpt(payload["text"], 200)))
-    if "answer" in payload:
-        summary.append(("Answer", excerpt(payload["answer"], 200)))
-    if payload.get("sources"):
-        summary.append(("Sources", ", ".join(excerpt(s, 60) for s in payload["sources"])))
+    payload = response.payload
+    summary = kinds.get(response.campaign.item_kind).summary(response)
     if "rationale" in payload:
-        summary.append(("Why", excerpt(payload["rationale"], 200)))
+        summary.append(("Why", kinds.excerpt(payload["rationale"], 200)))
     if "confidence" in payload:
         summary.append(("Confidence", f"{payload['confidence']} of 5"))
     return summary

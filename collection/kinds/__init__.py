@@ -1,0 +1,174 @@
+"""Item kinds: each kind of item is one module here that declares what it contributes.
+
+A kind (preference, demonstration, QA, ...) says how its items' payloads are
+checked, how a response to them is checked, which fields the annotator's form
+has, what the annotator sees (page template and its context, and the API's item
+representation) and how a response reads back on the submissions page. The rest
+of the collection app asks the registry instead of branching on the kind's name.
+
+Adding a kind is one module that subclasses `Kind` and calls `register`, named in
+`MODULES` so it loads at start-up (`CollectionConfig.ready`), plus its tests.
+
+This package imports nothing of the app at module level: `collection.models` and
+`collection.payloads` import it (the model's choices, the validators' dispatch),
+while the kind modules import them, and are loaded once the app registry is ready.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.utils.text import Truncator
+
+if TYPE_CHECKING:
+    from django import forms
+
+    from collection.forms import ResponseForm
+    from collection.models import Item, Response
+
+# Loaded in this order, which is the order of the campaign form's and the API's choices.
+MODULES = ("preference", "demonstration", "qa")
+MAX_NAME_CHARS = 14  # Campaign.item_kind's max_length
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    """The campaign's settings a kind's checks may depend on."""
+
+    preference_format: str = "choice"
+    rating_scale: tuple[int, int] | None = None
+    # Items may come without their candidates for now (models generate them later).
+    prompts_only: bool = False
+
+
+class Kind:
+    """What one item kind contributes; a module subclasses this and registers one instance.
+
+    Methods without a default must be given. Payloads come in as mappings already
+    known to be JSON objects; errors are `payloads.PayloadError` naming the field.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    competence: ClassVar[str]  # the campaign's default competence (a Campaign.Competence)
+    # The annotate page: a template extending collection/annotate.html, whose default
+    # blocks show the prompt and the kind's form fields one below the other.
+    template_name: ClassVar[str] = "collection/annotate.html"
+    # How to name a response field that is not a form field when an error concerns it.
+    field_labels: ClassVar[Mapping[str, str]] = {}
+    # The response key holding the annotator's own text, for "contains" attention checks.
+    answer_text_key: ClassVar[str | None] = None
+    # Whether items carry candidate responses (which generation jobs can append).
+    has_candidates: ClassVar[bool] = False
+
+    # Items ------------------------------------------------------------------------
+
+    def validate_payload(self, payload: Mapping, rules: Rules) -> dict:
+        raise NotImplementedError
+
+    def item_prompt(self, prompt: Any, payload: dict) -> Any:
+        """The prompt to check and store, given the (clean) payload; as given by default."""
+        return prompt
+
+    def validate_expected(self, expected: Mapping, payload: dict) -> dict:
+        """An attention check's correct answer, checked against the item's payload; by
+        default ``{"contains": "word"}``, matched in the answer text case-insensitively."""
+        # Imported here: collection.payloads imports this package to dispatch to kinds.
+        from collection.payloads import expected_contains
+
+        return expected_contains(expected)
+
+    # Responses --------------------------------------------------------------------
+
+    def validate_response(self, payload: Mapping, item_payload: dict, rules: Rules) -> dict:
+        """The kind's part of a response; rationale and confidence are checked for every kind."""
+        raise NotImplementedError
+
+    # What the annotator sees ------------------------------------------------------
+
+    def form_fields(self, form: ResponseForm) -> dict[str, forms.Field]:
+        """The form fields for an answer, in display order."""
+        raise NotImplementedError
+
+    def form_payload(self, form: ResponseForm, data: dict) -> dict:
+        """The response payload (the kind's part) from the form's cleaned data."""
+        raise NotImplementedError
+
+    def annotate_context(self, form: ResponseForm) -> dict:
+        """Extra template context for the annotate page."""
+        return {}
+
+    def annotator_item(self, item: Item) -> dict:
+        """The kind's keys of an item as the API shows it to an annotator (never sources
+        or expected answers)."""
+        return {}
+
+    def summary(self, response: Response) -> list[tuple[str, str]]:
+        """The kind's part of a response as (label, text) pairs a person can read back."""
+        raise NotImplementedError
+
+
+class UnknownKind(KeyError):
+    pass
+
+
+_registry: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    """Add a kind; its name becomes a valid ``Campaign.item_kind``."""
+    if not kind.name or len(kind.name) > MAX_NAME_CHARS:
+        raise ValueError(f"A kind's name has 1 to {MAX_NAME_CHARS} characters: {kind.name!r}.")
+    if kind.name in _registry and type(_registry[kind.name]) is not type(kind):
+        raise ValueError(f"Kind {kind.name!r} is registered already.")
+    _registry[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    _registry.pop(name, None)
+
+
+def get(name: str) -> Kind:
+    try:
+        return _registry[name]
+    except KeyError:
+        raise UnknownKind(name) from None
+
+
+def all() -> list[Kind]:  # noqa: A001  the registry's own vocabulary: kinds.all()
+    return list(_registry.values())
+
+
+def choices() -> list[tuple[str, str]]:
+    """``Campaign.item_kind``'s choices (callable, so a new kind needs no migration)."""
+    return [(kind.name, kind.label) for kind in _registry.values()]
+
+
+class CompetenceByKind(Mapping[str, str]):
+    """Each registered kind's default competence, read from the registry when asked."""
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            return _registry[name].competence
+        except KeyError:
+            raise UnknownKind(name) from None
+
+    def __iter__(self):
+        return iter(_registry)
+
+    def __len__(self) -> int:
+        return len(_registry)
+
+
+def excerpt(text: str, length: int = 80) -> str:
+    """A response's text shortened for a summary."""
+    return Truncator(text).chars(length)
+
+
+def load() -> None:
+    for module in MODULES:
+        importlib.import_module(f"{__name__}.{module}")
