@@ -33,16 +33,8 @@ from aggregation.models import (
     ExportJob,
     Release,
 )
-from collection.apis import ListAPIView, paginate
+from collection.apis.common import ListAPIView, paginate
 from collection.permissions import IsResearcher, campaigns_managed_by
-from collection.services import ServiceError
-
-
-def _error(error: ServiceError) -> Response:
-    body = {"detail": error.message, "code": getattr(error, "code", "invalid")}
-    if error.field:
-        body["field"] = error.field
-    return Response(body, status=getattr(error, "status", 400))
 
 
 def _campaign(request, slug: str):
@@ -192,12 +184,9 @@ class ExportCreateApi(APIView):
         campaign = _campaign(request, slug)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            job = services.export_job_create(
-                campaign=campaign, created_by=request.user, **data.validated_data
-            )
-        except ServiceError as error:
-            return _error(error)
+        job = services.export_job_create(
+            campaign=campaign, created_by=request.user, **data.validated_data
+        )
         output = ExportJobOutputSerializer(job, context={"request": request})
         return Response(
             output.data, status=status.HTTP_201_CREATED, headers={"Location": output.data["url"]}
@@ -239,10 +228,7 @@ class ExportRetryApi(APIView):
         job = selectors.export_job_for_researcher(user=request.user, job_id=job_id)
         if job is None:
             raise Http404("No such export.")
-        try:
-            job = services.export_job_retry(job=job)
-        except ServiceError as error:
-            return _error(error)
+        job = services.export_job_retry(job=job)
         return Response(
             ExportJobOutputSerializer(job, context={"request": request}).data,
             status=status.HTTP_202_ACCEPTED,

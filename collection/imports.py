@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from collection import payloads
 from collection.models import Campaign
+from collection.slots import campaign_lock_slots, campaign_sync_slots
 
 FORMATS = ("jsonl", "csv", "hh-rlhf")
 MAX_LINE_BYTES = 1_000_000
@@ -408,11 +409,12 @@ def items_insert(
     ``prompts_only``: preference items may come without candidates, for a generation
     job to fill; they get no slots (and are not served) until they have two.
     """
-    from collection.services import campaign_sync_slots
-
     count = 0
     seen: dict[str, int] = {}
     with transaction.atomic():
+        # Before reading where this import's items start: another import into this
+        # campaign committing after that read would have its items given slots twice.
+        campaign_lock_slots(campaign=campaign)
         with connection.cursor() as cursor:
             cursor.execute("SELECT coalesce(max(id), 0) FROM collection_item")
             before = cursor.fetchone()[0]

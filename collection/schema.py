@@ -1,5 +1,6 @@
 """OpenAPI generation tweaks for drf-spectacular."""
 
+from drf_spectacular.drainage import has_override
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
@@ -10,7 +11,7 @@ class AutoSchema(SpectacularAutoSchema):
         # name each component after its API class so the names do not collide.
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
         qualname = type(serializer).__qualname__
-        if "." in qualname:
+        if "." in qualname and not has_override(serializer, "component_name"):
             outer = qualname.split(".")[0].removesuffix("Api")
             name = f"{outer}{name}"
         return name

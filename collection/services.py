@@ -30,7 +30,10 @@ Submitting, skipping and flagging, serving the next item (renewing one's own exp
 lease, or taking over another's with SKIP LOCKED), withdrawing from a campaign or the
 platform, joining and consenting all follow it; `tests/collection/test_lock_order.py`
 races submissions against withdrawals through the API. Researchers' changes to k
-(``campaign_sync_slots``) take no participant lock and touch only free slots.
+(``campaign_sync_slots``) take no participant lock and touch only free slots. An
+import takes no participant lock either: it holds its campaign's slot creation
+(``slots.campaign_lock_slots``, the campaign row FOR NO KEY UPDATE) for its whole
+transaction, which no lock above waits for.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from collection import kinds, payloads, selectors
+from collection import imports, kinds, payloads, selectors
 from collection.authentication import token_hash
 from collection.models import (
     ApiToken,
@@ -63,6 +66,7 @@ from collection.models import (
     Slot,
     Withdrawal,
 )
+from collection.slots import campaign_sync_slots
 
 
 class ServiceError(Exception):
@@ -343,6 +347,21 @@ CAMPAIGN_TRANSITIONS = {
 COMPETENCE_FOR_KIND = kinds.CompetenceByKind()
 
 
+@dataclasses.dataclass(frozen=True)
+class CampaignTarget:
+    audience: Audience
+    overlap_k: int
+    stratum_reserve_share: float = 0.2
+
+
+def _campaign_targets(
+    targets: Iterable[CampaignTarget] | dict[Audience, int] | None,
+) -> list[CampaignTarget]:
+    if isinstance(targets, dict):
+        return [CampaignTarget(audience=a, overlap_k=k) for a, k in targets.items()]
+    return list(targets or ())
+
+
 def campaign_create(
     *,
     slug: str,
@@ -350,10 +369,12 @@ def campaign_create(
     item_kind: str,
     owners: Iterable = (),
     competence: str | None = None,
-    targets: dict[Audience, int] | None = None,
+    targets: Iterable[CampaignTarget] | dict[Audience, int] | None = None,
     **fields,
 ) -> Campaign:
-    """A draft campaign; ``targets`` maps each target audience to its overlap k."""
+    """A draft campaign with its target audiences, all in one transaction: a target
+    refused leaves no campaign behind. ``targets`` is a list of `CampaignTarget`, or
+    a mapping of each target audience to its overlap k."""
     if item_kind not in COMPETENCE_FOR_KIND:
         raise ServiceError(f"Unknown item kind {item_kind!r}.", field="item_kind")
     if Campaign.objects.filter(slug=slug).exists():
@@ -373,13 +394,15 @@ def campaign_create(
     with transaction.atomic():
         campaign.save()
         campaign.owners.set(owners)
-        for audience, k in (targets or {}).items():
-            campaign_set_target(campaign=campaign, audience=audience, overlap_k=k)
+        _campaign_set_targets(campaign, _campaign_targets(targets))
     return campaign
 
 
-def campaign_update(*, campaign: Campaign, fields: dict) -> Campaign:
-    """Change a campaign's settings (not its kind or slug), checked as on creation."""
+def campaign_update(
+    *, campaign: Campaign, fields: dict, targets: Iterable[CampaignTarget] = ()
+) -> Campaign:
+    """Change a campaign's settings (not its kind or slug), checked as on creation, and
+    the k of the ``targets`` given, in one transaction."""
     for name, value in fields.items():
         setattr(campaign, name, value)
     try:
@@ -387,74 +410,43 @@ def campaign_update(*, campaign: Campaign, fields: dict) -> Campaign:
     except ValidationError as error:
         field, messages = next(iter(error.message_dict.items()))
         raise ServiceError(" ".join(messages), field=field) from error
-    campaign.save()
+    with transaction.atomic():
+        campaign.save()
+        _campaign_set_targets(campaign, list(targets))
     return campaign
+
+
+def _campaign_set_targets(campaign: Campaign, targets: list[CampaignTarget]) -> None:
+    for n, target in enumerate(targets):
+        _target_save(campaign, target, field=f"targets.{n}.overlap_k")
+    if targets:
+        campaign_sync_slots(campaign=campaign)
+
+
+def _target_save(campaign: Campaign, target: CampaignTarget, *, field: str) -> CampaignAudience:
+    if target.overlap_k < 1:
+        raise ServiceError("The overlap k must be at least 1.", field=field)
+    saved, _ = CampaignAudience.objects.update_or_create(
+        campaign=campaign,
+        audience=target.audience,
+        defaults={
+            "overlap_k": target.overlap_k,
+            "stratum_reserve_share": target.stratum_reserve_share,
+        },
+    )
+    return saved
 
 
 def campaign_set_target(
     *, campaign: Campaign, audience: Audience, overlap_k: int, stratum_reserve_share: float = 0.2
 ) -> CampaignAudience:
-    if overlap_k < 1:
-        raise ServiceError("The overlap k must be at least 1.", field="overlap_k")
-    with transaction.atomic():
-        target, _ = CampaignAudience.objects.update_or_create(
-            campaign=campaign,
-            audience=audience,
-            defaults={"overlap_k": overlap_k, "stratum_reserve_share": stratum_reserve_share},
-        )
-        campaign_sync_slots(campaign=campaign)
-    return target
-
-
-# A preference item imported "prompts only" waits for its candidates: without slots it
-# cannot be served, and `item_candidates_append` gives it slots once it has two.
-SERVABLE_ITEM_SQL = "coalesce(jsonb_array_length(i.payload->'candidates'), 2) >= 2"
-
-
-def campaign_sync_slots(*, campaign: Campaign, new_items_after: int | None = None) -> None:
-    """Give every ordinary item exactly k slots per target audience.
-
-    Raising k adds slots; lowering it removes the empty, unleased ones above the
-    new k (slots already holding a response or a live lease are kept). Done in
-    SQL so that it stays quick for a million items. An import passes
-    ``new_items_after`` (the largest item id before it) to touch only its items.
-    """
-    now = timezone.now()
-    # An import's items are invisible to other transactions until it commits, so
-    # they cannot have slots yet: a plain INSERT (in index order) is enough, and
-    # much quicker than checking each row for a conflict.
-    conflict = (
-        ""
-        if new_items_after is not None
-        else ("ON CONFLICT (item_id, audience_id, index) DO NOTHING")
+    target = CampaignTarget(
+        audience=audience, overlap_k=overlap_k, stratum_reserve_share=stratum_reserve_share
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO collection_slot (campaign_id, audience_id, item_id, index, filled)
-            SELECT t.campaign_id, t.audience_id, i.id, s.n, false
-            FROM collection_campaignaudience t
-            JOIN collection_item i ON i.campaign_id = t.campaign_id AND NOT i.is_attention_check
-            CROSS JOIN LATERAL generate_series(0, t.overlap_k - 1) AS s(n)
-            WHERE t.campaign_id = %s AND i.id > %s AND {SERVABLE_ITEM_SQL}
-            ORDER BY i.id, t.audience_id, s.n
-            {conflict}
-            """,
-            [campaign.pk, new_items_after or 0],
-        )
-        if new_items_after is not None:
-            return
-        cursor.execute(
-            f"""
-            DELETE FROM collection_slot s
-            WHERE s.campaign_id = %(campaign)s AND {selectors.SLOT_FREE_SQL}
-              AND NOT EXISTS (
-                  SELECT 1 FROM collection_campaignaudience t
-                  WHERE t.campaign_id = s.campaign_id AND t.audience_id = s.audience_id
-                    AND s.index < t.overlap_k)
-            """,
-            {"campaign": campaign.pk, "now": now},
-        )
+    with transaction.atomic():
+        saved = _target_save(campaign, target, field="overlap_k")
+        campaign_sync_slots(campaign=campaign)
+    return saved
 
 
 def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
@@ -478,11 +470,9 @@ def items_create(*, campaign: Campaign, rows: Iterable[dict]) -> int:
 
     Raises ServiceError naming the row (1-based) and field of the first bad row.
     """
-    from collection.imports import ImportFileError, items_insert
-
     try:
-        return items_insert(campaign=campaign, rows=enumerate(rows, start=1))
-    except ImportFileError as error:
+        return imports.items_insert(campaign=campaign, rows=enumerate(rows, start=1))
+    except imports.ImportFileError as error:
         raise ServiceError(str(error), field=error.field) from error
 
 
@@ -864,6 +854,22 @@ def assignment_skip(
                 holder=None, lease_expires_at=None
             )
     return assignment
+
+
+def assignment_skip_and_next(
+    *, participant: Participant, assignment_id: int, flag_reason: str = ""
+) -> Assignment | NoItem:
+    """Skip (or flag) an item and lease the next one in one transaction, as
+    `response_submit_and_next` does for answers: one commit per skip. A refusal to
+    serve the next item does not undo the skip."""
+    with transaction.atomic():
+        assignment = assignment_skip(
+            participant=participant, assignment_id=assignment_id, flag_reason=flag_reason
+        )
+        try:
+            return assignment_next(participant=participant, campaign=assignment.campaign)
+        except ServiceError as error:
+            return NoItem(error.message, error.code)
 
 
 def participant_withdraw(

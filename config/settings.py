@@ -248,7 +248,7 @@ REST_FRAMEWORK = {
         "collection.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "EXCEPTION_HANDLER": "collection.apis.exception_handler",
+    "EXCEPTION_HANDLER": "collection.apis.common.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
         "collection.api_input.CheckedJSONParser",
         "rest_framework.parsers.FormParser",

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from collection.apis import ListAPIView, managed_campaign, paginate
+from collection.apis.common import ListAPIView, managed_campaign, paginate
 from collection.permissions import IsResearcher
 from endpoints import selectors, services
 from endpoints.models import GenerationJob, ModelEndpoint

@@ -1,0 +1,226 @@
+"""Campaigns: list, create with targets, read, change, open/pause/close, progress."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response as ApiResponse
+from rest_framework.views import APIView
+
+from collection import selectors, services
+from collection.apis.common import ListAPIView, managed_campaign, paginate
+from collection.models import Campaign
+from collection.permissions import audiences_visible_to, is_researcher
+
+
+class TargetSerializer(serializers.Serializer):
+    audience = serializers.SlugField()
+    overlap_k = serializers.IntegerField(min_value=1, max_value=1000)
+    stratum_reserve_share = serializers.FloatField(min_value=0, max_value=1, default=0.2)
+
+
+CAMPAIGN_FIELDS = [
+    "name",
+    "description",
+    "instructions",
+    "competence",
+    "transience",
+    "preference_format",
+    "rating_min",
+    "rating_max",
+    "ask_rationale",
+    "ask_confidence",
+    "per_participant_cap",
+    "attention_check_share",
+    "lease_seconds",
+    "consent_text",
+    "consent_version",
+]
+
+
+class CampaignOutputSerializer(serializers.ModelSerializer):
+    owners = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    targets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "slug",
+            "item_kind",
+            "owners",
+            *CAMPAIGN_FIELDS,
+            "status",
+            "targets",
+            "created_at",
+            "opened_at",
+            "closed_at",
+        ]
+
+    def get_targets(self, campaign) -> list[dict]:
+        return [
+            {
+                "audience": target.audience.slug,
+                "overlap_k": target.overlap_k,
+                "stratum_reserve_share": target.stratum_reserve_share,
+            }
+            for target in selectors.campaign_targets(campaign=campaign)
+        ]
+
+
+class CampaignInputSerializer(serializers.ModelSerializer):
+    targets = TargetSerializer(many=True, required=False)
+
+    class Meta:
+        model = Campaign
+        fields = ["slug", "item_kind", *CAMPAIGN_FIELDS, "targets"]
+        extra_kwargs = {"slug": {"validators": []}, "competence": {"required": False}}
+
+
+CAMPAIGN_EXAMPLE = {
+    "slug": "advice-pairs",
+    "name": "Everyday advice",
+    "item_kind": "preference",
+    "preference_format": "choice",
+    "transience": "semantic",
+    "rating_min": 1,
+    "rating_max": 7,
+    "instructions": "Pick the answer you would rather receive.",
+    "targets": [
+        {"audience": "everyone", "overlap_k": 3},
+        {"audience": "uk-adults", "overlap_k": 5},
+    ],
+}
+
+
+def _targets(request, targets: list[dict]) -> list[services.CampaignTarget]:
+    visible = audiences_visible_to(request.user)
+    result = []
+    for n, target in enumerate(targets):
+        audience = visible.filter(slug=target["audience"]).first()
+        if audience is None:
+            raise services.ServiceError(
+                f"No audience {target['audience']!r}.", field=f"targets.{n}.audience"
+            )
+        result.append(
+            services.CampaignTarget(
+                audience=audience,
+                overlap_k=target["overlap_k"],
+                stratum_reserve_share=target["stratum_reserve_share"],
+            )
+        )
+    return result
+
+
+class CampaignListApi(ListAPIView):
+    @extend_schema(
+        responses=CampaignOutputSerializer(many=True),
+        summary="Campaigns: the ones you run (researchers) or can annotate (annotators)",
+        parameters=[
+            OpenApiParameter("status", str, enum=Campaign.Status.values),
+            OpenApiParameter("item_kind", str, enum=Campaign.ItemKind.values),
+        ],
+    )
+    def get(self, request):
+        campaigns = selectors.campaign_list(user=request.user, filters=request.query_params)
+        return paginate(self, request, campaigns, CampaignOutputSerializer)
+
+
+class CampaignCreateApi(APIView):
+    @extend_schema(
+        request=CampaignInputSerializer,
+        responses={201: CampaignOutputSerializer},
+        summary="Create a draft campaign (researchers)",
+        examples=[OpenApiExample("Preference campaign", value=CAMPAIGN_EXAMPLE, request_only=True)],
+    )
+    def post(self, request):
+        if not is_researcher(request.user):
+            raise PermissionDenied("Only researchers may create campaigns.")
+        data = CampaignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        targets = _targets(request, fields.pop("targets", []))
+        campaign = services.campaign_create(owners=[request.user], targets=targets, **fields)
+        return ApiResponse(CampaignOutputSerializer(campaign).data, status=201)
+
+
+class CampaignDetailApi(APIView):
+    @extend_schema(responses=CampaignOutputSerializer, summary="One campaign")
+    def get(self, request, slug: str):
+        return ApiResponse(CampaignOutputSerializer(managed_campaign(request, slug)).data)
+
+
+class CampaignUpdateApi(APIView):
+    @extend_schema(
+        request=CampaignInputSerializer(partial=True),
+        responses=CampaignOutputSerializer,
+        summary="Change a campaign; targets given here replace the listed ones' k",
+    )
+    def patch(self, request, slug: str):
+        campaign = managed_campaign(request, slug)
+        data = CampaignInputSerializer(campaign, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        for frozen in ("slug", "item_kind"):
+            if frozen in fields and fields[frozen] != getattr(campaign, frozen):
+                raise services.ServiceError("Cannot be changed after creation.", field=frozen)
+            fields.pop(frozen, None)
+        targets = _targets(request, fields.pop("targets", []))
+        services.campaign_update(campaign=campaign, fields=fields, targets=targets)
+        return ApiResponse(CampaignOutputSerializer(campaign).data)
+
+
+class CampaignStatusApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(
+            choices=[Campaign.Status.OPEN, Campaign.Status.PAUSED, Campaign.Status.CLOSED]
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=CampaignOutputSerializer,
+        summary="Open, pause or close a campaign",
+        examples=[OpenApiExample("Open", value={"status": "open"}, request_only=True)],
+    )
+    def post(self, request, slug: str):
+        campaign = managed_campaign(request, slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.campaign_set_status(campaign=campaign, status=data.validated_data["status"])
+        return ApiResponse(CampaignOutputSerializer(campaign).data)
+
+
+class CampaignProgressApi(APIView):
+    class AudienceProgressSerializer(serializers.Serializer):
+        audience = serializers.CharField()
+        overlap_k = serializers.IntegerField()
+        items = serializers.IntegerField()
+        slots = serializers.IntegerField()
+        responses = serializers.IntegerField()
+        live_leases = serializers.IntegerField()
+        items_at_k = serializers.IntegerField()
+        participants = serializers.IntegerField()
+        fill = serializers.FloatField()
+
+    class OutputSerializer(serializers.Serializer):
+        campaign = serializers.CharField()
+        status = serializers.CharField()
+        items = serializers.IntegerField()
+        audiences = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(responses=OutputSerializer, summary="Progress per target audience")
+    def get(self, request, slug: str):
+        campaign = managed_campaign(request, slug)
+        progress = selectors.campaign_progress(campaign=campaign)
+        return ApiResponse(
+            self.OutputSerializer(
+                {
+                    "campaign": campaign.slug,
+                    "status": campaign.status,
+                    "items": progress["items"],
+                    "audiences": [
+                        self.AudienceProgressSerializer(row).data for row in progress["audiences"]
+                    ],
+                }
+            ).data
+        )
