@@ -24,15 +24,15 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aggregation import selectors, services
+from aggregation import selectors
 from aggregation.models import (
     DEFAULT_OPTIONS,
-    FILE_KINDS,
     FORMATS,
     CoverageAlert,
     ExportJob,
     Release,
 )
+from aggregation.release import datasets, jobs
 from collection.apis import ListAPIView, paginate
 from collection.permissions import IsResearcher, campaigns_managed_by
 from collection.services import ServiceError
@@ -174,7 +174,7 @@ class ExportCreateApi(APIView):
             child=serializers.SlugField(), required=False, help_text="Default: all."
         )
         kinds = serializers.ListField(
-            child=serializers.ChoiceField(choices=FILE_KINDS), required=False
+            child=serializers.ChoiceField(choices=datasets.NAMES), required=False
         )
         formats = serializers.ListField(
             child=serializers.ChoiceField(choices=FORMATS),
@@ -193,7 +193,7 @@ class ExportCreateApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            job = services.export_job_create(
+            job = jobs.export_job_create(
                 campaign=campaign, created_by=request.user, **data.validated_data
             )
         except ServiceError as error:
@@ -240,7 +240,7 @@ class ExportRetryApi(APIView):
         if job is None:
             raise Http404("No such export.")
         try:
-            job = services.export_job_retry(job=job)
+            job = jobs.export_job_retry(job=job)
         except ServiceError as error:
             return _error(error)
         return Response(

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregation import services
 from aggregation.models import ExportJob
+from aggregation.release import jobs
 from collection import payloads
 from collection import services as collection_services
 from collection.models import Audience, Campaign, Response
@@ -283,9 +283,9 @@ def test_a_release_of_fixed_data_has_the_recorded_bytes(settings, tmp_path):
     campaigns = {campaign.slug: campaign for campaign in varied_campaigns()}
     found = {}
     for slug, fields in BUILDS:
-        job = services.export_job_create(campaign=campaigns[slug], enqueue=False, **fields)
+        job = jobs.export_job_create(campaign=campaigns[slug], enqueue=False, **fields)
         ExportJob.objects.filter(pk=job.pk).update(pseudonym_key=KEY, snapshot_at=SNAPSHOT)
-        job = services.export_job_run(job_id=job.pk)
+        job = jobs.export_job_run(job_id=job.pk)
         assert job.status == ExportJob.Status.SUCCEEDED, job.error
         folder = settings.RELEASES_ROOT / job.release_path
         found[job.release_path] = _digests(folder)
