@@ -15,7 +15,7 @@ from django.core.management import call_command
 from aggregation import metrics, selectors
 from aggregation.metrics import bradley_terry_from_counts
 from aggregation.models import ExportJob, Release
-from aggregation.release import files, jobs, pipeline, plots, privacy
+from aggregation.release import datasets, files, jobs, pipeline, plots, privacy
 from collection import services as collection_services
 from collection.models import Audience, Campaign
 from tests.aggregation.conftest import answer_all, demonstration_campaign, make_campaign
@@ -51,17 +51,27 @@ def load(path, name):
     ]
 
 
-def test_every_config_loads_and_preferences_have_trl_columns(
-    preference_campaign, owner, releases_root, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def published(preference_campaign, owner, releases_root, django_capture_on_commit_callbacks):
+    """The preference fixture's first release, with JSONL and OpenAI twins: (folder, job)."""
     job = build(
         preference_campaign,
         django_capture_on_commit_callbacks,
         created_by=owner,
         formats=["jsonl", "openai"],
     )
-    folder = release_dir(releases_root, job)
+    return release_dir(releases_root, job), job
+
+
+def test_a_release_is_published_as_a_version_folder_of_its_campaign(published):
+    folder, job = published
     assert folder.name == "v1" and folder.parent.name == "advice-pairs"
+    release = Release.objects.get(job=job)
+    assert release.version == 1 and (folder / release.zip_name).exists()
+
+
+def test_the_card_names_a_config_per_audience_and_dataset_and_each_loads(published):
+    folder, _ = published
     readme = (folder / "README.md").read_text()
     header = readme.split("---")[1]
     names = [line.split('"')[1] for line in header.splitlines() if "config_name" in line]
@@ -75,6 +85,9 @@ def test_every_config_loads_and_preferences_have_trl_columns(
     for name in names:
         assert len(load(folder, name)) > 0
 
+
+def test_preference_pairs_have_trl_columns_in_standard_form_and_scope_columns(published):
+    folder, _ = published
     pairs = load(folder, "uk-adults-preferences")
     # Standard (not conversational) form: DPOTrainer's prompt / chosen / rejected strings.
     row = pairs[0]
@@ -84,20 +97,35 @@ def test_every_config_loads_and_preferences_have_trl_columns(
     for column in ("item_id", "audience", "competence", "transience", "participant_id", "weight"):
         assert column in pairs.column_names
     assert set(pairs["audience"]) == {"uk-adults"} and set(pairs["competence"]) == {"behaviour"}
+
+
+def test_ties_are_kept_and_marked_in_listed_order(published):
+    folder, _ = published
+    pairs = load(folder, "uk-adults-preferences")
     ties = [r for r in pairs if r["tie"]]
     assert ties and all(r["chosen_id"] == "a" for r in ties)  # listed order, kept and marked
 
+
+def test_kto_rows_are_labelled_by_the_scale_midpoint_and_leave_it_out(published):
+    folder, _ = published
     kto = load(folder, "uk-adults-ratings-kto")
     assert {"prompt", "completion", "label"} <= set(kto.column_names)
     assert all(r["label"] == (r["rating"] > 3) for r in kto) and 3 not in set(kto["rating"])
 
+
+def test_vote_distributions_have_one_row_per_item_with_shares_summing_to_one(published):
+    folder, _ = published
     votes = pq.read_table(folder / "uk-adults" / "preference_votes.parquet").to_pylist()
     assert len(votes) == 8
     for vote in votes:
         assert vote["total"] == 6 and abs(sum(vote["shares"]) - 1) < 1e-9
         assert [c["id"] for c in vote["candidates"]] == ["a", "b"]
 
-    # JSONL twins hold the same rows; the OpenAI file has decided pairs only.
+
+def test_jsonl_twins_hold_the_same_rows_and_openai_files_only_decided_pairs(published):
+    folder, _ = published
+    pairs = load(folder, "uk-adults-preferences")
+    ties = [r for r in pairs if r["tie"]]
     jsonl = (folder / "uk-adults" / "preferences.jsonl").read_text().splitlines()
     assert len(jsonl) == len(pairs)
     openai = [
@@ -109,10 +137,17 @@ def test_every_config_loads_and_preferences_have_trl_columns(
     assert openai[0]["preferred_output"][0]["role"] == "assistant"
     assert openai[0]["non_preferred_output"][0]["content"]
 
+
+def test_the_manifest_holds_each_files_sha256_and_the_export_parameters(published):
+    folder, _ = published
     manifest = json.loads((folder / "manifest.json").read_text())
     for entry in manifest["files"]:
         assert entry["sha256"] == files.sha256_of(folder / entry["path"])
     assert manifest["parameters"]["options"]["min_cell_size"] == 5
+
+
+def test_metrics_json_covers_every_audience_and_the_plots_are_drawn(published):
+    folder, _ = published
     metrics_doc = json.loads((folder / "metrics.json").read_text())
     assert set(metrics_doc["metrics"]["audiences"]) == {"everyone", "uk-adults"}
     assert metrics_doc["metrics"]["pluralism"]["divergence"][0]["shared_items"] == 8
@@ -121,8 +156,13 @@ def test_every_config_loads_and_preferences_have_trl_columns(
         "agreement.png",
         "divergence.png",
     }
-    release = Release.objects.get(job=job)
-    assert release.version == 1 and (folder / release.zip_name).exists()
+
+
+def test_each_dataset_file_has_the_columns_its_module_declares(published):
+    folder, _ = published
+    for path in folder.glob("*/*.parquet"):
+        declared = datasets.BY_NAME[path.stem].columns
+        assert set(declared) <= set(pq.read_schema(path).names), path
 
 
 def test_excluded_and_withdrawn_people_are_absent_and_no_username_leaves(
