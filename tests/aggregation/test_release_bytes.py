@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,9 +23,9 @@ import pytest
 
 from aggregation.models import ExportJob
 from aggregation.release import jobs
-from collection import payloads
 from collection import services as collection_services
 from collection.models import Audience, Campaign, Response
+from tests.aggregation.conftest import respond
 from tests.factories import AGE_SCHEMA, AudienceFactory, CampaignFactory, ready_participant
 
 RELEASE_BYTES = Path(__file__).with_name("release_bytes.json")
@@ -39,29 +38,13 @@ pytestmark = pytest.mark.django_db(transaction=True, reset_sequences=True)
 
 
 def _respond(campaign, audience, person, answers: dict) -> None:
-    """Responses to ``answers`` (item -> payload), validated as the engine does, at
-    fixed times."""
-    rows = []
-    for n, (item, answer) in enumerate(answers.items()):
-        rows.append(
-            Response(
-                campaign=campaign,
-                audience=audience,
-                item=item,
-                participant=person,
-                payload=payloads.validate_response(
-                    kind=campaign.item_kind,
-                    payload=answer,
-                    item_payload=item.payload,
-                    preference_format=campaign.preference_format,
-                    rating_scale=campaign.rating_scale,
-                ),
-                time_on_task_ms=1000 + 10 * n,
-                idempotency_key=uuid.UUID(int=Response.objects.count() + n + 1),
-                created_at=DAY + timedelta(hours=person.pk, minutes=n),
-            )
-        )
-    Response.objects.bulk_create(rows)
+    """`respond` with ``answers`` (item -> payload), then fixed times: the card and
+    metrics.json give the first and last."""
+    respond(person, campaign, audience, list(answers), answers.__getitem__)
+    stored = Response.objects.filter(campaign=campaign, participant=person).order_by("item_id")
+    for n, response in enumerate(stored):
+        response.created_at = DAY + timedelta(hours=person.pk, minutes=n)
+    Response.objects.bulk_update(stored, ["created_at"])
 
 
 def _context(n: int) -> dict:
