@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from aggregation import metrics
-from aggregation.exporters import tables
+from aggregation.release import tables
 
 
 @dataclasses.dataclass
