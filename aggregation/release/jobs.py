@@ -9,9 +9,6 @@ PostgreSQL advisory lock while it builds, so a redelivered task never builds
 the same release twice at once, and a job whose lock is free while it says
 "running" is known to be abandoned and may be run again.
 
-Export jobs that lost their worker: the heartbeat that shows a build is alive, and
-the sweep that requeues the jobs not heard from.
-
 A worker killed with SIGKILL (or a machine that went away) cannot mark its job, which
 then said "running" until someone retried it by hand or the broker's visibility timeout
 (two hours) delivered the task again. So while a job runs, a thread in the building
