@@ -542,7 +542,7 @@ def test_a_build_failing_in_a_thread_fails_cleanly(
 
 @pytest.fixture
 def card_inputs(preference_campaign):
-    """What a release hands the card's plots: the campaign's metrics, and its scope."""
+    """What a release hands the card's plots: the campaign's metrics, and its selection."""
     return (
         pipeline.campaign_metrics(campaign=preference_campaign),
         pipeline.selection_for(preference_campaign, audience_slugs=None),
@@ -552,12 +552,12 @@ def card_inputs(preference_campaign):
 def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
     card_inputs, tmp_path, monkeypatch
 ):
-    metrics_doc, scope = card_inputs
+    metrics_doc, selection = card_inputs
     drawn = {}
     for can_fork in (True, False):
         monkeypatch.setattr(plots, "CAN_FORK", can_fork and plots.CAN_FORK)
         folder = tmp_path / str(can_fork)
-        names = plots.draw_all(folder, metrics=metrics_doc, selection=scope)
+        names = plots.draw_all(folder, metrics=metrics_doc, selection=selection)
         assert names == ["coverage.png", "agreement.png", "divergence.png"]
         drawn[can_fork] = {name: (folder / name).read_bytes() for name in names}
     assert drawn[True] == drawn[False]
@@ -568,7 +568,7 @@ def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
 def test_a_plot_child_that_hangs_is_killed_and_its_plot_drawn_here(
     card_inputs, tmp_path, monkeypatch
 ):
-    metrics_doc, scope = card_inputs
+    metrics_doc, selection = card_inputs
     expected = tmp_path / "expected"
     expected.mkdir()
     plots.coverage(metrics_doc, expected / "coverage.png")
@@ -582,7 +582,7 @@ def test_a_plot_child_that_hangs_is_killed_and_its_plot_drawn_here(
     monkeypatch.setattr(plots, "coverage", coverage)
     monkeypatch.setattr(plots, "CHILD_SECONDS", 1)
     started = time.monotonic()
-    names = plots.draw_all(tmp_path / "drawn", metrics=metrics_doc, selection=scope)
+    names = plots.draw_all(tmp_path / "drawn", metrics=metrics_doc, selection=selection)
     assert time.monotonic() - started < 30
     assert names == ["coverage.png", "agreement.png", "divergence.png"]
     drawn = tmp_path / "drawn" / "coverage.png"
