@@ -24,15 +24,15 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aggregation import selectors, services
+from aggregation import selectors
 from aggregation.models import (
     DEFAULT_OPTIONS,
-    FILE_KINDS,
     FORMATS,
     CoverageAlert,
     ExportJob,
     Release,
 )
+from aggregation.release import datasets, jobs
 from collection.apis.common import ListAPIView, paginate
 from collection.permissions import IsResearcher, campaigns_managed_by
 
@@ -166,7 +166,7 @@ class ExportCreateApi(APIView):
             child=serializers.SlugField(), required=False, help_text="Default: all."
         )
         kinds = serializers.ListField(
-            child=serializers.ChoiceField(choices=FILE_KINDS), required=False
+            child=serializers.ChoiceField(choices=datasets.NAMES), required=False
         )
         formats = serializers.ListField(
             child=serializers.ChoiceField(choices=FORMATS),
@@ -184,7 +184,7 @@ class ExportCreateApi(APIView):
         campaign = _campaign(request, slug)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = services.export_job_create(
+        job = jobs.export_job_create(
             campaign=campaign, created_by=request.user, **data.validated_data
         )
         output = ExportJobOutputSerializer(job, context={"request": request})
@@ -228,7 +228,7 @@ class ExportRetryApi(APIView):
         job = selectors.export_job_for_researcher(user=request.user, job_id=job_id)
         if job is None:
             raise Http404("No such export.")
-        job = services.export_job_retry(job=job)
+        job = jobs.export_job_retry(job=job)
         return Response(
             ExportJobOutputSerializer(job, context={"request": request}).data,
             status=status.HTTP_202_ACCEPTED,

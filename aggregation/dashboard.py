@@ -4,7 +4,7 @@ Two kinds of numbers, from two places:
 
 - metrics (items at k, responses and participants as a release counts them,
   observed against target shares, the busiest participants, Krippendorff's α)
-  come from `services.campaign_metrics`, the one metric entry point. Computing
+  come from `release.pipeline.campaign_metrics`, the one metric entry point. Computing
   them reads every judgement, so they are stored in a `MetricsSnapshot` by the
   periodic alert check (`alerts.alerts_check_all`) and read from there. A page
   recomputes them on view only for a small campaign whose snapshot is older
@@ -30,8 +30,9 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from aggregation import alerts, charts, selectors, services
+from aggregation import alerts, charts, selectors
 from aggregation.models import DEFAULT_OPTIONS, CoverageAlert, MetricsSnapshot
+from aggregation.release import pipeline
 from collection.models import Audience, Campaign, CampaignAudience, Participant
 from collection.selectors import SlotCounts, slot_counts_by_audience, slot_counts_by_campaign
 
@@ -69,14 +70,14 @@ ORDER BY audience_id, place
 
 def top_participants(*, campaign: Campaign, limit: int = TOP_PARTICIPANTS) -> dict[str, list]:
     """The busiest participants of each audience, counting responses as the metrics do
-    (the release's scope: `selectors.participants_in_scope` decides who is left out)."""
-    scope = selectors.Scope(
+    (the release's scope: `selectors.participants_in_selection` decides who is left out)."""
+    scope = selectors.ReleaseSelection(
         campaign=campaign,
-        audiences=tuple(selectors.scope_audiences(campaign=campaign)),
+        audiences=tuple(selectors.selection_audiences(campaign=campaign)),
         exclude_failed_attention=DEFAULT_OPTIONS["exclude_failed_attention"],
         attention_failures_allowed=DEFAULT_OPTIONS["attention_failures_allowed"],
     )
-    excluded = selectors.participants_in_scope(scope).excluded_ids
+    excluded = selectors.participants_in_selection(scope).excluded_ids
     slugs = {audience.id: audience.slug for audience in scope.audiences}
     result: dict[str, list] = {slug: [] for slug in slugs.values()}
     with connection.cursor() as cursor:
@@ -100,7 +101,7 @@ def top_participants(*, campaign: Campaign, limit: int = TOP_PARTICIPANTS) -> di
 def metrics_snapshot_refresh(*, campaign: Campaign) -> MetricsSnapshot:
     """Compute the campaign's metrics now and store them for the dashboard."""
     started = time.perf_counter()
-    metrics = services.campaign_metrics(campaign=campaign, options=METRIC_OPTIONS)
+    metrics = pipeline.campaign_metrics(campaign=campaign, options=METRIC_OPTIONS)
     top = top_participants(campaign=campaign)
     until = timezone.now()
     days = last_days(timezone.localdate(until))

@@ -19,13 +19,8 @@ from django.utils import timezone
 
 from collection.models import Audience, Campaign
 
-FILE_KINDS = ("preferences", "preference_votes", "ratings_kto", "demonstrations", "qa")
+# The datasets a release can hold are registered in `aggregation.release.datasets`.
 FORMATS = ("parquet", "jsonl", "openai")
-KINDS_FOR_ITEM_KIND = {
-    Campaign.ItemKind.PREFERENCE: ("preferences", "preference_votes", "ratings_kto"),
-    Campaign.ItemKind.DEMONSTRATION: ("demonstrations",),
-    Campaign.ItemKind.QA: ("qa",),
-}
 DEFAULT_OPTIONS = {
     "min_cell_size": 5,
     "exclude_failed_attention": True,
@@ -71,7 +66,7 @@ class ExportJob(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     # While the job runs, the process building it stamps this every few seconds from a
-    # thread of its own (`aggregation.jobs.Heartbeat`), with the database's clock; a
+    # thread of its own (`aggregation.release.jobs.Heartbeat`), with the database's clock; a
     # running job not heard from for a while has lost its worker and is requeued.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # "<host>:<pid>" of the process building the job (for operators; not in the API).

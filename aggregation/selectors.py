@@ -11,7 +11,7 @@ chunk's judgements as small rows (ids and short codes), each column packed by
 PostgreSQL into one bytea that numpy and Arrow read without a Python object
 per value; the next chunk is fetched while the caller works on this one. So
 memory stays flat however many judgements there are. Coverage alone is
-counted by PostgreSQL (`participants_in_scope`, `judgements_per_item`).
+counted by PostgreSQL (`participants_in_selection`, `judgements_per_item`).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class AudienceInfo:
 
 
 @dataclasses.dataclass(frozen=True)
-class Scope:
+class ReleaseSelection:
     """The slice of a campaign a release (or a metrics run) covers."""
 
     campaign: Campaign
@@ -96,7 +96,9 @@ class Scope:
         return [audience.id for audience in self.audiences]
 
 
-def scope_audiences(*, campaign: Campaign, slugs: list[str] | None = None) -> list[AudienceInfo]:
+def selection_audiences(
+    *, campaign: Campaign, slugs: list[str] | None = None
+) -> list[AudienceInfo]:
     """The campaign's target audiences (all of them, or the named ones), by slug."""
     targets = CampaignAudience.objects.filter(campaign=campaign).select_related("audience")
     if slugs:
@@ -127,11 +129,11 @@ def _fetchall(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _base_params(scope: Scope) -> dict:
+def _base_params(selection: ReleaseSelection) -> dict:
     return {
-        "campaign": scope.campaign.pk,
-        "audiences": scope.audience_ids,
-        "snapshot": scope.snapshot_at,
+        "campaign": selection.campaign.pk,
+        "audiences": selection.audience_ids,
+        "snapshot": selection.snapshot_at,
     }
 
 
@@ -204,7 +206,7 @@ LIVE_RESPONSES = """
 
 @dataclasses.dataclass
 class Participants:
-    """Participants with live responses in scope, one row per (participant, audience)."""
+    """Participants with live responses in the selection, one row per (participant, audience)."""
 
     # participant_id, audience_id, responses (all live ones), judgements (of ordinary
     # items), attributes (dict)
@@ -264,9 +266,9 @@ def _analytic_rows(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-def participants_in_scope(scope: Scope) -> Participants:
-    """Who is in scope, and who is left out (unconsented, failed attention checks)."""
-    rows = _analytic_rows(PARTICIPANTS_SQL, _base_params(scope))
+def participants_in_selection(selection: ReleaseSelection) -> Participants:
+    """Who is in the selection, and who is left out (unconsented, failed attention checks)."""
+    rows = _analytic_rows(PARTICIPANTS_SQL, _base_params(selection))
     frame = pd.DataFrame(
         rows,
         columns=[
@@ -283,8 +285,8 @@ def participants_in_scope(scope: Scope) -> Participants:
         failures=("failures", "sum"), consented=("consented", "all")
     )
     unconsented = per_person.index[~per_person["consented"]]
-    failed = per_person.index[per_person["failures"] > scope.attention_failures_allowed]
-    if not scope.exclude_failed_attention:
+    failed = per_person.index[per_person["failures"] > selection.attention_failures_allowed]
+    if not selection.exclude_failed_attention:
         failed = failed[:0]
     excluded = np.union1d(unconsented.to_numpy(), failed.to_numpy()).astype(np.int64)
     frame["attrs"] = [_json(value) for value in frame["attrs"]]
@@ -293,7 +295,7 @@ def participants_in_scope(scope: Scope) -> Participants:
     (first, last), *_ = _fetchall(
         f"SELECT min(r.created_at), max(r.created_at) FROM collection_response r "
         f"WHERE {LIVE_RESPONSES} AND {ORDINARY} AND r.participant_id <> ALL(%(excluded)s)",
-        _base_params(scope) | {"excluded": [int(value) for value in excluded]},
+        _base_params(selection) | {"excluded": [int(value) for value in excluded]},
     )
     return Participants(
         frame=kept.drop(columns=["failures", "consented"]).rename(columns={"attrs": "attributes"}),
@@ -306,10 +308,10 @@ def participants_in_scope(scope: Scope) -> Participants:
     )
 
 
-def judgements_per_item(scope: Scope, excluded: np.ndarray) -> dict[int, tuple]:
+def judgements_per_item(selection: ReleaseSelection, excluded: np.ndarray) -> dict[int, tuple]:
     """Per audience id: (item ids, live judgements of each by the kept participants),
     counted by PostgreSQL without reading a judgement into Python."""
-    params = _base_params(scope) | {"excluded": [int(value) for value in excluded]}
+    params = _base_params(selection) | {"excluded": [int(value) for value in excluded]}
     return {
         audience_id: tuple(np.frombuffer(data, dtype=">i8").astype(np.int64) for data in packed)
         for audience_id, *packed in _analytic_rows(PER_ITEM_SQL, params)
@@ -571,7 +573,7 @@ def _fetch_chunk(raw, judgements_sql: str, params: dict) -> tuple[tuple, list[tu
 
 
 def chunks(
-    scope: Scope, *, item_ids: np.ndarray, chunk_items: int, excluded: np.ndarray
+    selection: ReleaseSelection, *, item_ids: np.ndarray, chunk_items: int, excluded: np.ndarray
 ) -> Iterator[Chunk]:
     """The campaign's ordinary items ``chunk_items`` at a time, with their judgements.
 
@@ -584,9 +586,9 @@ def chunks(
     """
     connection.ensure_connection()
     raw = connection.connection
-    columns = _judgement_columns(scope.campaign)
+    columns = _judgement_columns(selection.campaign)
     judgements_sql = JUDGEMENTS_SQL.format(columns=", ".join(columns.values()))
-    params = _base_params(scope) | {"excluded": [int(value) for value in excluded]}
+    params = _base_params(selection) | {"excluded": [int(value) for value in excluded]}
     starts = list(range(0, len(item_ids), chunk_items))
 
     def fetch(start: int):

@@ -4,8 +4,9 @@ import dataclasses
 
 from celery import shared_task
 
-from aggregation import alerts, jobs, services
+from aggregation import alerts
 from aggregation.models import ExportJob
+from aggregation.release import jobs
 
 
 @shared_task(name="aggregation.release_build", bind=True, max_retries=60)
@@ -16,7 +17,7 @@ def release_build(self, job_id: int) -> str | None:
     being dropped: the lock may belong to a killed worker whose database session
     has not gone away yet, and the job would otherwise stay "running" for ever.
     """
-    job = services.export_job_run(job_id=job_id)
+    job = jobs.export_job_run(job_id=job_id)
     if (
         job is None
         and ExportJob.objects.filter(pk=job_id)

@@ -17,9 +17,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from aggregation import alerts, dashboard, selectors, services
+from aggregation import alerts, dashboard, selectors
 from aggregation.apis import release_file_response
-from aggregation.models import FORMATS, KINDS_FOR_ITEM_KIND, ExportJob
+from aggregation.models import FORMATS, ExportJob
+from aggregation.release import datasets, jobs
 from collection.permissions import campaigns_managed_by, is_admin, is_researcher
 from collection.services import ServiceError
 
@@ -40,7 +41,7 @@ def releases(request: HttpRequest, slug: str) -> HttpResponse:
         except ValueError:
             min_cell = -1
         try:
-            services.export_job_create(
+            jobs.export_job_create(
                 campaign=campaign,
                 created_by=request.user,
                 audiences=request.POST.getlist("audiences") or None,
@@ -55,19 +56,19 @@ def releases(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, "The export has started; this page updates itself.")
         return redirect("campaign_releases", slug=campaign.slug)
-    jobs = list(selectors.export_jobs_for_campaign(campaign=campaign)[:20])
-    busy = any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in jobs)
+    recent = list(selectors.export_jobs_for_campaign(campaign=campaign)[:20])
+    busy = any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in recent)
     return render(
         request,
         "aggregation/releases.html",
         {
             "campaign": campaign,
-            "jobs": jobs,
+            "jobs": recent,
             "busy": busy,
             "releases": selectors.releases_for_campaign(campaign=campaign),
             "audiences": campaign.audiences.order_by("slug"),
             "formats": [name for name in FORMATS if name != "parquet"],
-            "kinds": KINDS_FOR_ITEM_KIND[campaign.item_kind],
+            "kinds": datasets.names_for(campaign.item_kind),
         },
     )
 
@@ -80,7 +81,7 @@ def release_retry(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     if job is None:
         raise Http404("No such export.")
     try:
-        services.export_job_retry(job=job)
+        jobs.export_job_retry(job=job)
     except ServiceError as error:
         messages.error(request, error.message)
     return redirect("campaign_releases", slug=campaign.slug)

@@ -248,23 +248,23 @@ def build_in_this_process() -> dict:
     import psutil
     from django.conf import settings
 
-    from aggregation import services
     from aggregation.models import ExportJob
+    from aggregation.release import jobs, pipeline
     from collection.models import Campaign
 
     campaign = Campaign.objects.get(slug="bench-release")
     with tempfile.TemporaryDirectory() as folder:
         settings.RELEASES_ROOT = Path(folder)
-        job = services.export_job_create(campaign=campaign, enqueue=False)
+        job = jobs.export_job_create(campaign=campaign, enqueue=False)
         baseline = psutil.Process().memory_info().rss
         with PeakRSS() as memory:
             started = time.perf_counter()
-            job = services.export_job_run(job_id=job.pk)
+            job = jobs.export_job_run(job_id=job.pk)
             seconds = time.perf_counter() - started
         assert job.status == ExportJob.Status.SUCCEEDED, job.error
         size = sum(p.stat().st_size for p in Path(folder).rglob("*.parquet"))
     started = time.perf_counter()
-    services.campaign_metrics(campaign=campaign, parts={"coverage"})
+    pipeline.campaign_metrics(campaign=campaign, parts={"coverage"})
     coverage_seconds = time.perf_counter() - started
     return {
         "seconds": seconds,

@@ -37,13 +37,17 @@ Pluralism (`pluralism`)
     jensen_shannon_by_item, audience_divergence, jensen_shannon
                                 how differently two audiences vote (0 = alike, 1 = opposite),
                                 per item, on average, and the most divergent items.
-    bradley_terry, bradley_terry_by_audience
+    bradley_terry, bradley_terry_by_audience, bradley_terry_from_counts
                                 strength of each candidate source (model) per audience.
     kendall_tau                 whether two audiences order the sources alike (1) or reversed
                                 (−1).
     group_aware_consensus       Polis' score: high only when every audience picks the
                                 candidate (also `group_aware_consensus_from_counts`).
     ranking_to_pairs            a ranking expanded into (winner, loser, tie) pairs.
+
+metrics.json (`document`)
+    metrics_document            all of the above from a release's counts, as metrics.json
+                                holds them; the dashboard reads the same document.
 """
 
 from aggregation.metrics.agreement import (
@@ -69,12 +73,14 @@ from aggregation.metrics.diversity import (
     normalized_entropy,
     tokenize,
 )
+from aggregation.metrics.document import METRIC_PARTS, metrics_document
 from aggregation.metrics.pluralism import (
     AudienceDivergence,
     RankedPair,
     audience_divergence,
     bradley_terry,
     bradley_terry_by_audience,
+    bradley_terry_from_counts,
     group_aware_consensus,
     group_aware_consensus_from_counts,
     jensen_shannon,
@@ -87,6 +93,7 @@ from aggregation.metrics.pluralism import (
 from aggregation.metrics.weights import kish_effective_sample_size, rake_weights
 
 __all__ = [
+    "METRIC_PARTS",
     "AudienceDivergence",
     "ItemsAtK",
     "LexicalDiversity",
@@ -96,6 +103,7 @@ __all__ = [
     "audience_divergence",
     "bradley_terry",
     "bradley_terry_by_audience",
+    "bradley_terry_from_counts",
     "distinct_n",
     "gini",
     "group_aware_consensus",
@@ -109,6 +117,7 @@ __all__ = [
     "krippendorff_alpha_from_counts",
     "largest_absolute_gap",
     "lexical_diversity",
+    "metrics_document",
     "normalized_entropy",
     "participant_load",
     "percent_agreement",

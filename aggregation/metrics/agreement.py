@@ -65,9 +65,7 @@ def krippendorff_alpha(
     # package would otherwise expand is mostly empty and too large for big campaigns.
     counts = pairable.groupby([unit, "_code"]).size().unstack(fill_value=0)
     counts = counts.reindex(columns=domain, fill_value=0).to_numpy(dtype=float)
-    return float(
-        krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level)
-    )
+    return krippendorff_alpha_from_counts(counts, level=level, value_domain=domain)
 
 
 def krippendorff_alpha_from_counts(
@@ -151,11 +149,8 @@ def percent_agreement(
     error. NaN when no unit has two values.
     """
     rows = _rows(data, unit, rater, value)
-    per_unit = rows.groupby(unit).size()
-    per_value = rows.groupby([unit, value]).size()
-    pairs = float((per_unit * (per_unit - 1) / 2).sum())
-    agreeing = float((per_value * (per_value - 1) / 2).sum())
-    return agreeing / pairs if pairs else float("nan")
+    counts = rows.groupby([unit, value]).size().unstack(fill_value=0)
+    return percent_agreement_from_counts(counts.to_numpy(dtype=float))
 
 
 def percent_agreement_from_counts(value_counts: np.ndarray) -> float:

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from markdown_it import MarkdownIt
 
-from aggregation import services
 from aggregation.models import ExportJob
+from aggregation.release import jobs
 from collection import services as collection_services
 from collection.models import Audience
 from tests.aggregation.conftest import respond
@@ -120,7 +120,7 @@ def test_the_card_shows_user_text_as_text_and_stays_loadable(
 ):
     settings.RELEASES_ROOT = tmp_path / "releases"
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.export_job_create(campaign=hostile_campaign, options={"min_cell_size": 1})
+        job = jobs.export_job_create(campaign=hostile_campaign, options={"min_cell_size": 1})
     job.refresh_from_db()
     assert job.status == ExportJob.Status.SUCCEEDED, job.error
     folder = settings.RELEASES_ROOT / job.release_path

@@ -15,8 +15,9 @@ from django.core.management import call_command
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
-from aggregation import dashboard, metrics, services
+from aggregation import dashboard, metrics
 from aggregation.models import MetricsSnapshot
+from aggregation.release import pipeline
 from collection.models import Audience, Campaign, Response
 from collection.permissions import RESEARCHERS_GROUP
 from collection.selectors import campaign_progress
@@ -188,7 +189,7 @@ def staff():
 def test_page_shows_the_numbers_campaign_metrics_computes(client, staff, board_campaign, where):
     url = "/dashboard/" if where == "dashboard" else f"/campaigns/{board_campaign.slug}/"
     tables = page(client, staff, url)
-    expected = services.campaign_metrics(campaign=board_campaign, options=dashboard.METRIC_OPTIONS)[
+    expected = pipeline.campaign_metrics(campaign=board_campaign, options=dashboard.METRIC_OPTIONS)[
         "audiences"
     ]
     progress = {
@@ -264,7 +265,7 @@ def test_dominant_annotators_are_listed_with_the_metrics_largest_share(
     client, staff, researcher, board_campaign
 ):
     keen = board_campaign.test_keen
-    coverage = services.campaign_metrics(campaign=board_campaign, options=dashboard.METRIC_OPTIONS)[
+    coverage = pipeline.campaign_metrics(campaign=board_campaign, options=dashboard.METRIC_OPTIONS)[
         "audiences"
     ]["everyone"]["coverage"]
     assert coverage["responses"] == 30 and coverage["participants"] == 11

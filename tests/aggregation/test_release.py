@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 
-from aggregation import metrics, plots, selectors, services
-from aggregation.exporters import files
-from aggregation.exporters.tally import bradley_terry_from_counts
+from aggregation import metrics, selectors
+from aggregation.metrics import bradley_terry_from_counts
 from aggregation.models import ExportJob, Release
+from aggregation.release import datasets, files, jobs, pipeline, plots, privacy
 from collection import services as collection_services
 from collection.models import Audience, Campaign
 from tests.aggregation.conftest import answer_all, demonstration_campaign, make_campaign
@@ -32,7 +32,7 @@ def releases_root(settings, tmp_path):
 
 def build(campaign, django_capture_on_commit_callbacks, **fields) -> ExportJob:
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.export_job_create(campaign=campaign, **fields)
+        job = jobs.export_job_create(campaign=campaign, **fields)
     job.refresh_from_db()
     assert job.status == ExportJob.Status.SUCCEEDED, job.error
     return job
@@ -51,17 +51,27 @@ def load(path, name):
     ]
 
 
-def test_every_config_loads_and_preferences_have_trl_columns(
-    preference_campaign, owner, releases_root, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def published(preference_campaign, owner, releases_root, django_capture_on_commit_callbacks):
+    """The preference fixture's first release, with JSONL and OpenAI twins: (folder, job)."""
     job = build(
         preference_campaign,
         django_capture_on_commit_callbacks,
         created_by=owner,
         formats=["jsonl", "openai"],
     )
-    folder = release_dir(releases_root, job)
+    return release_dir(releases_root, job), job
+
+
+def test_a_release_is_published_as_a_version_folder_of_its_campaign(published):
+    folder, job = published
     assert folder.name == "v1" and folder.parent.name == "advice-pairs"
+    release = Release.objects.get(job=job)
+    assert release.version == 1 and (folder / release.zip_name).exists()
+
+
+def test_the_card_names_a_config_per_audience_and_dataset_and_each_loads(published):
+    folder, _ = published
     readme = (folder / "README.md").read_text()
     header = readme.split("---")[1]
     names = [line.split('"')[1] for line in header.splitlines() if "config_name" in line]
@@ -75,6 +85,9 @@ def test_every_config_loads_and_preferences_have_trl_columns(
     for name in names:
         assert len(load(folder, name)) > 0
 
+
+def test_preference_pairs_have_trl_columns_in_standard_form_and_scope_columns(published):
+    folder, _ = published
     pairs = load(folder, "uk-adults-preferences")
     # Standard (not conversational) form: DPOTrainer's prompt / chosen / rejected strings.
     row = pairs[0]
@@ -84,20 +97,35 @@ def test_every_config_loads_and_preferences_have_trl_columns(
     for column in ("item_id", "audience", "competence", "transience", "participant_id", "weight"):
         assert column in pairs.column_names
     assert set(pairs["audience"]) == {"uk-adults"} and set(pairs["competence"]) == {"behaviour"}
+
+
+def test_ties_are_kept_and_marked_in_listed_order(published):
+    folder, _ = published
+    pairs = load(folder, "uk-adults-preferences")
     ties = [r for r in pairs if r["tie"]]
     assert ties and all(r["chosen_id"] == "a" for r in ties)  # listed order, kept and marked
 
+
+def test_kto_rows_are_labelled_by_the_scale_midpoint_and_leave_it_out(published):
+    folder, _ = published
     kto = load(folder, "uk-adults-ratings-kto")
     assert {"prompt", "completion", "label"} <= set(kto.column_names)
     assert all(r["label"] == (r["rating"] > 3) for r in kto) and 3 not in set(kto["rating"])
 
+
+def test_vote_distributions_have_one_row_per_item_with_shares_summing_to_one(published):
+    folder, _ = published
     votes = pq.read_table(folder / "uk-adults" / "preference_votes.parquet").to_pylist()
     assert len(votes) == 8
     for vote in votes:
         assert vote["total"] == 6 and abs(sum(vote["shares"]) - 1) < 1e-9
         assert [c["id"] for c in vote["candidates"]] == ["a", "b"]
 
-    # JSONL twins hold the same rows; the OpenAI file has decided pairs only.
+
+def test_jsonl_twins_hold_the_same_rows_and_openai_files_only_decided_pairs(published):
+    folder, _ = published
+    pairs = load(folder, "uk-adults-preferences")
+    ties = [r for r in pairs if r["tie"]]
     jsonl = (folder / "uk-adults" / "preferences.jsonl").read_text().splitlines()
     assert len(jsonl) == len(pairs)
     openai = [
@@ -109,10 +137,17 @@ def test_every_config_loads_and_preferences_have_trl_columns(
     assert openai[0]["preferred_output"][0]["role"] == "assistant"
     assert openai[0]["non_preferred_output"][0]["content"]
 
+
+def test_the_manifest_holds_each_files_sha256_and_the_export_parameters(published):
+    folder, _ = published
     manifest = json.loads((folder / "manifest.json").read_text())
     for entry in manifest["files"]:
-        assert entry["sha256"] == services.files.sha256_of(folder / entry["path"])
+        assert entry["sha256"] == files.sha256_of(folder / entry["path"])
     assert manifest["parameters"]["options"]["min_cell_size"] == 5
+
+
+def test_metrics_json_covers_every_audience_and_the_plots_are_drawn(published):
+    folder, _ = published
     metrics_doc = json.loads((folder / "metrics.json").read_text())
     assert set(metrics_doc["metrics"]["audiences"]) == {"everyone", "uk-adults"}
     assert metrics_doc["metrics"]["pluralism"]["divergence"][0]["shared_items"] == 8
@@ -121,8 +156,13 @@ def test_every_config_loads_and_preferences_have_trl_columns(
         "agreement.png",
         "divergence.png",
     }
-    release = Release.objects.get(job=job)
-    assert release.version == 1 and (folder / release.zip_name).exists()
+
+
+def test_each_dataset_file_has_the_columns_its_module_declares(published):
+    folder, _ = published
+    for path in folder.glob("*/*.parquet"):
+        declared = datasets.BY_NAME[path.stem].columns
+        assert set(declared) <= set(pq.read_schema(path).names), path
 
 
 def test_excluded_and_withdrawn_people_are_absent_and_no_username_leaves(
@@ -136,9 +176,9 @@ def test_excluded_and_withdrawn_people_are_absent_and_no_username_leaves(
     present = set(everyone["participant_id"])
     audience_id = Audience.objects.get(slug="everyone").pk
     for person in (withdrawn, unconsented, inattentive):
-        assert services.pseudonym(job.pseudonym_key, person.pk, audience_id) not in present
+        assert privacy.pseudonym(job.pseudonym_key, person.pk, audience_id) not in present
     kept = people["everyone"][3:]
-    assert present == {services.pseudonym(job.pseudonym_key, p.pk, audience_id) for p in kept}
+    assert present == {privacy.pseudonym(job.pseudonym_key, p.pk, audience_id) for p in kept}
     assert "Attention check" not in everyone["prompt"].str.cat()
     counts = json.loads((folder / "metrics.json").read_text())["counts"]
     assert counts["excluded_unconsented_participants"] == 1
@@ -159,7 +199,7 @@ def test_excluded_and_withdrawn_people_are_absent_and_no_username_leaves(
         options={"exclude_failed_attention": False},
     )
     table = pq.read_table(release_dir(releases_root, job) / "everyone" / "preferences.parquet")
-    assert services.pseudonym(job.pseudonym_key, inattentive.pk, audience_id) in set(
+    assert privacy.pseudonym(job.pseudonym_key, inattentive.pk, audience_id) in set(
         table.column("participant_id").to_pylist()
     )
 
@@ -227,13 +267,13 @@ def test_pseudonyms_differ_between_releases_and_withdrawals_are_counted(
 
 
 def test_two_builds_of_a_job_are_byte_identical(preference_campaign, tmp_path):
-    job = services.export_job_create(
+    job = jobs.export_job_create(
         campaign=preference_campaign, formats=["jsonl", "openai"], enqueue=False
     )
     folders = [tmp_path / "one", tmp_path / "two"]
     for folder in folders:
         folder.mkdir()
-        services.release_write(job=job, directory=folder, progress=lambda f, m: None)
+        pipeline.release_write(job=job, directory=folder, progress=lambda f, m: None)
     names = sorted(p.relative_to(folders[0]) for p in folders[0].rglob("*") if p.is_file())
     assert names == sorted(p.relative_to(folders[1]) for p in folders[1].rglob("*") if p.is_file())
     for name in names:
@@ -301,7 +341,7 @@ def test_campaign_metrics_are_what_the_release_reports(
 ):
     job = build(preference_campaign, django_capture_on_commit_callbacks)
     reported = json.loads((release_dir(releases_root, job) / "metrics.json").read_text())
-    again = services.campaign_metrics(campaign=preference_campaign, snapshot_at=job.snapshot_at)
+    again = pipeline.campaign_metrics(campaign=preference_campaign, snapshot_at=job.snapshot_at)
     assert json.loads(json.dumps(again)) == reported["metrics"]
 
 
@@ -320,26 +360,26 @@ def test_bradley_terry_from_counts_matches_the_metric():
 def test_a_failed_build_publishes_nothing_and_can_be_run_again(
     preference_campaign, releases_root, monkeypatch, django_capture_on_commit_callbacks
 ):
-    real = services.release_write
+    real = pipeline.release_write
 
     def broken(**kwargs):
         real(**kwargs)
         raise OSError("disk full")
 
-    monkeypatch.setattr(services, "release_write", broken)
+    monkeypatch.setattr(pipeline, "release_write", broken)
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.export_job_create(campaign=preference_campaign)
+        job = jobs.export_job_create(campaign=preference_campaign)
     job.refresh_from_db()
     assert job.status == ExportJob.Status.FAILED and "disk full" in job.error
     assert not Release.objects.exists()
     assert list((releases_root / "advice-pairs").iterdir()) == []
-    monkeypatch.setattr(services, "release_write", real)
+    monkeypatch.setattr(pipeline, "release_write", real)
     with django_capture_on_commit_callbacks(execute=True):
-        services.export_job_retry(job=job)
+        jobs.export_job_retry(job=job)
     job.refresh_from_db()
     assert job.status == ExportJob.Status.SUCCEEDED and job.attempts == 2
     # A second delivery of the same task finds it done and publishes nothing new.
-    assert services.export_job_run(job_id=job.pk).status == ExportJob.Status.SUCCEEDED
+    assert jobs.export_job_run(job_id=job.pk).status == ExportJob.Status.SUCCEEDED
     assert Release.objects.count() == 1 and job.version == 1
 
 
@@ -445,8 +485,8 @@ def test_release_metrics_are_the_metric_functions_on_every_judgement(
 def test_coverage_alone_is_counted_by_the_database_and_matches(
     preference_campaign, releases_root, django_capture_on_commit_callbacks
 ):
-    full = services.campaign_metrics(campaign=preference_campaign)
-    coverage = services.campaign_metrics(campaign=preference_campaign, parts={"coverage"})
+    full = pipeline.campaign_metrics(campaign=preference_campaign)
+    coverage = pipeline.campaign_metrics(campaign=preference_campaign, parts={"coverage"})
     assert set(coverage) == {"items", "audiences"}
     for slug, report in full["audiences"].items():
         assert coverage["audiences"][slug] == {
@@ -458,7 +498,7 @@ def test_coverage_alone_is_counted_by_the_database_and_matches(
     assert coverage["audiences"]["everyone"]["coverage"]["participants"] == 3
     assert coverage["audiences"]["everyone"]["coverage"]["responses"] == 3 * 8
 
-    agreement = services.campaign_metrics(campaign=preference_campaign, parts={"agreement"})
+    agreement = pipeline.campaign_metrics(campaign=preference_campaign, parts={"agreement"})
     assert set(agreement) == {"items", "audiences"}
     assert (
         agreement["audiences"]["uk-adults"]["agreement"]
@@ -466,7 +506,7 @@ def test_coverage_alone_is_counted_by_the_database_and_matches(
     )
     assert "coverage" not in agreement["audiences"]["uk-adults"]
     with pytest.raises(ValueError, match="unknown metric parts"):
-        services.campaign_metrics(campaign=preference_campaign, parts={"speed"})
+        pipeline.campaign_metrics(campaign=preference_campaign, parts={"speed"})
 
 
 @pytest.mark.parametrize("where", ["reading", "writing", "drawing"])
@@ -488,7 +528,7 @@ def test_a_build_failing_in_a_thread_fails_cleanly(
     else:
         monkeypatch.setattr(selectors, "_fetch_chunk", broken)
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.export_job_create(campaign=preference_campaign, options={"batch_rows": 100})
+        job = jobs.export_job_create(campaign=preference_campaign, options={"batch_rows": 100})
     job.refresh_from_db()
     assert job.status == ExportJob.Status.FAILED and "No space left" in job.error
     assert not Release.objects.exists()
@@ -502,22 +542,22 @@ def test_a_build_failing_in_a_thread_fails_cleanly(
 
 @pytest.fixture
 def card_inputs(preference_campaign):
-    """What a release hands the card's plots: the campaign's metrics, and its scope."""
+    """What a release hands the card's plots: the campaign's metrics, and its selection."""
     return (
-        services.campaign_metrics(campaign=preference_campaign),
-        services._scope_for(preference_campaign, audience_slugs=None),
+        pipeline.campaign_metrics(campaign=preference_campaign),
+        pipeline.selection_for(preference_campaign, audience_slugs=None),
     )
 
 
 def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
     card_inputs, tmp_path, monkeypatch
 ):
-    metrics_doc, scope = card_inputs
+    metrics_doc, selection = card_inputs
     drawn = {}
     for can_fork in (True, False):
         monkeypatch.setattr(plots, "CAN_FORK", can_fork and plots.CAN_FORK)
         folder = tmp_path / str(can_fork)
-        names = plots.draw_all(folder, metrics=metrics_doc, scope=scope)
+        names = plots.draw_all(folder, metrics=metrics_doc, selection=selection)
         assert names == ["coverage.png", "agreement.png", "divergence.png"]
         drawn[can_fork] = {name: (folder / name).read_bytes() for name in names}
     assert drawn[True] == drawn[False]
@@ -528,7 +568,7 @@ def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
 def test_a_plot_child_that_hangs_is_killed_and_its_plot_drawn_here(
     card_inputs, tmp_path, monkeypatch
 ):
-    metrics_doc, scope = card_inputs
+    metrics_doc, selection = card_inputs
     expected = tmp_path / "expected"
     expected.mkdir()
     plots.coverage(metrics_doc, expected / "coverage.png")
@@ -542,7 +582,7 @@ def test_a_plot_child_that_hangs_is_killed_and_its_plot_drawn_here(
     monkeypatch.setattr(plots, "coverage", coverage)
     monkeypatch.setattr(plots, "CHILD_SECONDS", 1)
     started = time.monotonic()
-    names = plots.draw_all(tmp_path / "drawn", metrics=metrics_doc, scope=scope)
+    names = plots.draw_all(tmp_path / "drawn", metrics=metrics_doc, selection=selection)
     assert time.monotonic() - started < 30
     assert names == ["coverage.png", "agreement.png", "divergence.png"]
     drawn = tmp_path / "drawn" / "coverage.png"

@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from aggregation import services
 from aggregation.models import ExportJob
+from aggregation.release import jobs, privacy
 from collection.models import Audience
 from tests.aggregation.conftest import respond
 from tests.factories import (
@@ -60,7 +60,7 @@ def releases_root(settings, tmp_path):
 
 def build(campaign, django_capture_on_commit_callbacks, **fields) -> ExportJob:
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.export_job_create(campaign=campaign, **fields)
+        job = jobs.export_job_create(campaign=campaign, **fields)
     job.refresh_from_db()
     assert job.status == ExportJob.Status.SUCCEEDED, job.error
     return job
@@ -157,7 +157,7 @@ def test_suppressed_participants_attributes_cannot_be_recovered_from_weights(
     people = published_people(folder, "census")
     census = Audience.objects.get(slug="census").pk
     truth = {
-        services.pseudonym(job.pseudonym_key, pk, census): tuple(values[name] for name in NAMES)
+        privacy.pseudonym(job.pseudonym_key, pk, census): tuple(values[name] for name in NAMES)
         for pk, values in census_campaign.true_values.items()
     }
     guesses = fit_and_recover(people)

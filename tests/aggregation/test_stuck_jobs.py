@@ -18,8 +18,8 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from aggregation import jobs, services
 from aggregation.models import ExportJob, Release
+from aggregation.release import jobs, pipeline
 from tests.aggregation.test_worker_release import (
     REDIS_URL,
     assert_same_bytes_as_a_fresh_build,
@@ -48,7 +48,7 @@ def releases_root(settings, tmp_path):
 
 def running_job(campaign, *, heard_seconds_ago: float, attempts: int = 1) -> ExportJob:
     """A job some process started building and last stamped ``heard_seconds_ago``."""
-    job = services.export_job_create(campaign=campaign, enqueue=False)
+    job = jobs.export_job_create(campaign=campaign, enqueue=False)
     heard = timezone.now() - timedelta(seconds=heard_seconds_ago)
     ExportJob.objects.filter(pk=job.pk).update(
         status=ExportJob.Status.RUNNING,
@@ -83,7 +83,7 @@ def test_a_build_whose_worker_was_killed_is_requeued_and_publishes_the_same_byte
     releases = tmp_path / "releases"
     first = start_worker(tmp_path, "first", releases, env=QUICK)
     try:
-        job = services.export_job_create(
+        job = jobs.export_job_create(
             campaign=campaign, created_by=owner, formats=["jsonl"], options={"batch_rows": 100}
         )
         wait_for(
@@ -126,8 +126,8 @@ def test_a_build_whose_worker_was_killed_is_requeued_and_publishes_the_same_byte
 @pytest.mark.django_db(transaction=True)
 def test_a_slow_build_whose_worker_answers_is_never_requeued(settings, monkeypatch):
     settings.EXPORT_JOB_HEARTBEAT_SECONDS = 0.2
-    monkeypatch.setenv(services.PAUSE_ENV, "0.3")  # each of ten chunks takes longer
-    job = services.export_job_create(
+    monkeypatch.setenv(pipeline.PAUSE_ENV, "0.3")  # each of ten chunks takes longer
+    job = jobs.export_job_create(
         campaign=campaign_with_many_chunks(UserFactory()),
         enqueue=False,
         options={"batch_rows": 100},
@@ -136,7 +136,7 @@ def test_a_slow_build_whose_worker_answers_is_never_requeued(settings, monkeypat
 
     def build():
         try:
-            outcome["job"] = services.export_job_run(job_id=job.pk)
+            outcome["job"] = jobs.export_job_run(job_id=job.pk)
         finally:
             connection.close()
 
@@ -218,7 +218,7 @@ def test_a_dead_builders_lingering_session_cannot_keep_the_requeued_build_out(
     job = running_job(preference_campaign, heard_seconds_ago=300)
     lingering = other_session()
     lingering.execute("SELECT pg_advisory_lock(%s, %s)", [jobs.LOCK_NAMESPACE, job.pk])
-    assert not services.export_job_is_abandoned(job=job)
+    assert not jobs.export_job_is_abandoned(job=job)
 
     result = jobs.export_jobs_requeue_stuck()
 

@@ -16,8 +16,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from aggregation import services
 from aggregation.models import ExportJob, Release
+from aggregation.release import jobs, pipeline
 from tests.aggregation.conftest import AGE, make_campaign, respond_to_all
 from tests.conftest import need_service
 from tests.factories import AudienceFactory, UserFactory, ready_participant
@@ -62,7 +62,7 @@ def start_worker(
         "CELERY_BROKER_URL": REDIS_URL,
         "PLURALIGN_RELEASES_ROOT": str(releases),
         # Sleep after each chunk so the test can kill the worker mid-build.
-        services.PAUSE_ENV: "0.4",
+        pipeline.PAUSE_ENV: "0.4",
         **(env or {}),
     }
     log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
@@ -171,7 +171,7 @@ def test_worker_builds_a_release_and_a_killed_build_reruns_to_the_same_bytes(
     releases = tmp_path / "releases"
     first = start_worker(tmp_path, "first", releases)
     try:
-        job = services.export_job_create(
+        job = jobs.export_job_create(
             campaign=campaign, created_by=owner, formats=["jsonl"], options={"batch_rows": 100}
         )
         # Killed mid-build: SIGKILL once a few chunks are written.
@@ -190,11 +190,11 @@ def test_worker_builds_a_release_and_a_killed_build_reruns_to_the_same_bytes(
     folder = releases / campaign.slug
     assert not (folder / "v1").exists()
     assert all(path.name.startswith(".v1.partial-") for path in folder.iterdir())
-    assert services.export_job_is_abandoned(job=job)
+    assert jobs.export_job_is_abandoned(job=job)
 
     second = start_worker(tmp_path, "second", releases)
     try:
-        services.export_job_retry(job=job)
+        jobs.export_job_retry(job=job)
         wait_for(
             lambda: ExportJob.objects.get(pk=job.pk).is_finished,
             90,
@@ -221,7 +221,7 @@ def assert_same_bytes_as_a_fresh_build(job: ExportJob, published: Path, referenc
     """Every published file equals an uninterrupted in-process build of the job (the
     manifest up to its build time; the zip holds the manifest)."""
     reference.mkdir()
-    services.release_write(job=job, directory=reference, progress=lambda f, m: None)
+    pipeline.release_write(job=job, directory=reference, progress=lambda f, m: None)
     names = sorted(str(p.relative_to(published)) for p in published.rglob("*") if p.is_file())
     assert "everyone/preferences.parquet" in names and "uk-adults/preferences.jsonl" in names
     for name in names:

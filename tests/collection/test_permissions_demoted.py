@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
-from aggregation import services as release_services
 from aggregation.models import ExportJob, Release
+from aggregation.release import jobs as release_jobs
 from collection.models import Audience
 from collection.permissions import RESEARCHERS_GROUP
 from tests.aggregation.conftest import respond_to_all
@@ -39,7 +39,7 @@ def published(django_capture_on_commit_callbacks):
         person = ready_participant(audience=audience, campaign=campaign)
         respond_to_all(person, campaign, audience, lambda item: {"choice": "a"})
     with django_capture_on_commit_callbacks(execute=True):
-        job = release_services.export_job_create(campaign=campaign, created_by=owner)
+        job = release_jobs.export_job_create(campaign=campaign, created_by=owner)
     release = Release.objects.get(campaign=campaign)
     dyad_file = f"{dyad.slug}/preferences.parquet"
     assert release.file_entry(dyad_file) is not None

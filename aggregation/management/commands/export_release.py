@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from aggregation import services
 from aggregation.models import FORMATS
+from aggregation.release import jobs
 from collection.models import Campaign
 from collection.services import ServiceError
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         if options["batch_rows"]:
             export_options["batch_rows"] = options["batch_rows"]
         try:
-            job = services.export_job_create(
+            job = jobs.export_job_create(
                 campaign=campaign,
                 audiences=options["audiences"],
                 kinds=options["kinds"],
@@ -64,7 +64,7 @@ class Command(BaseCommand):
                 bar.set_postfix_str(message[:50], refresh=False)
                 bar.refresh()
 
-            job = services.export_job_run(job_id=job.pk, progress=progress)
+            job = jobs.export_job_run(job_id=job.pk, progress=progress)
         if job is None or job.status != job.Status.SUCCEEDED:
             raise CommandError(f"The export failed: {job.error if job else 'no job'}")
         self.stdout.write(

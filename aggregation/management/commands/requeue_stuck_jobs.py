@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from aggregation import jobs
+from aggregation.release import jobs
 
 
 class Command(BaseCommand):

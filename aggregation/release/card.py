@@ -18,13 +18,8 @@ from __future__ import annotations
 import json
 import re
 
-KIND_WORDS = {
-    "preferences": "preference pairs (TRL DPO / reward-model format)",
-    "preference_votes": "vote distribution per item (soft labels)",
-    "ratings_kto": "ratings as KTO rows",
-    "demonstrations": "demonstrations (TRL SFT format)",
-    "qa": "question–answer pairs",
-}
+from aggregation.release import datasets
+
 TASK_TAGS = {
     "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
     "demonstration": ["sft", "demonstrations"],
@@ -259,14 +254,14 @@ def _pluralism(metrics: dict) -> list[str]:
 def render(
     *,
     job,
-    scope,
+    selection,
     configs: list[dict],
     counts: dict,
     metrics: dict,
     plots: list[str],
     conversational: bool,
 ) -> str:
-    campaign = scope.campaign
+    campaign = selection.campaign
     license_id = job.option("license")
     lines = _header(job, campaign, configs, license_id)
     lines += [
@@ -276,8 +271,8 @@ def render(
         "",
         f"Built with pluralign from campaign {_code(campaign.slug)}. Scope of alignment: "
         f"**{campaign.get_competence_display()}**, **{campaign.get_transience_display()}**, "
-        f"for {len(scope.audiences)} audience(s): "
-        + ", ".join(f"{_code(audience.slug)} ({audience.kind})" for audience in scope.audiences)
+        f"for {len(selection.audiences)} audience(s): "
+        + ", ".join(f"{_code(audience.slug)} ({audience.kind})" for audience in selection.audiences)
         + ". Every row carries these as `competence`, `transience` and `audience`.",
         "",
         "## Load it",
@@ -293,7 +288,7 @@ def render(
         lines.append(
             f"| {_code(config['name'], cell=True)} | {_code(config['path'], cell=True)} "
             f"| {config['rows']:,} "
-            f"| {KIND_WORDS[config['kind']]} |"
+            f"| {datasets.BY_NAME[config['kind']].contents} |"
         )
     if not configs:
         lines.append("| (none) | | 0 | no exportable judgements yet |")
@@ -326,7 +321,7 @@ def render(
         "## Audiences",
         "",
     ]
-    for audience in scope.audiences:
+    for audience in selection.audiences:
         lines += _audience_section(
             audience,
             counts["audiences"][audience.slug],
@@ -370,26 +365,7 @@ def render(
         "- `attr_<name>`: the participant's self-reported attribute; null where the "
         f"combination of their attribute values is shared by fewer than "
         f"{job.option('min_cell_size')} participants, and always in dyadic audiences.",
-        "- Preferences: `prompt`, `chosen`, `rejected` as TRL expects"
-        + (
-            " in conversational form: `prompt` is a list of `{role, content}` messages "
-            "(persona and situation as a system message, then the conversation, then the "
-            "prompt as the user's turn unless the conversation already ends with one) and "
-            "`chosen`/`rejected` the one assistant reply"
-            if conversational
-            else " in standard form (plain text)"
-        )
-        + ". Rankings are expanded to every pair they imply and ratings to a pair per two "
-        "candidates (`pair_from`). Ties are kept, one row per tied pair, with `tie` true and "
-        "`chosen`/`rejected` in the order the candidates were listed: filter them out for "
-        "DPO. `chosen_source`/`rejected_source` name the model behind each candidate.",
-        "- Preference votes: per item, `candidates`, `votes` and `shares` (a tie counts half "
-        "a vote for each of two candidates), `ties` and `total`.",
-        "- KTO rows: `prompt`, `completion`, `label` (rating above the scale's midpoint); "
-        "ratings exactly at the midpoint are left out; `rating` keeps the raw value.",
-        "- Demonstrations: `messages` (the conversation and the written reply), and the same "
-        "as `prompt`/`completion`; `draft` is the text annotators started from.",
-        "- Question–answer: `question`, `answer`, `sources`, and the item's `reference_answer`.",
+        *[dataset.card_columns(conversational) for dataset in datasets.DATASETS],
         "",
         "## Consent and licence",
         "",

@@ -178,7 +178,7 @@ CAN_FORK = sys.platform == "linux" and hasattr(os, "fork")
 CHILD_SECONDS = 60  # a plot takes well under a second
 
 
-def draw_all(directory: Path, *, metrics: dict, scope) -> list[str]:
+def draw_all(directory: Path, *, metrics: dict, selection) -> list[str]:
     """Draw the card's plots into ``directory``; return their file names.
 
     matplotlib holds the GIL while it lays out and renders, and a release has
@@ -188,7 +188,7 @@ def draw_all(directory: Path, *, metrics: dict, scope) -> list[str]:
     """
     directory.mkdir(parents=True, exist_ok=True)
     drawers: list[Drawer] = [("coverage.png", coverage), ("agreement.png", agreement)]
-    if scope.campaign.item_kind == "preference":
+    if selection.campaign.item_kind == "preference":
         drawers.append(("divergence.png", divergence))
     if CAN_FORK:
         _draw_in_two_processes(drawers, directory, metrics)

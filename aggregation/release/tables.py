@@ -14,6 +14,10 @@ preference pairs as ``prompt``/``chosen``/``rejected``, unpaired ratings as
 every file of it uses the conversational form: ``prompt`` is a list of
 ``{role, content}`` messages and ``chosen``/``rejected``/``completion`` are the
 single assistant reply as a one-message list.
+
+What each dataset adds is its module in `aggregation.release.datasets`; this one holds
+what several share (the chunk's items, the common columns, preference pairs, votes,
+ratings and places), which is why it runs a little past 500 lines.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from aggregation.metrics import ranking_to_pairs, vote_shares
+from aggregation.metrics import ranking_to_pairs
 
 ROLES = ("system", "user", "assistant")
 ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
@@ -36,7 +40,7 @@ TIE_VOTE = -1
 PAIR_ORIGINS = pa.array(["choice", "ranking", "rating"])
 
 
-def _dict(
+def dictionary_array(
     indices: np.ndarray, dictionary: pa.Array, mask: np.ndarray | None = None, *, unique=False
 ):
     """Rows as indices into ``dictionary``; a null dictionary entry gives a null row.
@@ -86,10 +90,10 @@ def _unique(dictionary: pa.Array) -> tuple[np.ndarray | None, np.ndarray, pa.Arr
     return result
 
 
-def _constant(value: str | None, n: int) -> pa.Array:
+def constant_array(value: str | None, n: int) -> pa.Array:
     if not value:
-        return _dict(np.zeros(n), pa.array([value], pa.string()), mask=np.ones(n, bool))
-    return _dict(np.zeros(n), pa.array([value], pa.string()), unique=True)
+        return dictionary_array(np.zeros(n), pa.array([value], pa.string()), mask=np.ones(n, bool))
+    return dictionary_array(np.zeros(n), pa.array([value], pa.string()), unique=True)
 
 
 def prompt_messages(prompt: str, context: dict | None) -> list[dict]:
@@ -201,7 +205,7 @@ def items_from_chunk(chunk) -> Items:
     )
 
 
-def _messages(
+def message_lists(
     items: Items, item_pos: np.ndarray, reply: pa.Array | None = None, reply_index=None
 ) -> pa.ListArray:
     """One conversation per row: its item's prompt messages, then optionally a reply.
@@ -231,36 +235,41 @@ def _messages(
         content_index[~from_item] = n_item_contents + chosen
         dictionary = pa.concat_arrays([items.message_contents, reply.cast(pa.string())])
     values = pa.StructArray.from_arrays(
-        [_dict(role_codes, ROLE_DICTIONARY, unique=True), _dict(content_index, dictionary)],
+        [
+            dictionary_array(role_codes, ROLE_DICTIONARY, unique=True),
+            dictionary_array(content_index, dictionary),
+        ],
         ["role", "content"],
     )
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
-def _reply(texts: pa.Array, indices: np.ndarray, *, conversational: bool):
+def reply_column(texts: pa.Array, indices: np.ndarray, *, conversational: bool):
     """A completion: the text, or a one-message assistant list."""
     if not conversational:
-        return _dict(indices, texts)
+        return dictionary_array(indices, texts)
     n = len(indices)
     values = pa.StructArray.from_arrays(
         [
-            _dict(np.full(n, ROLE_CODE["assistant"]), ROLE_DICTIONARY, unique=True),
-            _dict(indices, texts),
+            dictionary_array(np.full(n, ROLE_CODE["assistant"]), ROLE_DICTIONARY, unique=True),
+            dictionary_array(indices, texts),
         ],
         ["role", "content"],
     )
     return pa.ListArray.from_arrays(pa.array(np.arange(n + 1), pa.int32()), values)
 
 
-def _prompt(items: Items, item_pos: np.ndarray, *, conversational: bool):
+def prompt_column(items: Items, item_pos: np.ndarray, *, conversational: bool):
     if conversational:
-        return _messages(items, item_pos)
-    return _dict(item_pos, items.prompt)
+        return message_lists(items, item_pos)
+    return dictionary_array(item_pos, items.prompt)
 
 
 @dataclasses.dataclass
-class People:
-    """One audience's participants in a release, sorted by participant id."""
+class PeopleColumns:
+    """One audience's participants as their rows show them (pseudonyms, weights, attribute
+    codes as published), sorted by participant id; `tally.PublishedPeople` is the same
+    people as the metrics count them."""
 
     ids: np.ndarray
     pseudonyms: pa.Array
@@ -273,7 +282,10 @@ class People:
 
 
 @dataclasses.dataclass(frozen=True)
-class Scope:
+class TableContext:
+    """What every row of one audience's files says about its data: the audience, the
+    campaign's scope of alignment, and the form its text takes."""
+
     audience: str
     competence: str
     transience: str
@@ -281,44 +293,52 @@ class Scope:
     episodic: bool
 
 
-def _item_columns(scope: Scope, items: Items, item_pos: np.ndarray) -> dict[str, pa.Array]:
+def item_columns(context: TableContext, items: Items, item_pos: np.ndarray) -> dict[str, pa.Array]:
     """The columns every file starts with: which item, and whose data (audience, kind)."""
     n = len(item_pos)
     return {
         "item_id": pa.array(items.ids[item_pos], pa.int64()),
-        "external_id": _dict(item_pos, items.external_id),
-        "audience": _constant(scope.audience, n),
-        "competence": _constant(scope.competence, n),
-        "transience": _constant(scope.transience, n),
+        "external_id": dictionary_array(item_pos, items.external_id),
+        "audience": constant_array(context.audience, n),
+        "competence": constant_array(context.competence, n),
+        "transience": constant_array(context.transience, n),
     }
 
 
-def _episode_columns(scope: Scope, items: Items, item_pos: np.ndarray) -> dict[str, pa.Array]:
+def episode_columns(
+    context: TableContext, items: Items, item_pos: np.ndarray
+) -> dict[str, pa.Array]:
     """The situation and persona of episodic campaigns' items (none otherwise)."""
-    if not scope.episodic:
+    if not context.episodic:
         return {}
     return {
-        "situation": _dict(item_pos, items.situation),
-        "persona": _dict(item_pos, items.persona),
+        "situation": dictionary_array(item_pos, items.situation),
+        "persona": dictionary_array(item_pos, items.persona),
     }
 
 
-def _common(
-    scope: Scope, items: Items, people: People, item_pos: np.ndarray, person: np.ndarray
+def common_columns(
+    context: TableContext,
+    items: Items,
+    people: PeopleColumns,
+    item_pos: np.ndarray,
+    person: np.ndarray,
 ) -> dict[str, pa.Array]:
     unique, inverse = np.unique(person, return_inverse=True)
-    columns = _item_columns(scope, items, item_pos)
-    columns["participant_id"] = _dict(
+    columns = item_columns(context, items, item_pos)
+    columns["participant_id"] = dictionary_array(
         inverse, people.pseudonyms.take(pa.array(unique)), unique=True
     )
     columns["weight"] = pa.array(people.weights[person], pa.float64())
     for name, (codes, allowed) in people.attributes.items():
         row_codes = codes[person]
-        columns[f"attr_{name}"] = _dict(np.maximum(row_codes, 0), allowed, mask=row_codes < 0)
-    return columns | _episode_columns(scope, items, item_pos)
+        columns[f"attr_{name}"] = dictionary_array(
+            np.maximum(row_codes, 0), allowed, mask=row_codes < 0
+        )
+    return columns | episode_columns(context, items, item_pos)
 
 
-def _optional_text(judgements: pa.Table, name: str, rows: np.ndarray) -> pa.Array:
+def optional_text(judgements: pa.Table, name: str, rows: np.ndarray) -> pa.Array:
     return judgements.column(name).take(pa.array(rows)).combine_chunks()
 
 
@@ -425,35 +445,6 @@ def top_votes(
     return votes
 
 
-def preference_table(
-    scope: Scope,
-    judgements: pa.Table,
-    items: Items,
-    people: People,
-    pairs: Pairs,
-    item_pos: np.ndarray,
-) -> pa.Table:
-    person = people.positions(judgements.column("participant_id").to_numpy())
-    pair_item = item_pos[pairs.row]
-    base = items.candidate_offsets[pair_item]
-    chosen, rejected = base + pairs.chosen, base + pairs.rejected
-    columns = _common(scope, items, people, pair_item, person[pairs.row])
-    columns["prompt"] = _prompt(items, pair_item, conversational=scope.conversational)
-    columns["chosen"] = _reply(items.candidate_texts, chosen, conversational=scope.conversational)
-    columns["rejected"] = _reply(
-        items.candidate_texts, rejected, conversational=scope.conversational
-    )
-    columns["tie"] = pa.array(pairs.tie, pa.bool_())
-    columns["chosen_id"] = _dict(chosen, items.candidate_ids)
-    columns["rejected_id"] = _dict(rejected, items.candidate_ids)
-    columns["chosen_source"] = _dict(chosen, items.candidate_sources)
-    columns["rejected_source"] = _dict(rejected, items.candidate_sources)
-    columns["pair_from"] = _dict(pairs.origin, PAIR_ORIGINS, unique=True)
-    columns["rationale"] = _optional_text(judgements, "rationale", pairs.row)
-    columns["confidence"] = _optional_text(judgements, "confidence", pairs.row)
-    return pa.table(columns)
-
-
 def source_pair_counts(items: Items, item_pos: np.ndarray, pairs: Pairs) -> dict:
     """Decided pairs counted by (winner source, loser source), for Bradley–Terry."""
     decided = ~pairs.tie
@@ -503,48 +494,6 @@ def vote_counts(items: Items, item_pos: np.ndarray, votes: np.ndarray):
     return counts, np.bincount(item_pos[tie], minlength=len(items))
 
 
-def votes_table(scope: Scope, items: Items, votes: np.ndarray, ties: np.ndarray) -> pa.Table:
-    """One row per item with votes: each candidate's votes and share (a tie counts as an
-    equal fraction of a vote for each candidate), the ties and the total: soft labels.
-
-    ``votes`` and ``ties`` are `vote_counts` for one audience; shares are
-    `aggregation.metrics.vote_shares`, as `aggregation.metrics.vote_distribution`
-    computes them from one row per judgement.
-    """
-    sizes = np.diff(items.candidate_offsets)
-    total = votes.sum(axis=1) + ties
-    rows = np.flatnonzero(total > 0)
-    n = len(rows)
-    lengths = sizes[rows]
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    row_of = np.repeat(np.arange(n), lengths)
-    position = np.arange(int(offsets[-1])) - offsets[:-1][row_of]
-    flat = items.candidate_offsets[rows][row_of] + position
-    shares = vote_shares(votes[rows], ties[rows], lengths)
-    candidates = pa.StructArray.from_arrays(
-        [
-            _dict(flat, items.candidate_ids),
-            _dict(flat, items.candidate_texts),
-            _dict(flat, items.candidate_sources),
-        ],
-        ["id", "text", "source"],
-    )
-    columns = _item_columns(scope, items, rows) | {
-        "prompt": _prompt(items, rows, conversational=scope.conversational),
-        "candidates": pa.ListArray.from_arrays(pa.array(offsets), candidates),
-        "votes": pa.ListArray.from_arrays(
-            pa.array(offsets), pa.array(votes[rows][row_of, position], pa.int64())
-        ),
-        "shares": pa.ListArray.from_arrays(
-            pa.array(offsets), pa.array(shares[row_of, position], pa.float64())
-        ),
-        "ties": pa.array(ties[rows], pa.int64()),
-        "total": pa.array(total[rows], pa.int64()),
-    }
-    return pa.table(columns | _episode_columns(scope, items, rows))
-
-
 def ratings_long(judgements: pa.Table, items: Items, item_pos: np.ndarray) -> Ratings:
     rows, candidates, values = [], [], []
     for j, raw in enumerate(judgements.column("ratings").to_pylist()):
@@ -560,66 +509,3 @@ def ratings_long(judgements: pa.Table, items: Items, item_pos: np.ndarray) -> Ra
         np.asarray(candidates, dtype=np.int64),
         np.asarray(values, dtype=np.int64),
     )
-
-
-def kto_table(
-    scope: Scope,
-    judgements: pa.Table,
-    items: Items,
-    people: People,
-    ratings: Ratings,
-    midpoint: float,
-) -> pa.Table:
-    """KTO rows from ratings: label = rating above the scale's midpoint; ratings at
-    the midpoint say neither and are left out."""
-    keep = ratings.rating != midpoint
-    rows, candidate, rating = ratings.row[keep], ratings.candidate[keep], ratings.rating[keep]
-    item_pos = items.positions(judgements.column("item_id").to_numpy())[rows]
-    person = people.positions(judgements.column("participant_id").to_numpy())[rows]
-    flat = items.candidate_offsets[item_pos] + candidate
-    columns = _common(scope, items, people, item_pos, person)
-    columns["prompt"] = _prompt(items, item_pos, conversational=scope.conversational)
-    columns["completion"] = _reply(items.candidate_texts, flat, conversational=scope.conversational)
-    columns["label"] = pa.array(rating > midpoint, pa.bool_())
-    columns["rating"] = pa.array(rating, pa.int64())
-    columns["candidate_id"] = _dict(flat, items.candidate_ids)
-    columns["source"] = _dict(flat, items.candidate_sources)
-    return pa.table(columns)
-
-
-# Demonstrations and question-answer items -------------------------------------------------
-
-
-def demonstration_table(
-    scope: Scope, judgements: pa.Table, items: Items, people: People
-) -> pa.Table:
-    item_pos = items.positions(judgements.column("item_id").to_numpy())
-    person = people.positions(judgements.column("participant_id").to_numpy())
-    texts = judgements.column("text").combine_chunks()
-    n = judgements.num_rows
-    columns = _common(scope, items, people, item_pos, person)
-    columns["messages"] = _messages(items, item_pos, reply=texts)
-    columns["prompt"] = _prompt(items, item_pos, conversational=scope.conversational)
-    columns["completion"] = (
-        _reply(texts, np.arange(n), conversational=True) if scope.conversational else texts
-    )
-    columns["draft"] = _dict(item_pos, items.draft)
-    columns["rationale"] = judgements.column("rationale").combine_chunks()
-    columns["confidence"] = judgements.column("confidence").combine_chunks()
-    return pa.table(columns)
-
-
-def qa_table(scope: Scope, judgements: pa.Table, items: Items, people: People) -> pa.Table:
-    item_pos = items.positions(judgements.column("item_id").to_numpy())
-    person = people.positions(judgements.column("participant_id").to_numpy())
-    sources = [json.loads(raw) if raw else [] for raw in judgements.column("sources").to_pylist()]
-    columns = _common(scope, items, people, item_pos, person)
-    columns["question"] = _dict(item_pos, items.question)
-    columns["answer"] = judgements.column("text").combine_chunks()
-    columns["sources"] = pa.array(sources, pa.list_(pa.string()))
-    columns["reference_answer"] = _dict(item_pos, items.reference_answer)
-    columns["reference_sources"] = items.reference_sources.take(pa.array(item_pos))
-    columns["prompt"] = _dict(item_pos, items.prompt)
-    columns["rationale"] = judgements.column("rationale").combine_chunks()
-    columns["confidence"] = judgements.column("confidence").combine_chunks()
-    return pa.table(columns)

@@ -1,0 +1,277 @@
+"""metrics.json's ``metrics``: every metric of a campaign, computed from its counts.
+
+A release (and the dashboard, through `aggregation.release.pipeline.campaign_metrics`)
+counts a campaign once, chunk by chunk, into a tally (`aggregation.release.tally.Tally`:
+per audience and item the judgements, votes per candidate, ties, ratings and places; per
+participant the judgements; decided pairs by source; distinct words). This module turns
+those counts into the document, through the same functions of this package that take one
+row per judgement (each ``*_from_counts`` gives what its frame-based twin gives, which
+`tests/aggregation/test_release_metrics.py` checks on a release). No ORM, no Arrow: only
+the tally's arrays and its audiences' schemas.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from aggregation.metrics.agreement import (
+    krippendorff_alpha_from_counts,
+    percent_agreement_from_counts,
+)
+from aggregation.metrics.coverage import (
+    attribute_shares,
+    items_at_k,
+    largest_absolute_gap,
+    participant_load,
+    total_variation_distance,
+)
+from aggregation.metrics.diversity import normalized_entropy
+from aggregation.metrics.pluralism import (
+    bradley_terry_from_counts,
+    group_aware_consensus_from_counts,
+    jensen_shannon,
+    kendall_tau,
+    vote_shares,
+)
+from aggregation.metrics.weights import kish_effective_sample_size
+
+TOP_ITEMS = 10
+METRIC_PARTS = frozenset({"coverage", "diversity", "agreement", "pluralism"})
+
+
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def _agreement(counts: np.ndarray, *, levels: tuple[str, ...], domain=None) -> dict:
+    """Agreement from a units × values count matrix (leading axes are units)."""
+    counts = counts.reshape(-1, counts.shape[-1])
+    per_unit = counts.sum(axis=1)
+    result = {
+        f"alpha_{level}": _number(
+            krippendorff_alpha_from_counts(counts, level=level, value_domain=domain)
+        )
+        for level in levels
+    }
+    result["percent_agreement"] = _number(percent_agreement_from_counts(counts))
+    result["units"] = int(np.count_nonzero(per_unit))
+    result["judgements"] = int(per_unit.sum())
+    return result
+
+
+def _attribute_report(audience, people, min_cell_size: int) -> tuple[dict, dict]:
+    """Counts, shares and spread of each attribute over the published values; suppressed
+    participants count only as suppressed. Every allowed value is listed, found or not,
+    so that the list itself tells nothing of who is in the audience."""
+    coverage, diversity = {}, {}
+    weights = pd.Series(people.weights, index=people.attributes.index)
+    for attribute in audience.attribute_schema:
+        name = attribute["name"]
+        values = people.attributes[name] if name in people.attributes else pd.Series(dtype=object)
+        targets = audience.target_marginals.get(name, {})
+        choices = list(attribute["choices"])
+        table = attribute_shares(
+            values, targets={choice: 0.0 for choice in choices} | dict(targets)
+        )
+        table = table.reindex([*choices, *(v for v in table.index if v not in choices)])
+        rows = []
+        for value, row in table.iterrows():
+            small = 0 < row["count"] < min_cell_size
+            rows.append(
+                {
+                    "value": value,
+                    "count": None if small else int(row["count"]),
+                    "observed_share": None if small else _number(row["observed_share"]),
+                    "target_share": _number(row["target_share"]) if targets else None,
+                    "gap": None if small or not targets else _number(row["gap"]),
+                    "suppressed": bool(small),
+                }
+            )
+        entry = {"values": rows, "suppressed_participants": people.suppressed_participants}
+        if targets:
+            entry["largest_gap"] = _number(
+                largest_absolute_gap(table["observed_share"], table["target_share"])
+            )
+            entry["total_variation_distance"] = _number(
+                total_variation_distance(table["observed_share"], table["target_share"])
+            )
+            if people.weighted:
+                weighted = attribute_shares(values, targets=targets, weights=weights)
+                entry["weighted_total_variation_distance"] = _number(
+                    total_variation_distance(weighted["observed_share"], weighted["target_share"])
+                )
+        coverage[name] = entry
+        diversity[name] = _number(normalized_entropy(values, allowed_values=attribute["choices"]))
+    return coverage, diversity
+
+
+def _coverage(tally, a: int, audience, people, attributes: dict) -> dict:
+    at_k = items_at_k(pd.Series(tally.judgements[a], index=tally.item_ids), k=audience.overlap_k)
+    load = tally.load[a]
+    spread = participant_load(pd.Series(load[load > 0]))
+    return {
+        "overlap_k": audience.overlap_k,
+        "items": at_k.items,
+        "items_at_k": at_k.at_k,
+        "share_at_k": _number(at_k.share_at_k),
+        "responses": spread.responses,
+        "responses_per_item_mean": _number(at_k.responses_mean),
+        "responses_per_item_min": _number(at_k.responses_min),
+        "participants": spread.participants,
+        "responses_per_participant_gini": _number(spread.gini),
+        "largest_participant_share": _number(spread.largest_share),
+        "attributes": attributes,
+        "weights": {
+            "raked": people.weighted,
+            "note": people.weighting_note,
+            "kish_effective_sample_size": _number(kish_effective_sample_size(people.weights)),
+            "min": _number(people.weights.min()) if len(people.weights) else None,
+            "max": _number(people.weights.max()) if len(people.weights) else None,
+        },
+    }
+
+
+def metrics_document(
+    tally, *, min_cell_size: int = 5, parts: frozenset[str] = METRIC_PARTS
+) -> dict:
+    """Every metric of a campaign (per audience, and between audiences) as plain JSON data.
+
+    ``parts`` names the groups to compute (see `METRIC_PARTS`); a part left out
+    is left out of the document, and the tally only needs what the parts read.
+    """
+    per_audience = {}
+    for a, audience in enumerate(tally.audiences):
+        people = tally.people[audience.id]
+        report: dict = {"kind": audience.kind}
+        attributes, entropy = _attribute_report(audience, people, min_cell_size)
+        if "coverage" in parts:
+            report["coverage"] = _coverage(tally, a, audience, people, attributes)
+        if "diversity" in parts:
+            report["diversity"] = {"attribute_entropy": entropy}
+            if a in tally.texts:
+                report["diversity"]["demonstrations"] = {
+                    key: _number(value) for key, value in tally.texts[a].result().items()
+                }
+        report["privacy"] = {"suppressed_participants": people.suppressed_participants}
+        per_audience[audience.slug] = report
+
+    result: dict = {"items": len(tally.item_ids)}
+    if "diversity" in parts:
+        result["diversity"] = {
+            "prompts": {key: _number(value) for key, value in tally.prompts.result().items()}
+        }
+    result["audiences"] = per_audience
+    if tally.item_kind == "preference":
+        if "agreement" in parts:
+            _agreement_metrics(tally, result)
+        if "pluralism" in parts:
+            result["pluralism"] = _pluralism(tally)
+    return result
+
+
+def _agreement_metrics(tally, result: dict) -> None:
+    votes = np.concatenate([tally.votes, tally.ties[:, :, None]], axis=2)
+    for a, audience in enumerate(tally.audiences):
+        agreement = {}
+        if tally.preference_format == "choice" and votes[a].any():
+            agreement["choice"] = _agreement(votes[a], levels=("nominal",))
+        if tally.ranks is not None and tally.ranks[a].any():
+            agreement["ranking"] = _agreement(tally.ranks[a], levels=("ordinal",))
+        if tally.ratings is not None and tally.ratings[a].any():
+            low, high = tally.rating_scale
+            agreement["ratings"] = _agreement(
+                tally.ratings[a], levels=("interval", "ordinal"), domain=range(low, high + 1)
+            )
+        result["audiences"][audience.slug]["agreement"] = agreement
+
+
+def _pluralism(tally) -> dict:
+    pluralism: dict = {}
+    slug = [audience.slug for audience in tally.audiences]
+    seen = tally.votes.sum(axis=2, dtype=np.int64) + tally.ties  # audiences × items
+    present = [a for a in range(len(tally.audiences)) if seen[a].any()]
+    if present:
+        width = max(tally.votes.shape[2], int(tally.n_candidates.max(initial=0)))
+        votes = np.zeros((len(tally.audiences), len(tally.item_ids), width), dtype=np.int64)
+        votes[:, :, : tally.votes.shape[2]] = tally.votes
+        shares = [vote_shares(votes[a], tally.ties[a], tally.n_candidates) for a in present]
+        pluralism["divergence"] = []
+        for (i, a), (j, b) in combinations(enumerate(present), 2):
+            shared = np.flatnonzero((seen[a] > 0) & (seen[b] > 0))
+            jsd = jensen_shannon(shares[i][shared], shares[j][shared])
+            top = np.argsort(-jsd, kind="stable")[:TOP_ITEMS]
+            pluralism["divergence"].append(
+                {
+                    "audience_a": slug[a],
+                    "audience_b": slug[b],
+                    "shared_items": len(shared),
+                    "mean_jsd": _number(jsd.mean()) if len(jsd) else None,
+                    "most_divergent_items": [
+                        {
+                            "item_id": int(tally.item_ids[shared[k]]),
+                            "external_id": tally.external_id(int(shared[k])),
+                            "jsd": _number(jsd[k]),
+                        }
+                        for k in top
+                    ],
+                }
+            )
+        pluralism["consensus"] = _consensus(tally, votes, seen, present)
+    strengths = {}
+    for a, audience in enumerate(tally.audiences):
+        counts = {
+            (winner, loser): n
+            for (position, winner, loser), n in tally.source_pairs.items()
+            if position == a
+        }
+        fitted = bradley_terry_from_counts(counts)
+        if len(fitted):
+            strengths[audience.slug] = fitted
+    pluralism["bradley_terry"] = {
+        name: {source: _number(value) for source, value in series.items()}
+        for name, series in strengths.items()
+    }
+    pluralism["kendall_tau"] = [
+        {"audience_a": a, "audience_b": b, "tau": _number(kendall_tau(sa, sb))}
+        for (a, sa), (b, sb) in combinations(strengths.items(), 2)
+    ]
+    return pluralism
+
+
+def _consensus(tally, votes: np.ndarray, seen: np.ndarray, present: list[int]) -> dict:
+    """Group-aware consensus of each candidate; the items all audiences agree on most."""
+    audiences = [tally.audiences[a].slug for a in present]
+    if len(present) < 2:
+        return {"audiences": audiences, "top_items": []}
+    voted = np.flatnonzero(seen[present].sum(axis=0) > 0)
+    n = tally.n_candidates[voted]
+    most = int(n.max(initial=0))
+    agree = votes[present][:, voted, :most].transpose(1, 2, 0)  # items × positions × audiences
+    total = np.repeat(seen[present][:, voted].T[:, None, :], most, axis=1)
+    score = group_aware_consensus_from_counts(agree, total)
+    listed = np.arange(most) < n[:, None]
+    item_pos, position = np.nonzero(listed)
+    values = score[item_pos, position]
+    item_ids = tally.item_ids[voted][item_pos]
+    order = np.lexsort((position, item_ids, -values))[:TOP_ITEMS]
+    best = np.where(listed, score, -np.inf).max(axis=1)
+    return {
+        "audiences": audiences,
+        "mean_best_candidate": _number(best.mean()) if len(best) else None,
+        "top_items": [
+            {
+                "item_id": int(item_ids[k]),
+                "external_id": tally.external_id(int(voted[item_pos[k]])),
+                "candidate": tally.candidate_id(int(voted[item_pos[k]]), int(position[k])),
+                "consensus": _number(values[k]),
+            }
+            for k in order
+        ],
+    }

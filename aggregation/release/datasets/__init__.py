@@ -1,0 +1,45 @@
+"""The derived datasets of a release, one module each, and the registry the pipeline reads.
+
+A dataset declares when it applies (the campaign's item kind; an OpenAI twin when the
+export asks for the ``openai`` format and the dataset has an OpenAI form), the columns
+it adds to the ones every file starts with (`tables.common_columns`), how its Arrow
+table is built from one audience's part of a chunk, what it counts for the metrics
+while the chunk is at hand, and its lines of the dataset card. The pipeline walks
+`for_item_kind` and never branches on the kind; a new dataset is a module here and one
+entry in `DATASETS`.
+
+`Part` holds one audience's judgements of one chunk and what several datasets derive
+from them (pairs, votes, ratings), each computed once, when first asked for.
+"""
+
+from __future__ import annotations
+
+from aggregation.release.datasets import (
+    demonstrations,
+    kto,
+    preferences,
+    qa,
+    votes,
+)
+from aggregation.release.datasets.base import Dataset, Part
+
+__all__ = ["BY_NAME", "DATASETS", "NAMES", "Dataset", "Part", "for_item_kind", "names_for"]
+
+DATASETS: tuple[Dataset, ...] = (
+    preferences.DATASET,
+    votes.DATASET,
+    kto.DATASET,
+    demonstrations.DATASET,
+    qa.DATASET,
+)
+BY_NAME = {dataset.name: dataset for dataset in DATASETS}
+NAMES = tuple(BY_NAME)
+
+
+def for_item_kind(item_kind: str) -> tuple[Dataset, ...]:
+    return tuple(dataset for dataset in DATASETS if dataset.item_kind == item_kind)
+
+
+def names_for(item_kind: str) -> tuple[str, ...]:
+    """The datasets an export of a campaign of ``item_kind`` may ask for, in file order."""
+    return tuple(dataset.name for dataset in for_item_kind(item_kind))

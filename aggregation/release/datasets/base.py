@@ -1,0 +1,65 @@
+"""What a dataset declares (`Dataset`), and the part of a chunk it is built from (`Part`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+
+from aggregation.release import tables
+from aggregation.release.tally import Tally
+
+
+@dataclasses.dataclass
+class Part:
+    """One audience's judgements (``audience``: its position in the selection) of one chunk
+    of items (``start``: the chunk's first item position in the campaign)."""
+
+    audience: int
+    start: int
+    context: tables.TableContext
+    judgements: pa.Table
+    items: tables.Items
+    item_pos: np.ndarray
+    people: tables.PeopleColumns
+    preference_format: str
+    midpoint: float | None  # of the rating scale; None without one
+
+    @functools.cached_property
+    def pairs(self) -> tables.Pairs:
+        return tables.preference_pairs(
+            self.judgements, self.items, self.item_pos, self.preference_format
+        )
+
+    @functools.cached_property
+    def vote_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        votes = tables.top_votes(
+            self.judgements, self.items, self.item_pos, self.preference_format, self.pairs
+        )
+        return tables.vote_counts(self.items, self.item_pos, votes)
+
+    @functools.cached_property
+    def ratings(self) -> tables.Ratings | None:
+        """One row per (judgement, rated candidate); None when no judgement has ratings."""
+        if self.judgements.column("ratings").null_count == self.judgements.num_rows:
+            return None
+        return tables.ratings_long(self.judgements, self.items, self.item_pos)
+
+
+def _counts_nothing(part: Part, tally: Tally) -> None:
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    name: str  # the file's name in each audience's folder, and the export's "kind"
+    item_kind: str  # `collection.models.Campaign.ItemKind`
+    contents: str  # the card's table of configs
+    columns: tuple[str, ...]  # after the columns every file starts with
+    build: Callable[[Part], pa.Table | None]  # None: nothing to write for this part
+    card_columns: Callable[[bool], str]  # the card's "Columns" entry (conversational?)
+    count: Callable[[Part, Tally], None] = _counts_nothing
+    openai: Callable[[dict], dict | None] | None = None  # a row as an OpenAI record

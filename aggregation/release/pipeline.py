@@ -1,0 +1,483 @@
+"""Building a release, and the per-campaign metrics, in one pass over the campaign.
+
+The same job always gives the same bytes: rows come in a fixed order (item
+id, then response id), the pseudonym key and the data snapshot are stored on
+the job, and the writers' options are fixed (see `aggregation.release.files`).
+Only manifest.json's ``built_at`` and the zip that contains it change
+(`tests/aggregation/test_release_bytes.py` pins the rest).
+
+A build is one pass over the campaign, in three threads: one fetches the next
+chunk from PostgreSQL (`selectors.chunks`), this one builds each registered
+dataset's Arrow table for the chunk (`aggregation.release.datasets`) and counts
+what the metrics need (`tally.Tally`: counts per item, audience and candidate,
+never one row per judgement), and one writes and compresses the files
+(`files.Background`). Each file is still written by one thread in chunk order,
+so the bytes do not depend on timing. The metrics are computed from the counts
+by `aggregation.metrics.document`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from django.utils import timezone
+
+from aggregation import selectors
+from aggregation.metrics import METRIC_PARTS, metrics_document
+from aggregation.models import DEFAULT_OPTIONS, ExportJob, Release
+from aggregation.release import card, datasets, files, plots, privacy, tables
+from aggregation.release.tally import PublishedPeople, Tally
+from collection.models import Campaign
+
+PLATFORM_VERSION = "0.1.0"
+# Tests only: seconds to sleep after each chunk, so a worker can be killed mid-build.
+PAUSE_ENV = "PLURALIGN_RELEASE_PAUSE_SECONDS"
+
+Progress = Callable[[float, str], None]
+
+
+class _Reader:
+    """Reads a campaign chunk by chunk into a metrics tally, and optionally release files."""
+
+    def __init__(
+        self,
+        selection: selectors.ReleaseSelection,
+        *,
+        people: dict[int, tables.PeopleColumns],
+        tally: Tally,
+        excluded: np.ndarray,
+        conversational: bool,
+        files_for: Callable[[selectors.AudienceInfo, str], files.TableFile | None] | None,
+    ):
+        self.selection = selection
+        self.people = people
+        self.tally = tally
+        self.excluded = excluded
+        self.files_for = files_for
+        campaign = selection.campaign
+        self.datasets = datasets.for_item_kind(campaign.item_kind)
+        self.fmt = campaign.preference_format
+        self.conversational = conversational
+        scale = campaign.rating_scale
+        self.midpoint = (scale[0] + scale[1]) / 2 if scale else None
+
+    def run(self, item_ids: np.ndarray, *, chunk_items: int, progress: Progress) -> None:
+        pause = float(os.environ.get(PAUSE_ENV) or 0)
+        chunks = selectors.chunks(
+            self.selection, item_ids=item_ids, chunk_items=chunk_items, excluded=self.excluded
+        )
+        # Closed on the way out, error or not, so the reading thread stops at once.
+        with contextlib.closing(chunks):
+            for chunk in chunks:
+                self._chunk(chunk, progress=progress, total=len(item_ids))
+                if pause:
+                    time.sleep(pause)
+
+    def _chunk(self, chunk: selectors.Chunk, *, progress: Progress, total: int) -> None:
+        items = tables.items_from_chunk(chunk.items)
+        self.tally.add_items(chunk.start, items)
+        judgements = chunk.judgements
+        audience_ids = judgements.column("audience_id").to_numpy()
+        for a, audience in enumerate(self.selection.audiences):
+            first, last = np.searchsorted(audience_ids, [audience.id, audience.id + 1])
+            if last > first:
+                part = judgements.slice(int(first), int(last - first))
+                self._audience_chunk(a, audience, part, items, chunk.start)
+        done = chunk.start + len(items)
+        progress(done / max(total, 1), f"Read {done:,} of {total:,} items.")
+
+    def _table_context(self, audience) -> tables.TableContext:
+        campaign = self.selection.campaign
+        return tables.TableContext(
+            audience=audience.slug,
+            competence=campaign.competence,
+            transience=campaign.transience,
+            conversational=self.conversational,
+            episodic=campaign.is_episodic,
+        )
+
+    def _audience_chunk(self, a: int, audience, part: pa.Table, items, start: int) -> None:
+        """One audience's judgements of one chunk of items (``start``: the chunk's first
+        item position in the campaign): counted, and written by each dataset asked for."""
+        people = self.people[audience.id]
+        item_pos = items.positions(part.column("item_id").to_numpy())
+        self.tally.add_judgements(
+            a,
+            start,
+            len(items),
+            item_pos,
+            people.positions(part.column("participant_id").to_numpy()),
+        )
+        chunk_part = datasets.Part(
+            audience=a,
+            start=start,
+            context=self._table_context(audience),
+            judgements=part,
+            items=items,
+            item_pos=item_pos,
+            people=people,
+            preference_format=self.fmt,
+            midpoint=self.midpoint,
+        )
+        for dataset in self.datasets:
+            dataset.count(chunk_part, self.tally)
+        for dataset in self.datasets:
+            sink = self.files_for(audience, dataset.name) if self.files_for else None
+            if sink is not None and (table := dataset.build(chunk_part)) is not None:
+                sink.write(table)
+
+
+def selection_for(
+    campaign: Campaign,
+    *,
+    audience_slugs: list[str] | None,
+    snapshot_at=None,
+    options: dict | None = None,
+) -> selectors.ReleaseSelection:
+    options = {**DEFAULT_OPTIONS, **(options or {})}
+    return selectors.ReleaseSelection(
+        campaign=campaign,
+        audiences=tuple(selectors.selection_audiences(campaign=campaign, slugs=audience_slugs)),
+        snapshot_at=snapshot_at,
+        exclude_failed_attention=options["exclude_failed_attention"],
+        attention_failures_allowed=options["attention_failures_allowed"],
+    )
+
+
+def _tally_for(
+    selection: selectors.ReleaseSelection, report: dict[int, PublishedPeople], item_ids: np.ndarray
+) -> Tally:
+    campaign = selection.campaign
+    return Tally(
+        item_kind=campaign.item_kind,
+        preference_format=campaign.preference_format,
+        rating_scale=campaign.rating_scale,
+        audiences=list(selection.audiences),
+        people=report,
+        item_ids=item_ids,
+    )
+
+
+def _read(
+    selection: selectors.ReleaseSelection,
+    *,
+    key: str | None,
+    options: dict,
+    progress: Progress,
+    conversational: bool,
+    files_for=None,
+) -> tuple[Tally, selectors.Participants]:
+    """The one pass over a campaign's data that both releases and metrics make
+    (``conversational``: `selectors.campaign_has_messages`, which the caller has)."""
+    campaign = selection.campaign
+    participants = selectors.participants_in_selection(selection)
+    people, report = privacy.audience_people(
+        selection,
+        participants,
+        key=key,
+        min_cell_size=options["min_cell_size"],
+        release=key is not None,  # only a release pseudonymises, so only it has a key
+    )
+    item_ids = selectors.ordinary_item_ids(campaign=campaign)
+    per_item = participants.judgements / max(len(item_ids), 1)
+    chunk_items = max(1, int(options["batch_rows"] / max(per_item, 1.0)))
+    tally = _tally_for(selection, report, item_ids)
+    reader = _Reader(
+        selection,
+        people=people,
+        tally=tally,
+        excluded=participants.excluded_ids,
+        conversational=conversational,
+        files_for=files_for,
+    )
+    reader.run(item_ids, chunk_items=chunk_items, progress=progress)
+    return tally, participants
+
+
+def _coverage_tally(selection: selectors.ReleaseSelection, *, options: dict) -> Tally:
+    """A tally with only the coverage counts, aggregated by PostgreSQL (no judgement is read)."""
+    participants = selectors.participants_in_selection(selection)
+    _, report = privacy.audience_people(
+        selection, participants, key=None, min_cell_size=options["min_cell_size"]
+    )
+    item_ids = selectors.ordinary_item_ids(campaign=selection.campaign)
+    tally = _tally_for(selection, report, item_ids)
+    per_item = selectors.judgements_per_item(selection, participants.excluded_ids)
+    frame = participants.frame
+    for a, audience in enumerate(selection.audiences):
+        ids, counts = per_item.get(audience.id, (np.zeros(0, np.int64),) * 2)
+        known = np.isin(ids, item_ids)
+        tally.judgements[a, np.searchsorted(item_ids, ids[known])] = counts[known]
+        mine = frame[frame["audience_id"] == audience.id]
+        people = report[audience.id]
+        tally.load[a][np.searchsorted(people.ids, mine["participant_id"].to_numpy())] = mine[
+            "judgements"
+        ].to_numpy()
+    return tally
+
+
+def campaign_metrics(
+    *,
+    campaign: Campaign,
+    audiences: list[str] | None = None,
+    snapshot_at=None,
+    options: dict | None = None,
+    parts: set[str] | frozenset[str] | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Every coverage, diversity, agreement and pluralism metric of a campaign.
+
+    Releases write exactly this into metrics.json; the coverage dashboard
+    calls it too, so the numbers never differ. Counts only live, consented
+    responses of participants who passed the attention checks (per `options`),
+    as a release does.
+
+    ``parts`` picks groups of metrics ("coverage", "diversity", "agreement",
+    "pluralism"; default all) and leaves the others out of the result.
+    Coverage alone is counted by PostgreSQL without reading a judgement, so a
+    dashboard can ask for it on every page view; the other parts read every
+    judgement (in chunks, as a release does).
+    """
+    parts = METRIC_PARTS if parts is None else frozenset(parts)
+    unknown = sorted(parts - METRIC_PARTS)
+    if unknown:
+        raise ValueError(f"unknown metric parts {unknown}; choose from {sorted(METRIC_PARTS)}")
+    options = {**DEFAULT_OPTIONS, **(options or {})}
+    selection = selection_for(
+        campaign, audience_slugs=audiences, snapshot_at=snapshot_at, options=options
+    )
+    if parts <= {"coverage"}:
+        tally = _coverage_tally(selection, options=options)
+    else:
+        tally, _ = _read(
+            selection,
+            key=None,
+            options=options,
+            progress=progress or (lambda fraction, message: None),
+            conversational=selectors.campaign_has_messages(campaign=campaign),
+        )
+    return metrics_document(tally, min_cell_size=options["min_cell_size"], parts=parts)
+
+
+@files.arrow_memory_returned()
+def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dict:
+    """Write the job's release into ``directory`` (which must be empty); return a summary.
+
+    The steps: read the campaign once, writing each dataset's files and counting for the
+    metrics (`_read`); metrics.json, plots and the card from the counts (`_write_reports`);
+    the manifest of every file (`_manifest`); the zip."""
+    campaign = job.campaign
+    options = {**DEFAULT_OPTIONS, **job.options}
+    slugs = [audience.slug for audience in job.audiences.order_by("slug")]
+    selection = selection_for(
+        campaign, audience_slugs=slugs or None, snapshot_at=job.snapshot_at, options=options
+    )
+    sinks: dict[tuple[str, str], files.TableFile] = {}
+    background = files.Background()
+    progress(0.01, "Reading participants.")
+    conversational = selectors.campaign_has_messages(campaign=campaign)
+    try:
+        tally, participants = _read(
+            selection,
+            key=job.pseudonym_key,
+            options=options,
+            progress=lambda fraction, message: progress(0.02 + 0.83 * fraction, message),
+            conversational=conversational,
+            files_for=_files_opener(job, directory, sinks, background),
+        )
+        for sink in sinks.values():
+            sink.close()
+        # The last writes finish in the background while the metrics and plots are made.
+        counts, plot_names = _write_reports(
+            job,
+            directory,
+            selection=selection,
+            tally=tally,
+            participants=participants,
+            sinks=sinks,
+            options=options,
+            conversational=conversational,
+            progress=progress,
+        )
+        background.finish()
+    finally:
+        background.close()
+    data_files = sorted(path for sink in sinks.values() for path in sink.paths)
+    names = ["README.md", "metrics.json", *data_files, *[f"plots/{p}" for p in plot_names]]
+    entries = _manifest(job, directory, selection=selection, options=options, names=names)
+    progress(0.96, "Zipping.")
+    zip_name = f"{campaign.slug}-v{job.version}.zip"
+    files.write_zip(
+        directory,
+        directory / zip_name,
+        prefix=f"{campaign.slug}-v{job.version}",
+        names=[*names, "manifest.json"],
+    )
+    progress(1.0, "Done.")
+    return {
+        "files": entries,
+        "counts": counts,
+        "size_bytes": sum(entry["bytes"] for entry in entries),
+        "zip_name": zip_name,
+        "zip_bytes": (directory / zip_name).stat().st_size,
+        "audience_ids": [audience.id for audience in selection.audiences],
+    }
+
+
+def _files_opener(
+    job: ExportJob,
+    directory: Path,
+    sinks: dict[tuple[str, str], files.TableFile],
+    background: files.Background,
+) -> Callable[[selectors.AudienceInfo, str], files.TableFile | None]:
+    """Opens (once, into ``sinks``) the file of an audience and dataset the job asks for."""
+
+    def files_for(audience, kind: str) -> files.TableFile | None:
+        if kind not in job.kinds:
+            return None
+        if (audience.slug, kind) not in sinks:
+            openai = datasets.BY_NAME[kind].openai
+            sinks[(audience.slug, kind)] = files.TableFile(
+                directory,
+                f"{audience.slug}/{kind}",
+                jsonl="jsonl" in job.formats,
+                openai=openai if "openai" in job.formats else None,
+                background=background,
+            )
+        return sinks[(audience.slug, kind)]
+
+    return files_for
+
+
+def _write_reports(
+    job: ExportJob,
+    directory: Path,
+    *,
+    selection: selectors.ReleaseSelection,
+    tally: Tally,
+    participants: selectors.Participants,
+    sinks: dict[tuple[str, str], files.TableFile],
+    options: dict,
+    conversational: bool,
+    progress: Progress,
+) -> tuple[dict, list[str]]:
+    """metrics.json, the plots and the dataset card; returns the counts and the plots."""
+    campaign = job.campaign
+    progress(0.86, "Computing metrics.")
+    metrics = metrics_document(tally, min_cell_size=options["min_cell_size"])
+    previous = (
+        Release.objects.filter(campaign=campaign, version__lt=job.version)
+        .order_by("-version")
+        .first()
+    )
+    counts = _counts(job, selection, tally, participants, sinks, previous)
+    metrics_doc = {
+        "campaign": campaign.slug,
+        "version": job.version,
+        "counts": counts,
+        "metrics": metrics,
+    }
+    progress(0.9, "Drawing plots.")
+    plot_names = plots.draw_all(directory / "plots", metrics=metrics, selection=selection)
+    files.write_json(directory / "metrics.json", metrics_doc)
+    configs = [
+        {
+            "name": f"{audience}-{kind}".replace("_", "-"),
+            "path": f"{audience}/{kind}.parquet",
+            "rows": sinks[(audience, kind)].rows,
+            "audience": audience,
+            "kind": kind,
+        }
+        for (audience, kind) in sorted(sinks)
+        if sinks[(audience, kind)].rows
+    ]
+    progress(0.93, "Writing the dataset card.")
+    (directory / "README.md").write_text(
+        card.render(
+            job=job,
+            selection=selection,
+            configs=configs,
+            counts=counts,
+            metrics=metrics,
+            plots=plot_names,
+            conversational=conversational,
+        ),
+        encoding="utf-8",
+    )
+    return counts, plot_names
+
+
+def _manifest(
+    job: ExportJob,
+    directory: Path,
+    *,
+    selection: selectors.ReleaseSelection,
+    options: dict,
+    names: list[str],
+) -> list[dict]:
+    """Write manifest.json (each file's sha256, size and rows; the parameters); its entries."""
+    entries = [
+        {
+            "path": name,
+            "sha256": files.sha256_of(directory / name),
+            "bytes": (directory / name).stat().st_size,
+            "rows": files.count_rows(directory / name),
+        }
+        for name in sorted(names)
+    ]
+    manifest = {
+        "platform": "pluralign",
+        "platform_version": PLATFORM_VERSION,
+        "campaign": job.campaign.slug,
+        "version": job.version,
+        "parameters": {
+            "audiences": [audience.slug for audience in selection.audiences],
+            "kinds": job.kinds,
+            "formats": job.formats,
+            "options": options,
+            "snapshot_at": job.snapshot_at.isoformat(),
+        },
+        "files": entries,
+        "built_at": timezone.now().isoformat(timespec="seconds"),
+    }
+    files.write_json(directory / "manifest.json", manifest)
+    return entries
+
+
+def _counts(job, selection, tally: Tally, participants, sinks, previous) -> dict:
+    summary = tally.summary()
+    per_audience = {}
+    for audience in selection.audiences:
+        person = tally.people[audience.id]
+        per_audience[audience.slug] = {
+            **summary["audiences"][audience.slug],
+            "suppressed_participants": person.suppressed_participants,
+            "rows": {
+                kind: sinks[(audience.slug, kind)].rows
+                for kind in job.kinds
+                if (audience.slug, kind) in sinks
+            },
+        }
+    return {
+        "items": summary["items"],
+        "judgements": summary["judgements"],
+        "participants": summary["participants"],
+        "first_response_at": participants.first.isoformat() if participants.first else None,
+        "last_response_at": participants.last.isoformat() if participants.last else None,
+        "excluded_unconsented_participants": participants.unconsented,
+        "excluded_failed_attention_participants": participants.failed_attention,
+        "withdrawn_participants_total": selectors.withdrawn_participants(
+            campaign=selection.campaign, since=None
+        ),
+        "withdrawn_since_previous": selectors.withdrawn_participants(
+            campaign=selection.campaign, since=previous.snapshot_at if previous else None
+        ),
+        "previous_version": previous.version if previous else None,
+        "audiences": per_audience,
+    }
