@@ -30,6 +30,8 @@ import uuid
 from http.client import HTTPConnection
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -81,6 +83,14 @@ def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "bench",
         "DJANGO_LOG_LEVEL": "WARNING",
+        # Production settings, but over plain HTTP on loopback, and without the rate
+        # limits that would turn a load test into 429s.
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_SECURE_HSTS_SECONDS": "0",
+        "PLURALIGN_THROTTLING": "false",
+        "PLURALIGN_ENDPOINT_KEYS": os.environ.get("PLURALIGN_ENDPOINT_KEYS")
+        or Fernet.generate_key().decode(),
     }
     server = subprocess.Popen(
         [
