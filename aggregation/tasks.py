@@ -4,8 +4,9 @@ import dataclasses
 
 from celery import shared_task
 
-from aggregation import alerts, jobs, services
+from aggregation import jobs, services
 from aggregation.models import ExportJob
+from aggregation.monitoring import services as monitoring
 
 
 @shared_task(name="aggregation.release_build", bind=True, max_retries=60)
@@ -31,7 +32,7 @@ def release_build(self, job_id: int) -> str | None:
 def coverage_alerts_record() -> dict:
     """Recompute open campaigns' metrics for the dashboard and record coverage alerts
     (run by Celery beat; a run that finds another one still going does nothing)."""
-    results = alerts.alerts_check_all()
+    results = monitoring.alerts_check_all()
     return {slug: dataclasses.asdict(result) for slug, result in results.items()}
 
 

@@ -6,7 +6,7 @@ generate_series), then adds what a live campaign also has: one slot per place
 (k = 6 per item and audience, five of them filled) and submission times spread
 over the last 20 days. Then, on the same database:
 
-1. runs the periodic check once (`alerts.alerts_check_all`: every metric through
+1. runs the periodic check once (`monitoring.services.alerts_check_all`: every metric through
    `campaign_metrics`, the busiest participants, alerts), which stores the
    metrics the pages read;
 2. times the admin dashboard and the researcher's campaign page through Django's
@@ -158,10 +158,10 @@ def explain(campaign) -> dict[str, str]:
     from django.db import connection
     from django.utils import timezone
 
-    from aggregation import dashboard
     from aggregation.models import MetricsSnapshot
+    from aggregation.monitoring import selectors as monitoring
 
-    days = dashboard.last_days(timezone.localdate())
+    days = monitoring.last_days(timezone.localdate())
     since_check = MetricsSnapshot.objects.get(campaign=campaign).daily["until"]
     per_day = """
         SELECT audience_id, (created_at AT TIME ZONE 'UTC')::date AS day, count(*)
@@ -251,7 +251,7 @@ def main() -> None:
     from django.test.utils import setup_test_environment
     from django.utils import timezone
 
-    from aggregation import alerts
+    from aggregation.monitoring import services as monitoring
     from collection.models import Campaign, Response, Slot
 
     setup_test_environment()  # the test client's host, and a local-memory e-mail outbox
@@ -272,7 +272,7 @@ def main() -> None:
         f"({time.perf_counter() - started:.1f} s to generate)"
     )
 
-    check = timed(lambda: alerts.alerts_check_all())
+    check = timed(lambda: monitoring.alerts_check_all())
     print(f"periodic check (metrics, busiest participants, alerts): {check:.1f} s")
     for alert in campaign.alerts.filter(resolved_at__isnull=True):
         print(f"  alert: {alert.message}")

@@ -12,11 +12,14 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from django.template.defaultfilters import floatformat
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from aggregation import dashboard, metrics, services
-from aggregation.models import MetricsSnapshot
+from aggregation.models import CoverageAlert, MetricsSnapshot
+from aggregation.monitoring import selectors as monitoring
 from collection.models import Audience, Campaign, Response
 from collection.permissions import RESEARCHERS_GROUP
 from collection.selectors import campaign_progress
@@ -188,9 +191,9 @@ def staff():
 def test_page_shows_the_numbers_campaign_metrics_computes(client, staff, board_campaign, where):
     url = "/dashboard/" if where == "dashboard" else f"/campaigns/{board_campaign.slug}/"
     tables = page(client, staff, url)
-    expected = services.campaign_metrics(campaign=board_campaign, options=dashboard.METRIC_OPTIONS)[
-        "audiences"
-    ]
+    expected = services.campaign_metrics(
+        campaign=board_campaign, options=monitoring.METRIC_OPTIONS
+    )["audiences"]
     progress = {
         row["audience"]: row for row in campaign_progress(campaign=board_campaign)["audiences"]
     }
@@ -264,9 +267,9 @@ def test_dominant_annotators_are_listed_with_the_metrics_largest_share(
     client, staff, researcher, board_campaign
 ):
     keen = board_campaign.test_keen
-    coverage = services.campaign_metrics(campaign=board_campaign, options=dashboard.METRIC_OPTIONS)[
-        "audiences"
-    ]["everyone"]["coverage"]
+    coverage = services.campaign_metrics(
+        campaign=board_campaign, options=monitoring.METRIC_OPTIONS
+    )["audiences"]["everyone"]["coverage"]
     assert coverage["responses"] == 30 and coverage["participants"] == 11
 
     tables = page(client, staff, "/dashboard/")
@@ -289,7 +292,7 @@ def test_responses_per_day_add_up_to_the_submissions_of_the_last_14_days(
     tables = page(client, staff, f"/campaigns/{board_campaign.slug}/")
     rows = tables.rows("daily")
     days = [row for row in rows if row["cells"] and row["cells"][0] != "Day"]
-    assert len(days) == dashboard.DAYS
+    assert len(days) == monitoring.DAYS
     total = sum(int(row["cells"][-1]) for row in days)
     assert total == Response.objects.filter(campaign=board_campaign).count()
     # The oldest responses were given three days ago: three days back has a bar, older not.
@@ -441,7 +444,7 @@ def test_a_large_campaign_is_not_computed_on_a_page_view(
     MetricsSnapshot.objects.filter(pk=snapshot.pk).update(
         computed_at=timezone.now() - timedelta(hours=2)
     )
-    dashboard.board_cache_clear(campaign_id=board_campaign.pk)
+    monitoring.board_cache_clear(campaign_id=board_campaign.pk)
     client.get(f"/campaigns/{board_campaign.slug}/")
     assert MetricsSnapshot.objects.get(pk=snapshot.pk).computed_at < timezone.now() - timedelta(
         hours=1
@@ -449,17 +452,72 @@ def test_a_large_campaign_is_not_computed_on_a_page_view(
 
 
 def test_a_small_campaign_with_stale_metrics_is_recomputed_on_view(client, staff, board_campaign):
-    client.force_login(staff)
-    client.get(f"/campaigns/{board_campaign.slug}/")
+    call_command("record_alerts", "--campaign", board_campaign.slug)
     snapshot = MetricsSnapshot.objects.get(campaign=board_campaign)
-    MetricsSnapshot.objects.filter(pk=snapshot.pk).update(
-        computed_at=timezone.now() - timedelta(hours=1)
+    stale = timezone.now() - timedelta(hours=1)
+    MetricsSnapshot.objects.filter(pk=snapshot.pk).update(computed_at=stale)
+    everyone = Audience.objects.get(slug="everyone")
+    late = ready_participant(audience=everyone, campaign=board_campaign)
+    respond(
+        late,
+        board_campaign,
+        everyone,
+        list(board_campaign.items.all()),
+        lambda item: {"choice": "a"},
     )
     cache.clear()
-    client.get(f"/campaigns/{board_campaign.slug}/")
-    assert MetricsSnapshot.objects.get(pk=snapshot.pk).computed_at > timezone.now() - timedelta(
-        minutes=1
-    )
+    tables = page(client, staff, f"/campaigns/{board_campaign.slug}/")
+    now = services.campaign_metrics(campaign=board_campaign, options=monitoring.METRIC_OPTIONS)
+    responses = now["audiences"]["everyone"]["coverage"]["responses"]
+    assert responses > snapshot.metrics["audiences"]["everyone"]["coverage"]["responses"]
+    assert tables.metric("progress", "responses", audience="everyone") == str(responses)
+    # Shown, not stored: storing is the periodic check's work.
+    assert MetricsSnapshot.objects.get(pk=snapshot.pk).computed_at == stale
+
+
+def _writes(queries) -> list[str]:
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}
+    ]
+
+
+def test_a_page_view_never_writes(client, staff, board_campaign):
+    """Neither a campaign never checked (metrics computed for the page) nor one whose
+    stored metrics are stale is written to by opening its pages: the dashboard, the
+    campaign page, its charts and the campaign list."""
+    client.force_login(staff)
+    urls = ["/dashboard/", f"/campaigns/{board_campaign.slug}/", "/campaigns/"]
+    board = dashboard.campaign_board(campaign=board_campaign, staff=True)
+    urls += [
+        f"/campaigns/{board_campaign.slug}/charts/{spec.name}.svg"
+        for spec in [board.progress_chart, board.daily_chart]
+    ]
+    for stored in ("never checked", "stale"):
+        if stored == "stale":
+            call_command("record_alerts", "--campaign", board_campaign.slug)
+            MetricsSnapshot.objects.filter(campaign=board_campaign).update(
+                computed_at=timezone.now() - timedelta(hours=1)
+            )
+        for url in urls:
+            cache.clear()
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url)
+            assert response.status_code == 200, (stored, url)
+            assert _writes(queries) == [], (stored, url)
+
+
+def test_a_page_computing_metrics_lists_the_alerts_they_find_without_recording_them(
+    client, staff, board_campaign
+):
+    client.force_login(staff)
+    html = client.get(f"/campaigns/{board_campaign.slug}/").content.decode()
+    assert "Open alerts (2)" in html
+    assert "UK adults: Age band “40+” is 16.7% of participants against a target of 50.0%." in html
+    html = client.get("/dashboard/").content.decode()
+    assert 'Open alerts <span class="meta">(2)</span>' in html
+    assert not CoverageAlert.objects.exists()
 
 
 def test_only_open_campaigns_are_on_the_dashboard(client, staff, researcher, board_campaign):
