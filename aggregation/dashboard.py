@@ -234,7 +234,7 @@ class CampaignBoard:
         ]
 
 
-# Audiences from the widest to the narrowest scope (SPEC.md, "Scopes of alignment").
+# Audiences from the widest to the narrowest scope (docs/architecture.md, "The words": scope).
 KIND_ORDER = [kind.value for kind in Audience.Kind]
 
 AGREEMENT_LEVELS = {

@@ -1,8 +1,8 @@
 """Export jobs and the releases they publish.
 
 An `ExportJob` is a researcher's request to build a release of one campaign;
-a `Release` is the immutable, versioned folder the job published (SPEC.md,
-"Releases"). The job is kept after it succeeds: it holds the parameters and
+a `Release` is the immutable, versioned folder the job published (docs/architecture.md,
+"Release layout"). The job is kept after it succeeds: it holds the parameters and
 the pseudonym key the release was built with, so re-running it gives the same
 bytes.
 """

@@ -1,4 +1,4 @@
-"""The assignment rules of SPEC.md, each as a test."""
+"""The assignment rules (docs/architecture.md, "Invariants"), each as a test."""
 
 from datetime import timedelta
 
