@@ -13,12 +13,8 @@ from aggregation import alerts, tasks
 from aggregation.models import CoverageAlert, MetricsSnapshot
 from aggregation.monitoring import services as monitoring
 from collection.models import Audience, Campaign
-from tests.aggregation.test_dashboard import (
-    build_board_campaign,
-    researcher_user,
-    respond,
-)
-from tests.factories import UserFactory, make_campaign, ready_participant
+from tests.factories import UserFactory, make_campaign, make_researcher, ready_participant
+from tests.helpers import build_board_campaign, respond
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +26,7 @@ def _empty_cache():
 
 @pytest.fixture
 def researcher():
-    return researcher_user("owner")
+    return make_researcher(username="owner")
 
 
 @pytest.fixture
@@ -217,7 +213,7 @@ def api_for(user) -> APIClient:
 
 def test_alerts_api_permissions_and_filters(board_campaign, researcher):
     monitoring.alerts_check_campaign(campaign=board_campaign)
-    other = researcher_user("other")
+    other = make_researcher(username="other")
     theirs = make_campaign(
         audiences={Audience.objects.get(slug="uk-adults"): 2},
         items=0,

@@ -9,7 +9,6 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
@@ -21,15 +20,17 @@ from aggregation import dashboard, metrics, services
 from aggregation.models import CoverageAlert, MetricsSnapshot
 from aggregation.monitoring import selectors as monitoring
 from collection.models import Audience, Campaign, Response
-from collection.permissions import RESEARCHERS_GROUP
 from collection.selectors import campaign_progress
-from tests.aggregation.conftest import answer_all, respond
-from tests.factories import AudienceFactory, UserFactory, make_campaign, ready_participant
+from tests.factories import (
+    AudienceFactory,
+    UserFactory,
+    make_campaign,
+    make_researcher,
+    ready_participant,
+)
+from tests.helpers import build_board_campaign, respond
 
 pytestmark = pytest.mark.django_db
-
-AGE = [{"name": "age_band", "label": "Age band", "choices": ["18-39", "40+"]}]
-ROLE = [{"name": "role", "label": "Role", "choices": ["nurse", "senior"]}]
 
 
 @pytest.fixture(autouse=True)
@@ -39,76 +40,9 @@ def _empty_cache():
     cache.clear()
 
 
-def researcher_user(username: str):
-    user = UserFactory(username=username)
-    group, _ = Group.objects.get_or_create(name=RESEARCHERS_GROUP)
-    user.groups.add(group)
-    return user
-
-
 @pytest.fixture
 def researcher():
-    return researcher_user("owner")
-
-
-def build_board_campaign(owner) -> Campaign:
-    """Four audiences over 10 items:
-
-    - uk-adults (public, age targets 50/50): 10 participants aged 18-39 and 2 aged 40+,
-      so 40+ is under-covered;
-    - everyone (mass): one keen participant answers all 10 items, ten others 2 each, so
-      the keen one has a third of the responses and dominates;
-    - ward (group of 3) and alex (dyad) answer everything through the engine (their
-      slots fill), with equal shares: nobody dominates a small group or a dyad.
-    """
-    everyone = AudienceFactory(slug="everyone", name="Everyone")
-    public = AudienceFactory(
-        slug="uk-adults",
-        name="UK adults",
-        kind=Audience.Kind.PUBLIC,
-        attribute_schema=AGE,
-        target_marginals={"age_band": {"18-39": 0.5, "40+": 0.5}},
-    )
-    ward = AudienceFactory(
-        slug="ward", name="Ward team", kind=Audience.Kind.GROUP, attribute_schema=ROLE
-    )
-    alex = AudienceFactory(slug="alex", name="Alex", kind=Audience.Kind.DYADIC)
-    campaign = make_campaign(
-        audiences={everyone: 12, public: 12, ward: 3, alex: 1},
-        items=10,
-        owners=[owner],
-        slug="board-pairs",
-        name="Board pairs",
-    )
-    items = list(campaign.items.order_by("id"))
-    for n in range(12):
-        person = ready_participant(
-            audience=public,
-            campaign=campaign,
-            attributes={"age_band": "18-39" if n < 10 else "40+"},
-        )
-        respond(
-            person,
-            campaign,
-            public,
-            items,
-            lambda item, n=n: {"choice": "a" if (n + item.pk) % 3 else "b"},
-            days_ago=n % 4,
-        )
-    keen = ready_participant(audience=everyone, campaign=campaign)
-    respond(keen, campaign, everyone, items, lambda item: {"choice": "a"}, days_ago=1)
-    for n in range(10):
-        person = ready_participant(audience=everyone, campaign=campaign)
-        respond(person, campaign, everyone, items[n % 5 : n % 5 + 2], lambda item: {"choice": "b"})
-    for n in range(3):
-        person = ready_participant(
-            audience=ward, campaign=campaign, attributes={"role": "nurse" if n else "senior"}
-        )
-        answer_all(person, campaign, lambda item, n=n: {"choice": "ab"[n % 2]})
-    person = ready_participant(audience=alex, campaign=campaign)
-    answer_all(person, campaign, lambda item: {"choice": "a"})
-    campaign.test_keen = keen
-    return campaign
+    return make_researcher(username="owner")
 
 
 @pytest.fixture
@@ -322,7 +256,7 @@ def test_dashboard_is_for_staff_and_the_campaign_page_for_its_owners(client, boa
     assert client.get(f"/campaigns/{slug}/").status_code == 404
     assert client.get(f"/campaigns/{slug}/charts/daily.svg").status_code == 404
 
-    other = researcher_user("other-researcher")
+    other = make_researcher(username="other-researcher")
     theirs = make_campaign(audiences={}, items=0, owners=[other], slug="their-campaign")
     client.force_login(other)
     assert client.get("/dashboard/").status_code == 403
