@@ -32,11 +32,12 @@ without recording (a page).
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 from django.conf import settings
 
 from aggregation.models import CoverageAlert
-from collection.models import Audience
+from collection.models import Audience, Campaign
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,3 +214,24 @@ def alerts_plan(
             plan.kept.append((alert, finding))
     plan.gone = list(by_key.values())
     return plan
+
+
+def alert_new(
+    *, campaign: Campaign, audience: Audience, finding: Finding, now: datetime
+) -> CoverageAlert:
+    """The (unsaved) alert of a new finding."""
+    return CoverageAlert(
+        campaign=campaign,
+        audience=audience,
+        kind=finding.kind,
+        subject=finding.subject,
+        message=finding.message,
+        detail=finding.detail,
+        created_at=now,
+        last_seen_at=now,
+    )
+
+
+def alert_refresh(alert: CoverageAlert, finding: Finding, now: datetime) -> None:
+    """An open alert whose finding still holds says what the finding says now."""
+    alert.message, alert.detail, alert.last_seen_at = finding.message, finding.detail, now

@@ -227,20 +227,11 @@ def alerts_as_found(
     )
     shown = []
     for alert, finding in plan.kept:
-        alert.message, alert.detail, alert.last_seen_at = finding.message, finding.detail, now
+        alerts.alert_refresh(alert, finding, now)
         shown.append(alert)
     for audience, finding in plan.new:
         shown.append(
-            CoverageAlert(
-                campaign=campaign,
-                audience=audience,
-                kind=finding.kind,
-                subject=finding.subject,
-                message=finding.message,
-                detail=finding.detail,
-                created_at=now,
-                last_seen_at=now,
-            )
+            alerts.alert_new(campaign=campaign, audience=audience, finding=finding, now=now)
         )
     return sorted(shown, key=lambda alert: (alert.audience.slug, alert.kind, alert.subject))
 

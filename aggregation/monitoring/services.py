@@ -73,23 +73,12 @@ def alerts_record(
             audiences=audiences,
         )
         for audience, finding in plan.new:
-            CoverageAlert.objects.create(
-                campaign=campaign,
-                audience=audience,
-                kind=finding.kind,
-                subject=finding.subject,
-                message=finding.message,
-                detail=finding.detail,
-                created_at=now,
-                last_seen_at=now,
+            alerts.alert_new(campaign=campaign, audience=audience, finding=finding, now=now).save(
+                force_insert=True
             )
             result.created += 1
         for alert, finding in plan.kept:
-            alert.message, alert.detail, alert.last_seen_at = (
-                finding.message,
-                finding.detail,
-                now,
-            )
+            alerts.alert_refresh(alert, finding, now)
             alert.save(update_fields=["message", "detail", "last_seen_at"])
             result.kept += 1
         if plan.gone:

@@ -385,20 +385,18 @@ def test_a_large_campaign_is_not_computed_on_a_page_view(
     )
 
 
+def a_late_participant_answers_everything(campaign: Campaign) -> None:
+    everyone = Audience.objects.get(slug="everyone")
+    late = ready_participant(audience=everyone, campaign=campaign)
+    respond(late, campaign, everyone, list(campaign.items.all()), lambda item: {"choice": "a"})
+
+
 def test_a_small_campaign_with_stale_metrics_is_recomputed_on_view(client, staff, board_campaign):
     call_command("record_alerts", "--campaign", board_campaign.slug)
     snapshot = MetricsSnapshot.objects.get(campaign=board_campaign)
     stale = timezone.now() - timedelta(hours=1)
     MetricsSnapshot.objects.filter(pk=snapshot.pk).update(computed_at=stale)
-    everyone = Audience.objects.get(slug="everyone")
-    late = ready_participant(audience=everyone, campaign=board_campaign)
-    respond(
-        late,
-        board_campaign,
-        everyone,
-        list(board_campaign.items.all()),
-        lambda item: {"choice": "a"},
-    )
+    a_late_participant_answers_everything(board_campaign)
     cache.clear()
     tables = page(client, staff, f"/campaigns/{board_campaign.slug}/")
     now = services.campaign_metrics(campaign=board_campaign, options=monitoring.METRIC_OPTIONS)
@@ -467,15 +465,7 @@ def test_responses_per_day_add_what_came_in_since_the_last_check(
 ):
     monkeypatch.setattr(dashboard, "INLINE_LIMIT", 0)
     call_command("record_alerts")
-    everyone = Audience.objects.get(slug="everyone")
-    late = ready_participant(audience=everyone, campaign=board_campaign)
-    respond(
-        late,
-        board_campaign,
-        everyone,
-        list(board_campaign.items.all()),
-        lambda item: {"choice": "a"},
-    )
+    a_late_participant_answers_everything(board_campaign)
     tables = page(client, staff, f"/campaigns/{board_campaign.slug}/")
     days = [row for row in tables.rows("daily") if row["cells"][0] != "Day"]
     assert sum(int(row["cells"][-1]) for row in days) == (
