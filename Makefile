@@ -22,6 +22,7 @@ migrate: install
 
 demo: migrate
 	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py record_alerts
 
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
@@ -42,6 +43,7 @@ beat: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .
@@ -52,4 +54,4 @@ stop: install
 	$(BIN)/python scripts/stop_embedded_db.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-results
+	rm -rf $(VENV) .pytest_cache .ruff_cache .grimp_cache .import_linter_cache test-results

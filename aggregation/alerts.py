@@ -18,32 +18,26 @@ Dominance
     of seven an equal share is already 14 %, and a dyad has one member by
     definition. Judged once the audience has 30 responses.
 
-Shares, counts and participants are those of `services.campaign_metrics` (live,
+Shares, counts and participants are those of `release.pipeline.campaign_metrics` (live,
 consented responses to ordinary items, as a release counts them). Every
 threshold can be changed with ``settings.COVERAGE_THRESHOLDS`` (a dict with
 the field names of `Thresholds`).
 
-`alerts_record` turns the findings into `CoverageAlert` rows: it adds an alert
-for a new finding, refreshes the open alert of a finding that still holds, and
-resolves open alerts whose finding is gone. Running it twice changes nothing.
+Everything here is a pure function of its arguments. `alerts_plan` matches findings
+to open alerts; `aggregation.monitoring.services.alerts_record` records the plan
+(the periodic check) and `aggregation.monitoring.selectors.alerts_as_found` shows it
+without recording (a page).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.utils import timezone
 
 from aggregation.models import CoverageAlert
 from collection.models import Audience, Campaign
-
-logger = logging.getLogger(__name__)
-
-LOCK_NAMESPACE = 0x414C5254  # "ALRT": one check per campaign at a time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,115 +187,51 @@ def findings(
 
 
 @dataclasses.dataclass
-class Recorded:
-    created: int = 0
-    kept: int = 0
-    resolved: int = 0
+class AlertsPlan:
+    """What recording ``found`` does to a campaign's open alerts."""
 
-    def __add__(self, other: Recorded) -> Recorded:
-        return Recorded(
-            self.created + other.created, self.kept + other.kept, self.resolved + other.resolved
-        )
+    new: list[tuple[Audience, Finding]]
+    kept: list[tuple[CoverageAlert, Finding]]
+    gone: list[CoverageAlert]
 
 
-def alerts_record(
-    *, campaign: Campaign, found: list[Finding], now: datetime | None = None
-) -> Recorded:
-    """Make the campaign's open alerts match ``found``: add, refresh, resolve."""
-    now = now or timezone.now()
-    audiences = {target.audience.slug: target.audience for target in campaign.targets.all()}
-    result = Recorded()
-    with transaction.atomic():
-        # One check per campaign at a time, so two never add the same alert; an
-        # advisory lock rather than the campaign's row, which annotators' requests read.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, campaign.pk])
-        open_alerts = {
-            (alert.audience_id, alert.kind, alert.subject): alert
-            for alert in CoverageAlert.objects.filter(campaign=campaign, resolved_at__isnull=True)
-        }
-        for finding in found:
-            audience = audiences.get(finding.audience)
-            if audience is None:
-                continue
-            key = (audience.pk, finding.kind, finding.subject)
-            alert = open_alerts.pop(key, None)
-            if alert is None:
-                CoverageAlert.objects.create(
-                    campaign=campaign,
-                    audience=audience,
-                    kind=finding.kind,
-                    subject=finding.subject,
-                    message=finding.message,
-                    detail=finding.detail,
-                    created_at=now,
-                    last_seen_at=now,
-                )
-                result.created += 1
-            else:
-                alert.message, alert.detail, alert.last_seen_at = (
-                    finding.message,
-                    finding.detail,
-                    now,
-                )
-                alert.save(update_fields=["message", "detail", "last_seen_at"])
-                result.kept += 1
-        if open_alerts:
-            result.resolved = CoverageAlert.objects.filter(
-                pk__in=[alert.pk for alert in open_alerts.values()]
-            ).update(resolved_at=now)
-    return result
-
-
-def alerts_check_campaign(*, campaign: Campaign, now: datetime | None = None) -> Recorded:
-    """Recompute a campaign's metrics (storing them for the dashboard) and record alerts."""
-    from aggregation import dashboard
-
-    snapshot = dashboard.metrics_snapshot_refresh(campaign=campaign)
-    audiences = {target.audience.slug: target.audience for target in campaign.targets.all()}
-    found = findings(snapshot.metrics, snapshot.top_participants, audiences)
-    return alerts_record(campaign=campaign, found=found, now=now)
-
-
-CHECKED_STATUSES = (Campaign.Status.OPEN, Campaign.Status.PAUSED)
-
-
-def alerts_check_all(
-    *, slugs: list[str] | None = None, now: datetime | None = None
-) -> dict[str, Recorded]:
-    """Check every open or paused campaign (or the named ones); resolve the alerts of
-    campaigns that are closed or back in draft, since nobody can act on them.
-
-    A run over every campaign that finds another such run going returns at once
-    (a slow run overlapping the next beat would only repeat its work).
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, 0)", [LOCK_NAMESPACE])
-        if not cursor.fetchone()[0]:
-            logger.info("coverage alerts: another check is running")
-            return {}
-    try:
-        return _check_all(slugs=slugs, now=now or timezone.now())
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [LOCK_NAMESPACE])
-
-
-def _check_all(*, slugs: list[str] | None, now: datetime) -> dict[str, Recorded]:
-    campaigns = Campaign.objects.filter(status__in=CHECKED_STATUSES)
-    if slugs:
-        campaigns = Campaign.objects.filter(slug__in=slugs)
-    results = {}
-    for campaign in campaigns.prefetch_related("targets__audience").order_by("slug"):
-        if campaign.status in CHECKED_STATUSES:
-            results[campaign.slug] = alerts_check_campaign(campaign=campaign, now=now)
+def alerts_plan(
+    *, open_alerts: list[CoverageAlert], found: list[Finding], audiences: dict[str, Audience]
+) -> AlertsPlan:
+    """Match findings to open alerts by (audience, kind, subject): a finding without an
+    open alert is new, one with an open alert keeps it, and an open alert no finding
+    matches is gone (findings of audiences not in ``audiences`` are dropped)."""
+    by_key = {(alert.audience_id, alert.kind, alert.subject): alert for alert in open_alerts}
+    plan = AlertsPlan(new=[], kept=[], gone=[])
+    for finding in found:
+        audience = audiences.get(finding.audience)
+        if audience is None:
+            continue
+        alert = by_key.pop((audience.pk, finding.kind, finding.subject), None)
+        if alert is None:
+            plan.new.append((audience, finding))
         else:
-            results[campaign.slug] = alerts_record(campaign=campaign, found=[], now=now)
-        logger.info("coverage alerts of %s: %s", campaign.slug, results[campaign.slug])
-    if not slugs:
-        stale = CoverageAlert.objects.filter(resolved_at__isnull=True).exclude(
-            campaign__status__in=CHECKED_STATUSES
-        )
-        for campaign in Campaign.objects.filter(alerts__in=stale).distinct().order_by("slug"):
-            results[campaign.slug] = alerts_record(campaign=campaign, found=[], now=now)
-    return results
+            plan.kept.append((alert, finding))
+    plan.gone = list(by_key.values())
+    return plan
+
+
+def alert_new(
+    *, campaign: Campaign, audience: Audience, finding: Finding, now: datetime
+) -> CoverageAlert:
+    """The (unsaved) alert of a new finding."""
+    return CoverageAlert(
+        campaign=campaign,
+        audience=audience,
+        kind=finding.kind,
+        subject=finding.subject,
+        message=finding.message,
+        detail=finding.detail,
+        created_at=now,
+        last_seen_at=now,
+    )
+
+
+def alert_refresh(alert: CoverageAlert, finding: Finding, now: datetime) -> None:
+    """An open alert whose finding still holds says what the finding says now."""
+    alert.message, alert.detail, alert.last_seen_at = finding.message, finding.detail, now

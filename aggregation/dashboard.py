@@ -1,40 +1,42 @@
 """What the coverage dashboard and a researcher's campaign page show, and how it stays fast.
 
-Two kinds of numbers, from two places:
+Presentation only: the boards are built from `aggregation.monitoring.selectors`, and
+building one never writes to the database (the periodic check in
+`aggregation.monitoring.services` does). Two kinds of numbers, from two places:
 
 - metrics (items at k, responses and participants as a release counts them,
   observed against target shares, the busiest participants, Krippendorff's α)
   come from `release.pipeline.campaign_metrics`, the one metric entry point. Computing
   them reads every judgement, so they are stored in a `MetricsSnapshot` by the
-  periodic alert check (`alerts.alerts_check_all`) and read from there. A page
-  recomputes them on view only for a small campaign whose snapshot is older
-  than `SNAPSHOT_MAX_AGE`, which keeps the demo and young campaigns current
-  while a campaign of a million responses is never computed on a request;
+  periodic alert check (`monitoring.services.alerts_check_all`) and read from
+  there. A page computes them on view, without storing them, only for a small
+  campaign whose snapshot is older than `SNAPSHOT_MAX_AGE`, which keeps the demo
+  and young campaigns current while a campaign of a million responses is never
+  computed on a request. Such a page lists the alerts its numbers find (as the
+  next check will record them), so its highlights and its alert list agree;
 - live counts: slots filled and leased (a GROUP BY over the campaign's slots)
   and responses per day (the check stores the days it counted; a page adds
   the responses that came in since, read from the campaign's time index).
 
 A built campaign board (its numbers and the description of its charts) is
-kept in Django's cache for `BOARD_CACHE_SECONDS`; charts are drawn when the
-browser fetches them and cached by a hash of their numbers (`chart_svg`).
+kept in Django's cache for `BOARD_CACHE_SECONDS`, and metrics computed on view
+for `SNAPSHOT_MAX_AGE`; charts are drawn when the browser fetches them and cached
+by a hash of their numbers (`chart_svg`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import Count
 from django.utils import timezone
 
-from aggregation import alerts, charts, selectors
-from aggregation.models import DEFAULT_OPTIONS, CoverageAlert, MetricsSnapshot
-from aggregation.release import pipeline
+from aggregation import alerts, charts
+from aggregation.models import CoverageAlert, MetricsSnapshot
+from aggregation.monitoring import selectors
+from aggregation.monitoring.selectors import BOARD_CACHE_SECONDS, SlotCounts, board_cache_key
 from collection.models import Audience, Campaign, CampaignAudience, Participant
-from collection.selectors import SlotCounts, slot_counts_by_audience, slot_counts_by_campaign
 
 # Twice the period of the alert check in CELERY_BEAT_SCHEDULE (5 minutes), so that
 # with the check running a page never computes.
@@ -42,158 +44,10 @@ SNAPSHOT_MAX_AGE = timedelta(minutes=10)
 # Live responses up to which a stale snapshot is recomputed while the page waits
 # (about a second of campaign_metrics on two cores).
 INLINE_LIMIT = 50_000
-BOARD_CACHE_SECONDS = 30
-DAYS = 14
-TOP_PARTICIPANTS = 20
-# The dashboard is for the people who run the campaign, so small attribute cells
-# are shown (releases suppress them; see DEFAULT_OPTIONS["min_cell_size"]).
-METRIC_OPTIONS = {"min_cell_size": 1}
-
-
-# Metrics snapshots -----------------------------------------------------------------
-
-
-TOP_SQL = f"""
-SELECT audience_id, participant_id, responses FROM (
-    SELECT r.audience_id, r.participant_id, count(*) AS responses,
-           row_number() OVER (PARTITION BY r.audience_id
-                              ORDER BY count(*) DESC, r.participant_id) AS place
-    FROM collection_response r
-    JOIN collection_item i ON i.id = r.item_id AND NOT i.is_attention_check
-    WHERE {selectors.LIVE_RESPONSES} AND r.participant_id <> ALL(%(excluded)s)
-    GROUP BY r.audience_id, r.participant_id
-) AS ranked
-WHERE place <= %(limit)s
-ORDER BY audience_id, place
-"""
-
-
-def top_participants(*, campaign: Campaign, limit: int = TOP_PARTICIPANTS) -> dict[str, list]:
-    """The busiest participants of each audience, counting responses as the metrics do
-    (the release's scope: `selectors.participants_in_selection` decides who is left out)."""
-    scope = selectors.ReleaseSelection(
-        campaign=campaign,
-        audiences=tuple(selectors.selection_audiences(campaign=campaign)),
-        exclude_failed_attention=DEFAULT_OPTIONS["exclude_failed_attention"],
-        attention_failures_allowed=DEFAULT_OPTIONS["attention_failures_allowed"],
-    )
-    excluded = selectors.participants_in_selection(scope).excluded_ids
-    slugs = {audience.id: audience.slug for audience in scope.audiences}
-    result: dict[str, list] = {slug: [] for slug in slugs.values()}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            TOP_SQL,
-            {
-                "campaign": campaign.pk,
-                "audiences": list(slugs),
-                "snapshot": None,
-                "excluded": [int(value) for value in excluded],
-                "limit": limit,
-            },
-        )
-        for audience_id, participant_id, responses in cursor.fetchall():
-            result[slugs[audience_id]].append(
-                {"participant_id": participant_id, "responses": responses}
-            )
-    return result
-
-
-def metrics_snapshot_refresh(*, campaign: Campaign) -> MetricsSnapshot:
-    """Compute the campaign's metrics now and store them for the dashboard."""
-    started = time.perf_counter()
-    metrics = pipeline.campaign_metrics(campaign=campaign, options=METRIC_OPTIONS)
-    top = top_participants(campaign=campaign)
-    until = timezone.now()
-    days = last_days(timezone.localdate(until))
-    counts = daily_submissions(campaign=campaign, since=_day_start(days[0]), until=until)
-    snapshot, _ = MetricsSnapshot.objects.update_or_create(
-        campaign=campaign,
-        defaults={
-            "metrics": metrics,
-            "top_participants": top,
-            "daily": {
-                "until": until.isoformat(),
-                "counts": {
-                    str(audience_id): {day.isoformat(): n for day, n in by_day.items()}
-                    for audience_id, by_day in counts.items()
-                },
-            },
-            "computed_at": timezone.now(),
-            "seconds": round(time.perf_counter() - started, 3),
-        },
-    )
-    board_cache_clear(campaign_id=campaign.pk)
-    return snapshot
-
-
-# Live counts -----------------------------------------------------------------------
 
 
 def _percent(share: float | None) -> float | None:
     return None if share is None else share * 100
-
-
-def slot_counts(*, campaign: Campaign, now: datetime) -> dict[int, SlotCounts]:
-    """Per audience: slots, filled slots and slots under a live lease (one GROUP BY)."""
-    return slot_counts_by_audience(campaign=campaign, now=now)
-
-
-def daily_submissions(
-    *, campaign: Campaign, since: datetime, until: datetime | None = None
-) -> dict[int, dict[date, int]]:
-    """Per audience and day (in the site's time zone): responses submitted in
-    [since, until) and not withdrawn, attention checks included (this is activity,
-    not data)."""
-    tz = timezone.get_current_timezone()
-    result: dict[int, dict[date, int]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT audience_id, (created_at AT TIME ZONE %(tz)s)::date AS day, count(*)
-            FROM collection_response
-            WHERE campaign_id = %(campaign)s AND created_at >= %(since)s
-              AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s::timestamptz)
-              AND withdrawn_at IS NULL
-            GROUP BY audience_id, day
-            """,
-            {"campaign": campaign.pk, "since": since, "until": until, "tz": str(tz)},
-        )
-        for audience_id, day, count in cursor.fetchall():
-            result.setdefault(audience_id, {})[day] = count
-    return result
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), tzinfo=timezone.get_current_timezone())
-
-
-def daily_counts(
-    *, campaign: Campaign, days: list[date], snapshot: MetricsSnapshot | None
-) -> dict[int, dict[date, int]]:
-    """Responses per audience and day over ``days``: the days the last check counted,
-    plus what came in since (a scan of the newest rows on the campaign's time index,
-    not of the whole window). Withdrawals after the check show at the next one."""
-    stored = (snapshot.daily or {}) if snapshot else {}
-    if not stored.get("until"):
-        return daily_submissions(campaign=campaign, since=_day_start(days[0]))
-    until = datetime.fromisoformat(stored["until"])
-    result: dict[int, dict[date, int]] = {}
-    for audience_id, counts in stored["counts"].items():
-        result[int(audience_id)] = {
-            date.fromisoformat(day): count
-            for day, count in counts.items()
-            if date.fromisoformat(day) >= days[0]
-        }
-    since = max(until, _day_start(days[0]))
-    for audience_id, counts in daily_submissions(campaign=campaign, since=since).items():
-        mine = result.setdefault(audience_id, {})
-        for day, count in counts.items():
-            mine[day] = mine.get(day, 0) + count
-    return result
-
-
-def last_days(today: date, count: int = DAYS) -> list[date]:
-    return [today - timedelta(days=count - 1 - n) for n in range(count)]
 
 
 # The board -------------------------------------------------------------------------
@@ -380,7 +234,7 @@ class CampaignBoard:
         ]
 
 
-# Audiences from the widest to the narrowest scope (SPEC.md, "Scopes of alignment").
+# Audiences from the widest to the narrowest scope (docs/architecture.md, "The words": scope).
 KIND_ORDER = [kind.value for kind in Audience.Kind]
 
 AGREEMENT_LEVELS = {
@@ -471,29 +325,44 @@ def _dominant(
     ], limit
 
 
+def _fresh(snapshot: MetricsSnapshot | None) -> bool:
+    return snapshot is not None and snapshot.computed_at >= timezone.now() - SNAPSHOT_MAX_AGE
+
+
 def _snapshot_for(campaign: Campaign, filled: int) -> MetricsSnapshot | None:
-    """The stored metrics; recomputed first when stale and the campaign is small."""
-    snapshot = MetricsSnapshot.objects.filter(campaign=campaign).first()
-    fresh = snapshot is not None and snapshot.computed_at >= timezone.now() - SNAPSHOT_MAX_AGE
-    if fresh or filled > INLINE_LIMIT:
+    """The stored metrics; when they are stale and the campaign is small, metrics
+    computed now (unsaved: a page never writes, the periodic check stores them)."""
+    snapshot = selectors.metrics_snapshot_stored(campaign=campaign)
+    if _fresh(snapshot) or filled > INLINE_LIMIT:
         return snapshot
+    key = f"dashboard:live:{campaign.pk}"
+    live = cache.get(key)
+    if _fresh(live):
+        return live
     # One request computes; others meanwhile show what is stored.
     lock = f"dashboard:refreshing:{campaign.pk}"
     if not cache.add(lock, True, 120):
         return snapshot
     try:
-        # Records alerts too, so the page's highlights and its alert list agree.
-        alerts.alerts_check_campaign(campaign=campaign)
+        live = selectors.metrics_snapshot_compute(campaign=campaign)
     finally:
         cache.delete(lock)
-    return MetricsSnapshot.objects.filter(campaign=campaign).first()
+    cache.set(key, live, int(SNAPSHOT_MAX_AGE.total_seconds()))
+    return live
+
+
+def _alerts_for(campaign: Campaign, snapshot: MetricsSnapshot | None, now: datetime) -> list:
+    if snapshot is None or snapshot.pk is not None:
+        return selectors.campaign_open_alerts(campaign=campaign)
+    found = selectors.campaign_findings(campaign=campaign, snapshot=snapshot)
+    return selectors.alerts_as_found(campaign=campaign, found=found, now=now)
 
 
 def campaign_board(
     *, campaign: Campaign, staff: bool, now: datetime | None = None
 ) -> CampaignBoard:
     """Everything the dashboard shows about one campaign (cached for a few seconds)."""
-    key = _board_key(campaign.pk, staff)
+    key = board_cache_key(campaign.pk, staff)
     board = cache.get(key)
     if board is not None:
         return board
@@ -502,24 +371,16 @@ def campaign_board(
     return board
 
 
-def _board_key(campaign_id: int, staff: bool) -> str:
-    return f"dashboard:board:{campaign_id}:{'staff' if staff else 'owner'}"
-
-
-def board_cache_clear(*, campaign_id: int) -> None:
-    cache.delete_many([_board_key(campaign_id, True), _board_key(campaign_id, False)])
-
-
 def _build(campaign: Campaign, *, staff: bool, now: datetime) -> CampaignBoard:
     limits = alerts.thresholds()
     targets = sorted(
         CampaignAudience.objects.filter(campaign=campaign).select_related("audience"),
         key=lambda target: (KIND_ORDER.index(target.audience.kind), target.audience.slug),
     )
-    slots = slot_counts(campaign=campaign, now=now)
-    days = last_days(timezone.localdate(now))
+    slots = selectors.slot_counts(campaign=campaign, now=now)
+    days = selectors.last_days(timezone.localdate(now))
     snapshot = _snapshot_for(campaign, sum(counts.filled for counts in slots.values()))
-    daily = daily_counts(campaign=campaign, days=days, snapshot=snapshot)
+    daily = selectors.daily_counts(campaign=campaign, days=days, snapshot=snapshot)
     metrics = snapshot.metrics.get("audiences", {}) if snapshot else {}
     top = snapshot.top_participants if snapshot else {}
 
@@ -568,11 +429,7 @@ def _build(campaign: Campaign, *, staff: bool, now: datetime) -> CampaignBoard:
         audiences=audiences,
         snapshot_at=snapshot.computed_at if snapshot else None,
         snapshot_seconds=snapshot.seconds if snapshot else None,
-        alerts=list(
-            CoverageAlert.objects.filter(campaign=campaign, resolved_at__isnull=True)
-            .select_related("audience")
-            .order_by("audience__slug", "kind", "subject")
-        ),
+        alerts=_alerts_for(campaign, snapshot, now),
         built_at=now,
     )
     _chart_specs(board)
@@ -645,37 +502,13 @@ def dashboard_boards(*, staff: bool = True) -> list[CampaignBoard]:
     return [campaign_board(campaign=campaign, staff=staff) for campaign in campaigns]
 
 
-def open_alerts(*, campaigns=None) -> list[CoverageAlert]:
-    queryset = CoverageAlert.objects.filter(resolved_at__isnull=True)
-    if campaigns is not None:
-        queryset = queryset.filter(campaign__in=campaigns)
-    return list(
-        queryset.select_related("campaign", "audience").order_by(
-            "campaign__slug", "audience__slug", "kind", "subject"
-        )
+def dashboard_alerts(*, boards: list[CampaignBoard]) -> list[CoverageAlert]:
+    """The dashboard's list of open alerts: each board's own (so the list agrees with
+    the boards' highlights), and the stored ones of campaigns without a board."""
+    shown = {board.campaign_id for board in boards}
+    found = [alert for alert in selectors.open_alerts() if alert.campaign_id not in shown]
+    found += [alert for board in boards for alert in board.alerts]
+    return sorted(
+        found,
+        key=lambda alert: (alert.campaign.slug, alert.audience.slug, alert.kind, alert.subject),
     )
-
-
-def campaign_summaries(*, campaigns) -> list[dict]:
-    """One row per campaign for the researcher's list: status, audiences, slot fill."""
-    campaigns = list(campaigns.prefetch_related("targets__audience").order_by("-created_at"))
-    fills: dict[int, SlotCounts] = {}
-    if campaigns:
-        fills = slot_counts_by_campaign(
-            campaign_ids=[campaign.pk for campaign in campaigns], now=timezone.now()
-        )
-    counts = dict(
-        CoverageAlert.objects.filter(campaign__in=campaigns, resolved_at__isnull=True)
-        .values_list("campaign_id")
-        .annotate(n=Count("id"))
-        .values_list("campaign_id", "n")
-    )
-    return [
-        {
-            "campaign": campaign,
-            "audiences": [target.audience for target in campaign.targets.all()],
-            "slots": fills.get(campaign.pk, SlotCounts()),
-            "open_alerts": counts.get(campaign.pk, 0),
-        }
-        for campaign in campaigns
-    ]

@@ -1,8 +1,8 @@
 """Export jobs and the releases they publish.
 
 An `ExportJob` is a researcher's request to build a release of one campaign;
-a `Release` is the immutable, versioned folder the job published (SPEC.md,
-"Releases"). The job is kept after it succeeds: it holds the parameters and
+a `Release` is the immutable, versioned folder the job published (docs/architecture.md,
+"Release layout"). The job is kept after it succeeds: it holds the parameters and
 the pseudonym key the release was built with, so re-running it gives the same
 bytes.
 """
@@ -183,7 +183,7 @@ class MetricsSnapshot(models.Model):
     campaign = models.OneToOneField(
         Campaign, on_delete=models.CASCADE, related_name="metrics_snapshot"
     )
-    # `services.campaign_metrics` output, unchanged.
+    # `release.pipeline.campaign_metrics` output, unchanged.
     metrics = models.JSONField(default=dict)
     # {audience slug: [{"participant_id", "responses"}]}: the most active participants,
     # counted as the metrics count responses (to name who dominates an audience).

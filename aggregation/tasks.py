@@ -4,8 +4,8 @@ import dataclasses
 
 from celery import shared_task
 
-from aggregation import alerts
 from aggregation.models import ExportJob
+from aggregation.monitoring import services as monitoring
 from aggregation.release import jobs
 
 
@@ -32,7 +32,7 @@ def release_build(self, job_id: int) -> str | None:
 def coverage_alerts_record() -> dict:
     """Recompute open campaigns' metrics for the dashboard and record coverage alerts
     (run by Celery beat; a run that finds another one still going does nothing)."""
-    results = alerts.alerts_check_all()
+    results = monitoring.alerts_check_all()
     return {slug: dataclasses.asdict(result) for slug, result in results.items()}
 
 

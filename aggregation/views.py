@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from aggregation import alerts, dashboard, selectors
 from aggregation.apis import release_file_response
 from aggregation.models import FORMATS, ExportJob
+from aggregation.monitoring import selectors as monitoring
 from aggregation.release import datasets, jobs
 from collection.permissions import campaigns_managed_by, is_admin, is_researcher
 from collection.services import ServiceError
@@ -131,7 +132,7 @@ def coverage_dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "aggregation/dashboard.html",
-        {"boards": boards, "alerts": dashboard.open_alerts(), **_rules()},
+        {"boards": boards, "alerts": dashboard.dashboard_alerts(boards=boards), **_rules()},
     )
 
 
@@ -143,7 +144,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "aggregation/campaign_list.html",
-        {"rows": dashboard.campaign_summaries(campaigns=campaigns_managed_by(request.user))},
+        {"rows": monitoring.campaign_summaries(campaigns=campaigns_managed_by(request.user))},
     )
 
 

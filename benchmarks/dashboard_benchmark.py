@@ -6,7 +6,7 @@ generate_series), then adds what a live campaign also has: one slot per place
 (k = 6 per item and audience, five of them filled) and submission times spread
 over the last 20 days. Then, on the same database:
 
-1. runs the periodic check once (`alerts.alerts_check_all`: every metric through
+1. runs the periodic check once (`monitoring.services.alerts_check_all`: every metric through
    `campaign_metrics`, the busiest participants, alerts), which stores the
    metrics the pages read;
 2. times the admin dashboard and the researcher's campaign page through Django's
@@ -158,11 +158,10 @@ def explain(campaign) -> dict[str, str]:
     from django.db import connection
     from django.utils import timezone
 
-    from aggregation import dashboard
     from aggregation.models import MetricsSnapshot
-    from collection import selectors
+    from aggregation.monitoring import selectors as monitoring
 
-    days = dashboard.last_days(timezone.localdate())
+    days = monitoring.last_days(timezone.localdate())
     since_check = MetricsSnapshot.objects.get(campaign=campaign).daily["until"]
     per_day = """
         SELECT audience_id, (created_at AT TIME ZONE 'UTC')::date AS day, count(*)
@@ -172,8 +171,12 @@ def explain(campaign) -> dict[str, str]:
     """
     queries = {
         "slots": (
-            selectors.SLOT_COUNTS_BY_AUDIENCE_SQL.format(audiences=""),
-            {"campaign": campaign.pk, "now": timezone.now()},
+            """
+            SELECT audience_id, count(*), count(*) FILTER (WHERE filled),
+                   count(*) FILTER (WHERE NOT filled AND lease_expires_at >= now())
+            FROM collection_slot WHERE campaign_id = %s GROUP BY audience_id
+            """,
+            [campaign.pk],
         ),
         "per_day_since_check": (per_day, [campaign.pk, since_check]),
         "per_day_window": (per_day, [campaign.pk, days[0]]),
@@ -248,7 +251,7 @@ def main() -> None:
     from django.test.utils import setup_test_environment
     from django.utils import timezone
 
-    from aggregation import alerts
+    from aggregation.monitoring import services as monitoring
     from collection.models import Campaign, Response, Slot
 
     setup_test_environment()  # the test client's host, and a local-memory e-mail outbox
@@ -269,7 +272,7 @@ def main() -> None:
         f"({time.perf_counter() - started:.1f} s to generate)"
     )
 
-    check = timed(lambda: alerts.alerts_check_all())
+    check = timed(lambda: monitoring.alerts_check_all())
     print(f"periodic check (metrics, busiest participants, alerts): {check:.1f} s")
     for alert in campaign.alerts.filter(resolved_at__isnull=True):
         print(f"  alert: {alert.message}")

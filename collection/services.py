@@ -1,6 +1,6 @@
 """Every write to collected data: joining, consent, campaigns, items, the assignment engine.
 
-The engine's invariants (SPEC.md, "Assignment rules") and how they are held:
+The engine's invariants (docs/architecture.md, "Invariants") and how they are held:
 
 - capacity lives in `Slot` rows (k per item and audience); a lease or a response
   occupies one slot, so completed + live leases never exceed k;

@@ -36,6 +36,7 @@ from collection.services import Conflict, ServiceError, item_candidates_append
 from endpoints import client, crypto, diversity
 from endpoints import tasks as endpoint_tasks
 from endpoints.models import GenerationJob, GenerationRequest, ModelEndpoint
+from endpoints.selectors import endpoints_usable_by
 
 logger = logging.getLogger(__name__)
 
@@ -252,8 +253,6 @@ def generation_job_create(
     endpoints ``created_by`` may use. Each item gets ``keep`` candidates (default:
     one per request); ``diverse`` asks for more and keeps the most different.
     """
-    from endpoints.selectors import endpoints_usable_by
-
     if campaign.item_kind != Campaign.ItemKind.PREFERENCE:
         raise ServiceError("Only preference campaigns have candidates.", field="campaign")
     usable = {e.pk: e for e in endpoints_usable_by(created_by)}

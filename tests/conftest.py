@@ -1,15 +1,6 @@
-import os
-
 import pytest
 
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") not in ("", "0", "false")
-
-
-def need_service(reason: str) -> None:
-    """Skip a test whose service is missing, or fail it where CI requires services."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"REQUIRE_SERVICES is set but {reason}")
-    pytest.skip(reason)
+from tests.helpers import TEST_ENDPOINT_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -35,9 +26,6 @@ def _tasks_in_process(settings):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
-
-
-TEST_ENDPOINT_KEY = "mS1n3QvYkJ0lX0pQ3aK8m2b7cW9xZ4rT6yU1oE5iA2s="
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from collection import services
 from collection.models import Audience, Campaign, Membership, Participant
+from collection.permissions import RESEARCHERS_GROUP
 
 PASSWORD = "correct-horse-battery"
 
@@ -25,6 +27,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     def save_password(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+def make_researcher(**fields):
+    """A user in the researchers group."""
+    user = UserFactory(**fields)
+    user.groups.add(Group.objects.get_or_create(name=RESEARCHERS_GROUP)[0])
+    return user
 
 
 class ParticipantFactory(factory.django.DjangoModelFactory):
@@ -49,6 +58,17 @@ class AudienceFactory(factory.django.DjangoModelFactory):
 
 
 AGE_SCHEMA = [{"name": "age_band", "label": "Age band", "choices": ["18-39", "40+"]}]
+
+
+def public_age_audience(*, targets: dict[str, float] | None = None, **fields) -> Audience:
+    """A public audience asking for the age band (`AGE_SCHEMA`), with target shares
+    (half and half unless ``targets`` says otherwise)."""
+    return AudienceFactory(
+        kind=Audience.Kind.PUBLIC,
+        attribute_schema=AGE_SCHEMA,
+        target_marginals={"age_band": targets or {"18-39": 0.5, "40+": 0.5}},
+        **fields,
+    )
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):

@@ -40,7 +40,7 @@ def items_at_k(
     as zero; counts for ids outside `item_ids` are then ignored.
 
     With no items, `share_at_k`, `responses_mean` and `responses_min` are NaN.
-    "Items at k" is the campaign's fill target (SPEC.md, Concepts: overlap k).
+    "Items at k" is the campaign's fill target (docs/architecture.md, "The words": k).
     """
     counts = _as_series(responses_per_item)
     if item_ids is not None:

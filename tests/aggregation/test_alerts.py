@@ -11,13 +11,10 @@ from rest_framework.test import APIClient
 
 from aggregation import alerts, tasks
 from aggregation.models import CoverageAlert, MetricsSnapshot
+from aggregation.monitoring import services as monitoring
 from collection.models import Audience, Campaign
-from tests.aggregation.test_dashboard import (
-    build_board_campaign,
-    researcher_user,
-    respond,
-)
-from tests.factories import UserFactory, make_campaign, ready_participant
+from tests.factories import UserFactory, make_campaign, make_researcher, ready_participant
+from tests.helpers import build_board_campaign, respond
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +26,7 @@ def _empty_cache():
 
 @pytest.fixture
 def researcher():
-    return researcher_user("owner")
+    return make_researcher(username="owner")
 
 
 @pytest.fixture
@@ -109,7 +106,7 @@ def test_thresholds_come_from_settings(settings):
 
 def test_the_check_records_each_finding_once_and_resolves_what_no_longer_holds(board_campaign):
     keen = board_campaign.test_keen
-    first = alerts.alerts_check_campaign(campaign=board_campaign)
+    first = monitoring.alerts_check_campaign(campaign=board_campaign)
     expected = {
         ("uk-adults", "under_coverage", "age_band=40+"),
         ("everyone", "dominance", f"participant:{keen.pk}"),
@@ -123,7 +120,7 @@ def test_the_check_records_each_finding_once_and_resolves_what_no_longer_holds(b
     )
     assert alert.detail["responses"] == 10 and alert.detail["participants"] == 11
 
-    again = alerts.alerts_check_campaign(campaign=board_campaign)
+    again = monitoring.alerts_check_campaign(campaign=board_campaign)
     assert (again.created, again.kept, again.resolved) == (0, 2, 0)
     assert CoverageAlert.objects.count() == 2
     assert MetricsSnapshot.objects.filter(campaign=board_campaign).count() == 1
@@ -136,7 +133,7 @@ def test_the_check_records_each_finding_once_and_resolves_what_no_longer_holds(b
             audience=public, campaign=board_campaign, attributes={"age_band": "40+"}
         )
         respond(person, board_campaign, public, items, lambda item: {"choice": "a"})
-    third = alerts.alerts_check_campaign(campaign=board_campaign)
+    third = monitoring.alerts_check_campaign(campaign=board_campaign)
     assert (third.created, third.kept, third.resolved) == (0, 1, 1)
     assert open_alerts(board_campaign) == {("everyone", "dominance", f"participant:{keen.pk}")}
     resolved = CoverageAlert.objects.get(kind="under_coverage")
@@ -146,21 +143,21 @@ def test_the_check_records_each_finding_once_and_resolves_what_no_longer_holds(b
     from collection import services as collection_services
 
     collection_services.participant_withdraw(participant=keen, campaign=board_campaign)
-    fourth = alerts.alerts_check_campaign(campaign=board_campaign)
+    fourth = monitoring.alerts_check_campaign(campaign=board_campaign)
     assert fourth.resolved == 1 and open_alerts(board_campaign) == set()
 
 
 def test_a_problem_that_returns_gets_a_new_alert(board_campaign):
-    alerts.alerts_check_campaign(campaign=board_campaign)
-    alerts.alerts_record(campaign=board_campaign, found=[])
+    monitoring.alerts_check_campaign(campaign=board_campaign)
+    monitoring.alerts_record(campaign=board_campaign, found=[])
     assert open_alerts(board_campaign) == set()
-    alerts.alerts_check_campaign(campaign=board_campaign)
+    monitoring.alerts_check_campaign(campaign=board_campaign)
     assert len(open_alerts(board_campaign)) == 2
     assert CoverageAlert.objects.filter(resolved_at__isnull=False).count() == 2
 
 
 def test_the_database_refuses_a_second_open_alert_for_the_same_subject(board_campaign):
-    alerts.alerts_check_campaign(campaign=board_campaign)
+    monitoring.alerts_check_campaign(campaign=board_campaign)
     alert = CoverageAlert.objects.get(kind="under_coverage")
     with pytest.raises(IntegrityError), transaction.atomic():
         CoverageAlert.objects.create(
@@ -175,11 +172,11 @@ def test_the_database_refuses_a_second_open_alert_for_the_same_subject(board_cam
 def test_closed_campaigns_alerts_are_resolved_and_drafts_not_checked(board_campaign, researcher):
     draft = make_campaign(audiences={}, items=0, owners=[researcher], slug="a-draft")
     Campaign.objects.filter(pk=draft.pk).update(status=Campaign.Status.DRAFT)
-    results = alerts.alerts_check_all()
+    results = monitoring.alerts_check_all()
     assert set(results) == {board_campaign.slug}
     assert len(open_alerts(board_campaign)) == 2
     Campaign.objects.filter(pk=board_campaign.pk).update(status=Campaign.Status.CLOSED)
-    results = alerts.alerts_check_all()
+    results = monitoring.alerts_check_all()
     assert results[board_campaign.slug].resolved == 2
     assert open_alerts(board_campaign) == set()
 
@@ -197,7 +194,7 @@ def test_the_periodic_task_and_the_command_record_alerts(board_campaign, capsys)
 
 
 def test_the_dashboard_lists_open_alerts(client, board_campaign):
-    alerts.alerts_check_campaign(campaign=board_campaign)
+    monitoring.alerts_check_campaign(campaign=board_campaign)
     client.force_login(UserFactory(username="admin", is_staff=True))
     html = client.get("/dashboard/").content.decode()
     assert 'Open alerts <span class="meta">(2)</span>' in html
@@ -215,8 +212,8 @@ def api_for(user) -> APIClient:
 
 
 def test_alerts_api_permissions_and_filters(board_campaign, researcher):
-    alerts.alerts_check_campaign(campaign=board_campaign)
-    other = researcher_user("other")
+    monitoring.alerts_check_campaign(campaign=board_campaign)
+    other = make_researcher(username="other")
     theirs = make_campaign(
         audiences={Audience.objects.get(slug="uk-adults"): 2},
         items=0,
@@ -253,7 +250,7 @@ def test_alerts_api_permissions_and_filters(board_campaign, researcher):
     assert api_for(annotator).get("/api/v1/alerts/").status_code == 403
     assert api_for(None).get("/api/v1/alerts/").status_code in (401, 403)
 
-    alerts.alerts_record(campaign=board_campaign, found=[])
+    monitoring.alerts_record(campaign=board_campaign, found=[])
     assert api_for(researcher).get("/api/v1/alerts/").data["count"] == 0
     everything = api_for(researcher).get("/api/v1/alerts/?status=all")
     assert everything.data["count"] == 2
@@ -287,9 +284,9 @@ def test_a_check_finding_another_one_running_does_nothing(board_campaign):
         dbname=db["NAME"],
         autocommit=True,
     ) as other:
-        other.execute("SELECT pg_advisory_lock(%s, 0)", [alerts.LOCK_NAMESPACE])
-        assert alerts.alerts_check_all() == {}
+        other.execute("SELECT pg_advisory_lock(%s, 0)", [monitoring.LOCK_NAMESPACE])
+        assert monitoring.alerts_check_all() == {}
         # Unlock explicitly: closing the connection releases the lock only when the
         # server's session ends, which may be after the next line runs.
-        other.execute("SELECT pg_advisory_unlock(%s, 0)", [alerts.LOCK_NAMESPACE])
-    assert set(alerts.alerts_check_all()) == {board_campaign.slug}
+        other.execute("SELECT pg_advisory_unlock(%s, 0)", [monitoring.LOCK_NAMESPACE])
+    assert set(monitoring.alerts_check_all()) == {board_campaign.slug}

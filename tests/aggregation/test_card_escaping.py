@@ -18,8 +18,8 @@ from aggregation.models import ExportJob
 from aggregation.release import jobs
 from collection import services as collection_services
 from collection.models import Audience
-from tests.aggregation.conftest import respond
 from tests.factories import AudienceFactory, UserFactory, make_campaign, ready_participant
+from tests.helpers import respond
 
 pytestmark = pytest.mark.django_db
 

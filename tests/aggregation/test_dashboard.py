@@ -9,25 +9,29 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from django.template.defaultfilters import floatformat
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from aggregation import dashboard, metrics
-from aggregation.models import MetricsSnapshot
+from aggregation.models import CoverageAlert, MetricsSnapshot
+from aggregation.monitoring import selectors as monitoring
 from aggregation.release import pipeline
 from collection.models import Audience, Campaign, Response
-from collection.permissions import RESEARCHERS_GROUP
 from collection.selectors import campaign_progress
-from tests.aggregation.conftest import answer_all, respond
-from tests.factories import AudienceFactory, UserFactory, make_campaign, ready_participant
+from tests.factories import (
+    AudienceFactory,
+    UserFactory,
+    make_campaign,
+    make_researcher,
+    ready_participant,
+)
+from tests.helpers import build_board_campaign, respond
 
 pytestmark = pytest.mark.django_db
-
-AGE = [{"name": "age_band", "label": "Age band", "choices": ["18-39", "40+"]}]
-ROLE = [{"name": "role", "label": "Role", "choices": ["nurse", "senior"]}]
 
 
 @pytest.fixture(autouse=True)
@@ -37,76 +41,9 @@ def _empty_cache():
     cache.clear()
 
 
-def researcher_user(username: str):
-    user = UserFactory(username=username)
-    group, _ = Group.objects.get_or_create(name=RESEARCHERS_GROUP)
-    user.groups.add(group)
-    return user
-
-
 @pytest.fixture
 def researcher():
-    return researcher_user("owner")
-
-
-def build_board_campaign(owner) -> Campaign:
-    """Four audiences over 10 items:
-
-    - uk-adults (public, age targets 50/50): 10 participants aged 18-39 and 2 aged 40+,
-      so 40+ is under-covered;
-    - everyone (mass): one keen participant answers all 10 items, ten others 2 each, so
-      the keen one has a third of the responses and dominates;
-    - ward (group of 3) and alex (dyad) answer everything through the engine (their
-      slots fill), with equal shares: nobody dominates a small group or a dyad.
-    """
-    everyone = AudienceFactory(slug="everyone", name="Everyone")
-    public = AudienceFactory(
-        slug="uk-adults",
-        name="UK adults",
-        kind=Audience.Kind.PUBLIC,
-        attribute_schema=AGE,
-        target_marginals={"age_band": {"18-39": 0.5, "40+": 0.5}},
-    )
-    ward = AudienceFactory(
-        slug="ward", name="Ward team", kind=Audience.Kind.GROUP, attribute_schema=ROLE
-    )
-    alex = AudienceFactory(slug="alex", name="Alex", kind=Audience.Kind.DYADIC)
-    campaign = make_campaign(
-        audiences={everyone: 12, public: 12, ward: 3, alex: 1},
-        items=10,
-        owners=[owner],
-        slug="board-pairs",
-        name="Board pairs",
-    )
-    items = list(campaign.items.order_by("id"))
-    for n in range(12):
-        person = ready_participant(
-            audience=public,
-            campaign=campaign,
-            attributes={"age_band": "18-39" if n < 10 else "40+"},
-        )
-        respond(
-            person,
-            campaign,
-            public,
-            items,
-            lambda item, n=n: {"choice": "a" if (n + item.pk) % 3 else "b"},
-            days_ago=n % 4,
-        )
-    keen = ready_participant(audience=everyone, campaign=campaign)
-    respond(keen, campaign, everyone, items, lambda item: {"choice": "a"}, days_ago=1)
-    for n in range(10):
-        person = ready_participant(audience=everyone, campaign=campaign)
-        respond(person, campaign, everyone, items[n % 5 : n % 5 + 2], lambda item: {"choice": "b"})
-    for n in range(3):
-        person = ready_participant(
-            audience=ward, campaign=campaign, attributes={"role": "nurse" if n else "senior"}
-        )
-        answer_all(person, campaign, lambda item, n=n: {"choice": "ab"[n % 2]})
-    person = ready_participant(audience=alex, campaign=campaign)
-    answer_all(person, campaign, lambda item: {"choice": "a"})
-    campaign.test_keen = keen
-    return campaign
+    return make_researcher(username="owner")
 
 
 @pytest.fixture
@@ -189,9 +126,9 @@ def staff():
 def test_page_shows_the_numbers_campaign_metrics_computes(client, staff, board_campaign, where):
     url = "/dashboard/" if where == "dashboard" else f"/campaigns/{board_campaign.slug}/"
     tables = page(client, staff, url)
-    expected = pipeline.campaign_metrics(campaign=board_campaign, options=dashboard.METRIC_OPTIONS)[
-        "audiences"
-    ]
+    expected = pipeline.campaign_metrics(
+        campaign=board_campaign, options=monitoring.METRIC_OPTIONS
+    )["audiences"]
     progress = {
         row["audience"]: row for row in campaign_progress(campaign=board_campaign)["audiences"]
     }
@@ -265,9 +202,9 @@ def test_dominant_annotators_are_listed_with_the_metrics_largest_share(
     client, staff, researcher, board_campaign
 ):
     keen = board_campaign.test_keen
-    coverage = pipeline.campaign_metrics(campaign=board_campaign, options=dashboard.METRIC_OPTIONS)[
-        "audiences"
-    ]["everyone"]["coverage"]
+    coverage = pipeline.campaign_metrics(
+        campaign=board_campaign, options=monitoring.METRIC_OPTIONS
+    )["audiences"]["everyone"]["coverage"]
     assert coverage["responses"] == 30 and coverage["participants"] == 11
 
     tables = page(client, staff, "/dashboard/")
@@ -290,7 +227,7 @@ def test_responses_per_day_add_up_to_the_submissions_of_the_last_14_days(
     tables = page(client, staff, f"/campaigns/{board_campaign.slug}/")
     rows = tables.rows("daily")
     days = [row for row in rows if row["cells"] and row["cells"][0] != "Day"]
-    assert len(days) == dashboard.DAYS
+    assert len(days) == monitoring.DAYS
     total = sum(int(row["cells"][-1]) for row in days)
     assert total == Response.objects.filter(campaign=board_campaign).count()
     # The oldest responses were given three days ago: three days back has a bar, older not.
@@ -320,7 +257,7 @@ def test_dashboard_is_for_staff_and_the_campaign_page_for_its_owners(client, boa
     assert client.get(f"/campaigns/{slug}/").status_code == 404
     assert client.get(f"/campaigns/{slug}/charts/daily.svg").status_code == 404
 
-    other = researcher_user("other-researcher")
+    other = make_researcher(username="other-researcher")
     theirs = make_campaign(audiences={}, items=0, owners=[other], slug="their-campaign")
     client.force_login(other)
     assert client.get("/dashboard/").status_code == 403
@@ -442,25 +379,78 @@ def test_a_large_campaign_is_not_computed_on_a_page_view(
     MetricsSnapshot.objects.filter(pk=snapshot.pk).update(
         computed_at=timezone.now() - timedelta(hours=2)
     )
-    dashboard.board_cache_clear(campaign_id=board_campaign.pk)
+    monitoring.board_cache_clear(campaign_id=board_campaign.pk)
     client.get(f"/campaigns/{board_campaign.slug}/")
     assert MetricsSnapshot.objects.get(pk=snapshot.pk).computed_at < timezone.now() - timedelta(
         hours=1
     )
 
 
+def a_late_participant_answers_everything(campaign: Campaign) -> None:
+    everyone = Audience.objects.get(slug="everyone")
+    late = ready_participant(audience=everyone, campaign=campaign)
+    respond(late, campaign, everyone, list(campaign.items.all()), lambda item: {"choice": "a"})
+
+
 def test_a_small_campaign_with_stale_metrics_is_recomputed_on_view(client, staff, board_campaign):
-    client.force_login(staff)
-    client.get(f"/campaigns/{board_campaign.slug}/")
+    call_command("record_alerts", "--campaign", board_campaign.slug)
     snapshot = MetricsSnapshot.objects.get(campaign=board_campaign)
-    MetricsSnapshot.objects.filter(pk=snapshot.pk).update(
-        computed_at=timezone.now() - timedelta(hours=1)
-    )
+    stale = timezone.now() - timedelta(hours=1)
+    MetricsSnapshot.objects.filter(pk=snapshot.pk).update(computed_at=stale)
+    a_late_participant_answers_everything(board_campaign)
     cache.clear()
-    client.get(f"/campaigns/{board_campaign.slug}/")
-    assert MetricsSnapshot.objects.get(pk=snapshot.pk).computed_at > timezone.now() - timedelta(
-        minutes=1
-    )
+    tables = page(client, staff, f"/campaigns/{board_campaign.slug}/")
+    now = pipeline.campaign_metrics(campaign=board_campaign, options=monitoring.METRIC_OPTIONS)
+    responses = now["audiences"]["everyone"]["coverage"]["responses"]
+    assert responses > snapshot.metrics["audiences"]["everyone"]["coverage"]["responses"]
+    assert tables.metric("progress", "responses", audience="everyone") == str(responses)
+    # Shown, not stored: storing is the periodic check's work.
+    assert MetricsSnapshot.objects.get(pk=snapshot.pk).computed_at == stale
+
+
+def _writes(queries) -> list[str]:
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}
+    ]
+
+
+def test_a_page_view_never_writes(client, staff, board_campaign):
+    """Neither a campaign never checked (metrics computed for the page) nor one whose
+    stored metrics are stale is written to by opening its pages: the dashboard, the
+    campaign page, its charts and the campaign list."""
+    client.force_login(staff)
+    urls = ["/dashboard/", f"/campaigns/{board_campaign.slug}/", "/campaigns/"]
+    board = dashboard.campaign_board(campaign=board_campaign, staff=True)
+    urls += [
+        f"/campaigns/{board_campaign.slug}/charts/{spec.name}.svg"
+        for spec in [board.progress_chart, board.daily_chart]
+    ]
+    for stored in ("never checked", "stale"):
+        if stored == "stale":
+            call_command("record_alerts", "--campaign", board_campaign.slug)
+            MetricsSnapshot.objects.filter(campaign=board_campaign).update(
+                computed_at=timezone.now() - timedelta(hours=1)
+            )
+        for url in urls:
+            cache.clear()
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url)
+            assert response.status_code == 200, (stored, url)
+            assert _writes(queries) == [], (stored, url)
+
+
+def test_a_page_computing_metrics_lists_the_alerts_they_find_without_recording_them(
+    client, staff, board_campaign
+):
+    client.force_login(staff)
+    html = client.get(f"/campaigns/{board_campaign.slug}/").content.decode()
+    assert "Open alerts (2)" in html
+    assert "UK adults: Age band “40+” is 16.7% of participants against a target of 50.0%." in html
+    html = client.get("/dashboard/").content.decode()
+    assert 'Open alerts <span class="meta">(2)</span>' in html
+    assert not CoverageAlert.objects.exists()
 
 
 def test_only_open_campaigns_are_on_the_dashboard(client, staff, researcher, board_campaign):
@@ -476,15 +466,7 @@ def test_responses_per_day_add_what_came_in_since_the_last_check(
 ):
     monkeypatch.setattr(dashboard, "INLINE_LIMIT", 0)
     call_command("record_alerts")
-    everyone = Audience.objects.get(slug="everyone")
-    late = ready_participant(audience=everyone, campaign=board_campaign)
-    respond(
-        late,
-        board_campaign,
-        everyone,
-        list(board_campaign.items.all()),
-        lambda item: {"choice": "a"},
-    )
+    a_late_participant_answers_everything(board_campaign)
     tables = page(client, staff, f"/campaigns/{board_campaign.slug}/")
     days = [row for row in tables.rows("daily") if row["cells"][0] != "Day"]
     assert sum(int(row["cells"][-1]) for row in days) == (

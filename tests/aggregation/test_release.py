@@ -18,8 +18,8 @@ from aggregation.models import ExportJob, Release
 from aggregation.release import datasets, files, jobs, pipeline, plots, privacy
 from collection import services as collection_services
 from collection.models import Audience, Campaign
-from tests.aggregation.conftest import answer_all, demonstration_campaign, make_campaign
-from tests.factories import AudienceFactory, ready_participant
+from tests.factories import AudienceFactory, make_campaign, ready_participant
+from tests.helpers import answer_all, demonstration_campaign
 
 pytestmark = pytest.mark.django_db
 

@@ -25,8 +25,8 @@ from aggregation.models import ExportJob
 from aggregation.release import jobs
 from collection import services as collection_services
 from collection.models import Audience, Campaign, Response
-from tests.aggregation.conftest import respond
 from tests.factories import AGE_SCHEMA, AudienceFactory, CampaignFactory, ready_participant
+from tests.helpers import respond
 
 RELEASE_BYTES = Path(__file__).with_name("release_bytes.json")
 WRITE_ENV = "PLURALIGN_WRITE_RELEASE_BYTES"

@@ -22,7 +22,6 @@ import pytest
 from aggregation.models import ExportJob
 from aggregation.release import jobs, privacy
 from collection.models import Audience
-from tests.aggregation.conftest import respond
 from tests.factories import (
     AudienceFactory,
     MembershipFactory,
@@ -30,6 +29,7 @@ from tests.factories import (
     make_campaign,
     ready_participant,
 )
+from tests.helpers import respond
 
 pytestmark = pytest.mark.django_db
 

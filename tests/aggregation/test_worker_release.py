@@ -18,9 +18,14 @@ from django.db import connection
 
 from aggregation.models import ExportJob, Release
 from aggregation.release import jobs, pipeline
-from tests.aggregation.conftest import AGE, make_campaign, respond_to_all
-from tests.conftest import need_service
-from tests.factories import AudienceFactory, UserFactory, ready_participant
+from tests.factories import (
+    AudienceFactory,
+    UserFactory,
+    make_campaign,
+    public_age_audience,
+    ready_participant,
+)
+from tests.helpers import need_service, respond_to_all
 
 REDIS_URL = os.environ.get("TEST_CELERY_REDIS_URL", "redis://127.0.0.1:6379/13")
 ROOT = Path(settings.BASE_DIR)
@@ -140,12 +145,7 @@ def celery_on_redis(monkeypatch):
 def campaign_with_many_chunks(owner):
     """40 items answered by 16 people: 640 judgements, read in 10 chunks."""
     everyone = AudienceFactory(slug="everyone")
-    public = AudienceFactory(
-        slug="uk-adults",
-        kind="public",
-        attribute_schema=AGE,
-        target_marginals={"age_band": {"18-39": 0.4, "40+": 0.6}},
-    )
+    public = public_age_audience(slug="uk-adults", targets={"18-39": 0.4, "40+": 0.6})
     campaign = make_campaign(
         audiences={everyone: 8, public: 8}, items=40, owners=[owner], slug="worker-pairs"
     )

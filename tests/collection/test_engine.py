@@ -1,4 +1,4 @@
-"""The assignment rules of SPEC.md, each as a test."""
+"""The assignment rules (docs/architecture.md, "Invariants"), each as a test."""
 
 from datetime import timedelta
 
@@ -7,11 +7,11 @@ from django.db import connection
 from django.utils import timezone
 
 from collection import selectors, services
-from collection.models import Assignment, Audience, Response, Slot
+from collection.models import Assignment, Response, Slot
 from tests.factories import (
-    AGE_SCHEMA,
     AudienceFactory,
     make_campaign,
+    public_age_audience,
     ready_participant,
 )
 
@@ -115,11 +115,7 @@ def test_retried_submission_with_same_key_stores_one_response():
 
 
 def test_public_audience_keeps_scarce_slots_for_strata_below_target():
-    audience = AudienceFactory(
-        kind=Audience.Kind.PUBLIC,
-        attribute_schema=AGE_SCHEMA,
-        target_marginals={"age_band": {"18-39": 0.5, "40+": 0.5}},
-    )
+    audience = public_age_audience()
     campaign = make_campaign(audiences={audience: 1}, items=5)
     young = [
         ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "18-39"})

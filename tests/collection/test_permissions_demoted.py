@@ -14,8 +14,8 @@ from aggregation.models import ExportJob, Release
 from aggregation.release import jobs as release_jobs
 from collection.models import Audience
 from collection.permissions import RESEARCHERS_GROUP
-from tests.aggregation.conftest import respond_to_all
 from tests.factories import AudienceFactory, UserFactory, make_campaign, ready_participant
+from tests.helpers import respond_to_all
 
 pytestmark = pytest.mark.django_db
 SLUG = "dyad-advice"

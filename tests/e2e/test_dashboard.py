@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from collection.demo import DEMO_PASSWORD, demo_load
-from tests.e2e.conftest import SCREENSHOTS
+from tests.helpers import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

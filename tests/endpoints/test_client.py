@@ -8,7 +8,7 @@ import pytest
 
 from endpoints import client
 from endpoints.standin import StandinServer
-from tests.endpoints.conftest import STANDIN_KEY
+from tests.helpers import STANDIN_KEY
 
 MESSAGES = [{"role": "user", "content": "How do I store cooked rice?"}]
 

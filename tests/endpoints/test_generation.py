@@ -12,8 +12,8 @@ from collection import services as collection_services
 from collection.models import Item, Slot
 from endpoints import diversity, services
 from endpoints.models import GenerationJob, GenerationRequest
-from tests.endpoints.conftest import make_endpoint, make_researcher, prompts_only_campaign
-from tests.factories import ready_participant
+from tests.factories import make_researcher, ready_participant
+from tests.helpers import make_endpoint, prompts_only_campaign
 
 pytestmark = pytest.mark.django_db
 

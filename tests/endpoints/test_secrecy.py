@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from endpoints import crypto, services
 from endpoints.models import ModelEndpoint
-from tests.endpoints.conftest import STANDIN_KEY, make_endpoint, prompts_only_campaign
 from tests.factories import UserFactory
+from tests.helpers import STANDIN_KEY, make_endpoint, prompts_only_campaign
 
 pytestmark = pytest.mark.django_db
 

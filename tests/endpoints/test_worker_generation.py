@@ -21,8 +21,7 @@ from tests.aggregation.test_worker_release import (  # the shared worker fixture
     stop,
     wait_for,
 )
-from tests.conftest import TEST_ENDPOINT_KEY
-from tests.endpoints.conftest import make_endpoint, prompts_only_campaign
+from tests.helpers import TEST_ENDPOINT_KEY, make_endpoint, prompts_only_campaign
 
 ROOT = Path(settings.BASE_DIR)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from aggregation import alerts
+from aggregation.monitoring import services as monitoring
 from collection.models import Campaign
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             )
             if missing:
                 raise CommandError(f"No campaign with slug {', '.join(map(repr, missing))}.")
-        results = alerts.alerts_check_all(slugs=slugs)
+        results = monitoring.alerts_check_all(slugs=slugs)
         for slug, result in results.items():
             self.stdout.write(
                 f"{slug}: {result.created} new, {result.kept} still open, "
