@@ -129,11 +129,19 @@ def _fetchall(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
+def withheld_item_ids(*, campaign: Campaign) -> list[int]:
+    """Items a researcher excluded from releases (few; a partial index finds them)."""
+    return list(
+        campaign.items.filter(excluded_at__isnull=False).order_by("id").values_list("id", flat=True)
+    )
+
+
 def _base_params(selection: ReleaseSelection) -> dict:
     return {
         "campaign": selection.campaign.pk,
         "audiences": selection.audience_ids,
         "snapshot": selection.snapshot_at,
+        "withheld": withheld_item_ids(campaign=selection.campaign),
     }
 
 
@@ -201,6 +209,8 @@ LIVE_RESPONSES = """
     AND r.audience_id = ANY(%(audiences)s)
     AND r.withdrawn_at IS NULL
     AND (%(snapshot)s::timestamptz IS NULL OR r.created_at <= %(snapshot)s::timestamptz)
+    AND r.item_id <> ALL(%(withheld)s)
+    AND r.review <> 'rejected'
 """
 
 
@@ -334,7 +344,7 @@ def withdrawn_participants(*, campaign: Campaign, since: datetime | None) -> int
 def ordinary_item_ids(*, campaign: Campaign) -> np.ndarray:
     rows = _fetchall(
         f"SELECT count(*), {_packed_ints('id', ' ORDER BY id')} FROM collection_item "
-        "WHERE campaign_id = %(campaign)s AND NOT is_attention_check",
+        "WHERE campaign_id = %(campaign)s AND NOT is_attention_check AND excluded_at IS NULL",
         {"campaign": campaign.pk},
     )
     return _int64s(rows[0][1], rows[0][0]) if rows[0][0] else np.zeros(0, dtype=np.int64)
@@ -381,7 +391,7 @@ CANDIDATES = (
 ITEMS_SQL = f"""
 WITH i AS (
     SELECT id, external_id, prompt, context, payload FROM collection_item
-    WHERE campaign_id = %(campaign)s AND NOT is_attention_check
+    WHERE campaign_id = %(campaign)s AND NOT is_attention_check AND excluded_at IS NULL
       AND id BETWEEN %(first)s AND %(last)s
 ), c AS (
     SELECT i.id, c.position, c.value
@@ -489,6 +499,8 @@ WHERE r.campaign_id = %(campaign)s
   AND r.withdrawn_at IS NULL
   AND (%(snapshot)s::timestamptz IS NULL OR r.created_at <= %(snapshot)s::timestamptz)
   AND r.participant_id <> ALL(%(excluded)s)
+  AND r.item_id <> ALL(%(withheld)s)
+  AND r.review <> 'rejected'
 GROUP BY r.audience_id
 """
 INT_SOURCES = {

@@ -381,12 +381,24 @@ class Item(models.Model):
     is_attention_check = models.BooleanField(default=False)
     expected = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Database defaults: imports and benchmarks insert rows in SQL (COPY) without them.
+    # Editing an item's text makes a new version; judgements stay with the text they
+    # judged, and the old version is no longer served (its external_id passes on).
+    version = models.PositiveSmallIntegerField(default=1, db_default=1)
+    previous_version = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # A researcher left the item out of later releases; it is no longer served either.
+    excluded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["campaign", "external_id"], name="item_external_id_unique_per_campaign"
+                fields=["campaign", "external_id"],
+                condition=Q(superseded_at__isnull=True),
+                name="item_external_id_unique_per_campaign",
             ),
             models.CheckConstraint(
                 condition=Q(is_attention_check=False) | Q(expected__isnull=False),
@@ -399,10 +411,20 @@ class Item(models.Model):
                 condition=Q(is_attention_check=True),
                 name="item_attention_checks",
             ),
+            # Every release asks for the few excluded items; no scan of a million.
+            models.Index(
+                fields=["campaign", "id"],
+                condition=Q(excluded_at__isnull=False),
+                name="item_excluded",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.external_id or f"item {self.pk}"
+
+    @property
+    def is_retired(self) -> bool:
+        return self.superseded_at is not None or self.excluded_at is not None
 
     @property
     def candidates(self) -> list[dict]:
@@ -508,6 +530,11 @@ class Assignment(models.Model):
         FLAGGED = "flagged", "Flagged"
         RELEASED = "released", "Released (withdrawn)"
 
+    class FlagResolution(models.TextChoices):
+        EXCLUDED = "excluded", "Item excluded from releases"
+        EDITED = "edited", "Item text edited (new version)"
+        DISMISSED = "dismissed", "Flag dismissed"
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="+")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
@@ -523,6 +550,10 @@ class Assignment(models.Model):
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     flag_reason = models.CharField(max_length=1000, blank=True)
+    flag_resolution = models.CharField(
+        max_length=9, choices=FlagResolution.choices, blank=True, db_default=""
+    )
+    flag_resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-leased_at"]
@@ -548,6 +579,10 @@ class Assignment(models.Model):
 class Response(models.Model):
     """A participant's answer to one item, counted for one audience."""
 
+    class Review(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="responses")
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="responses")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="responses")
@@ -562,6 +597,9 @@ class Response(models.Model):
     attention_passed = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Demonstrations only: a researcher's review; a rejected one leaves later releases.
+    review = models.CharField(max_length=8, choices=Review.choices, blank=True, db_default="")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

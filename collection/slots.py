@@ -58,6 +58,7 @@ def campaign_sync_slots(*, campaign: Campaign, new_items_after: int | None = Non
             SELECT t.campaign_id, t.audience_id, i.id, s.n, false
             FROM collection_campaignaudience t
             JOIN collection_item i ON i.campaign_id = t.campaign_id AND NOT i.is_attention_check
+                AND i.superseded_at IS NULL AND i.excluded_at IS NULL
             CROSS JOIN LATERAL generate_series(0, t.overlap_k - 1) AS s(n)
             WHERE t.campaign_id = %s AND i.id > %s AND {SERVABLE_ITEM_SQL}
             ORDER BY i.id, t.audience_id, s.n

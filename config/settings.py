@@ -108,7 +108,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+# Researchers land on their campaigns, admins on the dashboard, annotators at home.
+LOGIN_REDIRECT_URL = "workbench:landing"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"

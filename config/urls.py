@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/", include("endpoints.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("workbench/", include("workbench.urls")),
     path("", include("aggregation.urls")),
     path("", include("collection.urls")),
     path("", include("endpoints.urls")),

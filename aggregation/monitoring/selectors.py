@@ -96,6 +96,7 @@ def top_participants(*, campaign: Campaign, limit: int = TOP_PARTICIPANTS) -> di
                 "campaign": campaign.pk,
                 "audiences": list(slugs),
                 "snapshot": None,
+                "withheld": selectors.withheld_item_ids(campaign=campaign),
                 "excluded": [int(value) for value in excluded],
                 "limit": limit,
             },

@@ -1,0 +1,59 @@
+"""Importing items from a file: check every row first, then import all or nothing.
+
+The report lists each bad line as the import would name it; when there is none the
+same file is imported by `collection.imports.items_import`, as the API does.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from collection import imports, services
+from workbench.access import managed_campaign
+from workbench.forms import ImportForm
+
+
+@login_required
+def item_import(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = managed_campaign(request, slug)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        file_format = form.cleaned_data["format"]
+        try:
+            check = services.items_check(
+                campaign=campaign, stream=upload.file, file_format=file_format
+            )
+            created = 0
+            if not check.errors:
+                upload.seek(0)
+                created = imports.items_import(
+                    campaign=campaign, stream=upload.file, file_format=file_format
+                ).created
+        except (services.ServiceError, imports.ImportFileError) as error:
+            check = services.ImportCheck(rows=0, preview=[], errors=[str(error)])
+            created = 0
+        report = {
+            "name": upload.name,
+            "rows": check.rows,
+            "errors": check.errors,
+            "created": created,
+            "preview": [
+                {"line": row["line"], "text": json.dumps(row["row"], ensure_ascii=False)[:300]}
+                for row in check.preview
+            ],
+        }
+        if check.errors:
+            status = 400
+    return render(
+        request,
+        "workbench/item_import.html",
+        {"campaign": campaign, "form": form, "report": report, "formats": imports.FORMATS},
+        status=status,
+    )
