@@ -6,10 +6,10 @@ import io
 import json
 
 import pytest
-from aggregation.services import pseudonym
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from aggregation.release.privacy import pseudonym
 from collection import services
 from collection.models import Assignment, Audience, Campaign, Invitation, Item, Response, Slot
 from collection.permissions import RESEARCHERS_GROUP
