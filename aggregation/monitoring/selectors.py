@@ -10,7 +10,6 @@ highlights before the next check records them.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from datetime import date, datetime, timedelta
 
@@ -23,6 +22,7 @@ from aggregation import alerts, selectors
 from aggregation.models import DEFAULT_OPTIONS, CoverageAlert, MetricsSnapshot
 from aggregation.release import pipeline
 from collection.models import Campaign
+from collection.selectors import SlotCounts, slot_counts_by_audience
 
 DAYS = 14
 TOP_PARTICIPANTS = 20
@@ -111,35 +111,10 @@ def top_participants(*, campaign: Campaign, limit: int = TOP_PARTICIPANTS) -> di
 # Live counts -----------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class SlotCounts:
-    slots: int = 0
-    filled: int = 0
-    live_leases: int = 0
-
-    @property
-    def fill(self) -> float:
-        """Filled slots over all slots, as `collection.selectors.campaign_progress`."""
-        return self.filled / self.slots if self.slots else 0.0
-
-    @property
-    def fill_percent(self) -> float:
-        return self.fill * 100
-
-
 def slot_counts(*, campaign: Campaign, now: datetime) -> dict[int, SlotCounts]:
-    """Per audience: slots, filled slots and slots under a live lease (one GROUP BY)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT audience_id, count(*), count(*) FILTER (WHERE filled),
-                   count(*) FILTER (WHERE NOT filled AND lease_expires_at >= %(now)s)
-            FROM collection_slot WHERE campaign_id = %(campaign)s
-            GROUP BY audience_id
-            """,
-            {"campaign": campaign.pk, "now": now},
-        )
-        return {row[0]: SlotCounts(*row[1:]) for row in cursor.fetchall()}
+    """Per audience: slots, filled slots and slots under a live lease, counted by the
+    engine's one definition (`collection.selectors.slot_counts_by_audience`)."""
+    return slot_counts_by_audience(campaign=campaign, now=now)
 
 
 def daily_submissions(
