@@ -1118,8 +1118,6 @@ def items_check(*, campaign: Campaign, stream, file_format: str) -> ImportCheck:
     A row that cannot be parsed at all (bad JSON, bad UTF-8) ends the reading there,
     since the readers cannot resume after it; every row before it is still checked.
     """
-    from collection import imports
-
     if file_format not in imports.READERS:
         raise ServiceError(
             f"Unknown format; use one of {', '.join(imports.FORMATS)}.", field="format"
