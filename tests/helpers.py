@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -216,3 +218,33 @@ def prompts_only_campaign(owner, *, items: int = 4, k: int = 2, **fields):
         prompts_only=True,
     )
     return campaign, audience
+
+
+def celery_worker(
+    log_path: Path, name: str, env: dict[str, str], args: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """A real Celery worker process (solo pool, its own session so a test can kill the
+    whole group), logging to ``log_path``."""
+    log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname={name}@%h",
+            "--loglevel=INFO",
+            *args,
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -25,7 +24,7 @@ from tests.factories import (
     public_age_audience,
     ready_participant,
 )
-from tests.helpers import need_service, respond_to_all
+from tests.helpers import celery_worker, need_service, respond_to_all
 
 REDIS_URL = os.environ.get("TEST_CELERY_REDIS_URL", "redis://127.0.0.1:6379/13")
 ROOT = Path(settings.BASE_DIR)
@@ -70,29 +69,7 @@ def start_worker(
         pipeline.PAUSE_ENV: "0.4",
         **(env or {}),
     }
-    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            f"--hostname={name}@%h",
-            "--loglevel=INFO",
-            *args,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return celery_worker(tmp_path / f"{name}.log", name, env, args)
 
 
 def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from tests.aggregation.test_worker_release import (  # the shared worker fixture
     stop,
     wait_for,
 )
-from tests.helpers import TEST_ENDPOINT_KEY, make_endpoint, prompts_only_campaign
+from tests.helpers import TEST_ENDPOINT_KEY, celery_worker, make_endpoint, prompts_only_campaign
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -36,28 +35,7 @@ def start_worker(tmp_path: Path, name: str) -> subprocess.Popen:
         # Sleep after each reply so the test can kill the worker mid-job.
         services.PAUSE_ENV: "0.05",
     }
-    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            f"--hostname={name}@%h",
-            "--loglevel=INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return celery_worker(tmp_path / f"{name}.log", name, env)
 
 
 def finished(job_id: int) -> int:
