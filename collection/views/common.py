@@ -43,7 +43,7 @@ def _problem(
 
 
 # Reads this web UI needs. They are small and specific to these pages; move them to
-# selectors.py if another caller appears.
+# collection/selectors/ if another caller appears.
 
 
 def _campaign_for(participant: Participant, slug: str) -> Campaign:
