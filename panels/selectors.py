@@ -79,8 +79,11 @@ def quota_rows(study: PanelStudy, now) -> list[dict]:
                 {"label": label, "places": places, "taken": taken.get(quotas.cell_key(values), 0)}
             )
     else:
+        order = {a["name"]: a["choices"] for a in study.audience.attribute_schema}
         for name, by_value in quota.values.items():
-            for value, places in by_value.items():
+            # In the schema's order (65+ after 45-64), not the targets' key order.
+            for value in sorted(by_value, key=lambda v: order.get(name, []).index(v)):
+                places = by_value[value]
                 rows.append(
                     {
                         "label": f"{name} {value}",

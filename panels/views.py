@@ -75,7 +75,11 @@ def entry(request: HttpRequest, token: str) -> HttpResponse:
     except collection_services.ServiceError as error:
         return _problem(request, error.message, error.status)
     login(request, entrant.participant.user, backend=BACKEND)
-    request.session[SESSION_KEY] = {"token": study.token, "campaign": study.campaign.slug}
+    request.session[SESSION_KEY] = {
+        "token": study.token,
+        "campaign": study.campaign.slug,
+        "required": study.judgements_required,
+    }
     return redirect("panel_step", token=study.token)
 
 

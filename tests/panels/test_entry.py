@@ -7,11 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+import zipfile
 from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
 
+from aggregation.models import ExportJob
+from aggregation.release import jobs
 from collection.models import Campaign, Membership, Participant, Response
 from panels import services
 from panels.models import PanelEntrant, PanelStudy
@@ -283,3 +286,29 @@ def test_the_api_creates_a_study_and_names_bad_fields(client, study):
     detail = client.get(reverse("api-panel-study", args=[body["id"]])).json()
     assert detail["quotas"][0] == {"label": "All places", "places": 5, "taken": 0, "left": 5}
     assert PanelStudy.objects.count() == 2
+
+
+def test_external_ids_never_reach_a_release(
+    client, study, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.RELEASES_ROOT = tmp_path / "releases"
+    for pid in ("PANELID-111", "PANELID-222"):
+        browser = client.__class__()
+        _enter(browser, study, pid=pid)
+        _consent_and_screen(browser, study, age="18-39" if pid.endswith("1") else "40+")
+        _annotate_one(browser, study.campaign)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = jobs.export_job_create(
+            campaign=study.campaign, created_by=study.created_by, formats=["jsonl"]
+        )
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    files = [p for p in settings.RELEASES_ROOT.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".jsonl" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                data = b"".join(archive.read(name) for name in archive.namelist())
+        assert b"PANELID" not in data, path
+        assert b"panel-" not in data, path  # nor the participants' usernames
