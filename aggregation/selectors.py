@@ -351,9 +351,12 @@ def ordinary_item_ids(*, campaign: Campaign) -> np.ndarray:
 
 
 def campaign_has_messages(*, campaign: Campaign) -> bool:
+    """Whether the release is conversational: an item has a conversation before its
+    prompt, or a candidate that is several messages."""
     rows = _fetchall(
         "SELECT EXISTS (SELECT 1 FROM collection_item WHERE campaign_id = %(campaign)s "
-        "AND NOT is_attention_check AND context ? 'messages')",
+        "AND NOT is_attention_check AND (context ? 'messages' "
+        "OR payload @? '$.candidates[*].messages'))",
         {"campaign": campaign.pk},
     )
     return bool(rows[0][0])
@@ -378,6 +381,8 @@ class ItemChunk:
     candidate_id: pa.Array
     candidate_text: pa.Array
     candidate_source: pa.Array
+    # A candidate that goes on past its first reply: its messages as JSON (else null).
+    candidate_messages: pa.Array
     draft: pa.Array
     question: pa.Array
     reference_answer: pa.Array
@@ -415,7 +420,8 @@ SELECT * FROM (
            {_packed_ints("c.position")},
            {_packed_texts("c.value->>'id'")},
            {_packed_texts("c.value->>'text'")},
-           {_packed_texts("c.value->>'source'")}
+           {_packed_texts("c.value->>'source'")},
+           {_packed_texts("(c.value->'messages')::text")}
     FROM c
 ) AS candidates
 """
@@ -446,6 +452,7 @@ def _item_chunk(row: tuple, ids: np.ndarray) -> ItemChunk:
         candidate_id=_texts(row[13], n_candidates).take(candidates),
         candidate_text=_texts(row[14], n_candidates).take(candidates),
         candidate_source=_texts(row[15], n_candidates).take(candidates),
+        candidate_messages=_texts(row[16], n_candidates).take(candidates),
         draft=texts(row[6]),
         question=texts(row[7]),
         reference_answer=texts(row[8]),
