@@ -16,7 +16,8 @@ import hashlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-from collection.imports.errors import ImportFileError
+from collection import payloads
+from collection.imports.errors import ImportFileError, row_error
 from collection.imports.reading import Row, json_rows
 
 HUMAN, ASSISTANT = "\n\nHuman:", "\n\nAssistant:"
@@ -142,6 +143,7 @@ def _hh_item(number: int, row: dict) -> dict:
             raise ImportFileError("Must be a non-empty transcript string.", line=number, field=key)
     transcripts = {}
     for key in ("chosen", "rejected"):
+        _check_text(row[key], key, number, "Line")
         try:
             transcripts[key] = parse_hh_transcript(row[key])
         except ValueError as error:
@@ -164,6 +166,14 @@ def _hh_item(number: int, row: dict) -> dict:
 # prompt / chosen / rejected -------------------------------------------------------------
 
 
+def _check_text(value: str, field: str, number: int, unit: str) -> None:
+    """Name the file's own column: the item's fields are known only after the split."""
+    try:
+        payloads.check_text(value, field)
+    except payloads.PayloadError as error:
+        raise row_error(error, number, unit) from error
+
+
 def _messages(value: Any, field: str, number: int, unit: str) -> list[dict]:
     messages = []
     for i, message in enumerate(value):
@@ -182,6 +192,7 @@ def _messages(value: Any, field: str, number: int, unit: str) -> list[dict]:
             raise ImportFileError(
                 "Must be a string.", line=number, field=f"{field}.{i}.content", unit=unit
             )
+        _check_text(message["content"], f"{field}.{i}.content", number, unit)
         messages.append({"role": message["role"], "content": message["content"]})
     return messages
 
@@ -198,6 +209,9 @@ def pair_item(number: int, row: dict, unit: str = "Line") -> dict:
                 field=key,
                 unit=unit,
             )
+    for key, value in (("prompt", prompt), ("chosen", chosen), ("rejected", rejected)):
+        if isinstance(value, str):
+            _check_text(value, key, number, unit)
     if isinstance(chosen, str) != isinstance(rejected, str):
         raise ImportFileError(
             "chosen and rejected must both be strings or both message lists.",
