@@ -60,6 +60,14 @@ class Agreement:
     alpha: float | None
     percent_agreement: float | None
     units: int
+    # What α rests on: units judged at least twice, and the judgements in them.
+    pairable_units: int = 0
+    pairable_values: int = 0
+    ci_low: float | None = None
+    ci_high: float | None = None
+    # Fewer pairable units than the minimum: the page says so instead of showing α.
+    too_few: bool = True
+    min_pairable_units: int | None = None
 
     @property
     def percent(self) -> float | None:

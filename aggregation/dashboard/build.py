@@ -44,6 +44,7 @@ def _agreement(report: dict) -> list[Agreement]:
     rows = []
     for judgement, values in (report.get("agreement") or {}).items():
         key, level = AGREEMENT_LEVELS.get(judgement, ("", ""))
+        interval = values.get(f"{key}_ci95") or [None, None]
         rows.append(
             Agreement(
                 judgement=judgement,
@@ -51,6 +52,13 @@ def _agreement(report: dict) -> list[Agreement]:
                 alpha=values.get(key),
                 percent_agreement=values.get("percent_agreement"),
                 units=values.get("units", 0),
+                pairable_units=values.get("pairable_units", 0),
+                pairable_values=values.get("pairable_values", 0),
+                ci_low=interval[0],
+                ci_high=interval[1],
+                # A snapshot from before α carried its support counts as too few.
+                too_few=values.get("too_few_overlapping_judgements", True),
+                min_pairable_units=values.get("min_pairable_units"),
             )
         )
     return rows

@@ -34,6 +34,8 @@ class ItemChunk:
     candidate_id: pa.Array
     candidate_text: pa.Array
     candidate_source: pa.Array
+    # A candidate that goes on past its first reply: its messages as JSON (else null).
+    candidate_messages: pa.Array
     draft: pa.Array
     question: pa.Array
     reference_answer: pa.Array
@@ -71,7 +73,8 @@ SELECT * FROM (
            {_packed_ints("c.position")},
            {_packed_texts("c.value->>'id'")},
            {_packed_texts("c.value->>'text'")},
-           {_packed_texts("c.value->>'source'")}
+           {_packed_texts("c.value->>'source'")},
+           {_packed_texts("(c.value->'messages')::text")}
     FROM c
 ) AS candidates
 """
@@ -102,6 +105,7 @@ def _item_chunk(row: tuple, ids: np.ndarray) -> ItemChunk:
         candidate_id=_texts(row[13], n_candidates).take(candidates),
         candidate_text=_texts(row[14], n_candidates).take(candidates),
         candidate_source=_texts(row[15], n_candidates).take(candidates),
+        candidate_messages=_texts(row[16], n_candidates).take(candidates),
         draft=texts(row[6]),
         question=texts(row[7]),
         reference_answer=texts(row[8]),

@@ -161,9 +161,12 @@ def ordinary_item_ids(*, campaign: Campaign) -> np.ndarray:
 
 
 def campaign_has_messages(*, campaign: Campaign) -> bool:
+    """Whether the release is conversational: an item has a conversation before its
+    prompt, or a candidate that is several messages."""
     rows = _fetchall(
         "SELECT EXISTS (SELECT 1 FROM collection_item WHERE campaign_id = %(campaign)s "
-        "AND NOT is_attention_check AND context ? 'messages')",
+        "AND NOT is_attention_check AND (context ? 'messages' "
+        "OR payload @? '$.candidates[*].messages'))",
         {"campaign": campaign.pk},
     )
     return bool(rows[0][0])
