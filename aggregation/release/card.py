@@ -73,6 +73,10 @@ def _code(value, *, cell: bool = False) -> str:
     return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _pct(value) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
@@ -310,6 +314,14 @@ def render(
         "checks"
         + ("" if job.option("exclude_failed_attention") else " (kept: the export said so)")
         + ", attention-check items themselves, and every withdrawn response.",
+        f"- Left out by the researchers: {_count(counts['excluded_items'], 'item')} they "
+        "excluded from releases"
+        + (
+            f", and {_count(counts['rejected_demonstrations'], 'demonstration')} a reviewer "
+            "rejected."
+            if campaign.item_kind == "demonstration"
+            else "."
+        ),
         f"- {counts['withdrawn_since_previous']} participants withdrew since "
         + (
             f"release v{counts['previous_version']}"
