@@ -103,6 +103,29 @@ document.documentElement.classList.replace("no-js", "js");
     renumber();
   }
 
+  // <time data-local> holds a UTC moment the server wrote as "4 Dec 2026, 19:11 UTC";
+  // show it in the viewer's own time zone, in the same format.
+  const TIME_FORMATS = {
+    date: { day: "numeric", month: "short", year: "numeric" },
+    time: { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" },
+    datetime: {
+      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZoneName: "short",
+    },
+  };
+
+  function localTimes(root) {
+    for (const node of root.querySelectorAll("time[data-local]")) {
+      const moment = new Date(node.getAttribute("datetime"));
+      const format = TIME_FORMATS[node.dataset.local];
+      if (Number.isNaN(moment.getTime()) || !format) continue;
+      if (!node.title) node.title = node.textContent.trim();
+      node.textContent = new Intl.DateTimeFormat("en-GB", format).format(moment);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => localTimes(document));
+
   document.addEventListener("DOMContentLoaded", () => {
     const form = document.getElementById("answer-form");
     if (!form) return;
