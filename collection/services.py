@@ -387,6 +387,7 @@ def campaign_create(
         competence=competence or COMPETENCE_FOR_KIND[item_kind],
         **fields,
     )
+    _check_rubric(campaign)
     try:
         campaign.full_clean(exclude=["owners"])
     except ValidationError as error:
@@ -404,8 +405,19 @@ def campaign_update(
 ) -> Campaign:
     """Change a campaign's settings (not its kind or slug), checked as on creation, and
     the k of the ``targets`` given, in one transaction."""
+    rubric_before = list(campaign.rating_rubric or [])
     for name, value in fields.items():
         setattr(campaign, name, value)
+    _check_rubric(campaign)
+    if (
+        payloads.validate_rubric(campaign.rating_rubric) != payloads.validate_rubric(rubric_before)
+        and campaign.responses.exists()
+    ):
+        # Scores already given name the old attributes; a release could not read both.
+        raise Conflict(
+            "The rubric cannot change once participants have rated; duplicate the campaign.",
+            field="rating_rubric",
+        )
     try:
         campaign.full_clean(exclude=["owners", "slug"])
     except ValidationError as error:
@@ -415,6 +427,15 @@ def campaign_update(
         campaign.save()
         _campaign_set_targets(campaign, list(targets))
     return campaign
+
+
+def _check_rubric(campaign: Campaign) -> None:
+    """Name the rubric's bad attribute by its path (``rating_rubric.2.name``), which the
+    model's `clean` (shown in the admin's form) can only report as the whole field."""
+    try:
+        payloads.validate_rubric(campaign.rating_rubric)
+    except payloads.PayloadError as error:
+        raise payload_error(error) from error
 
 
 def _campaign_set_targets(campaign: Campaign, targets: list[CampaignTarget]) -> None:
@@ -790,6 +811,7 @@ def _store_response(
             item_payload=item.payload,
             preference_format=campaign.preference_format,
             rating_scale=campaign.rating_scale,
+            rubric=campaign.rubric_names,
             ask_rationale=campaign.ask_rationale,
             ask_confidence=campaign.ask_confidence,
         )
@@ -984,6 +1006,7 @@ CAMPAIGN_COPIED_FIELDS = (
     "preference_format",
     "rating_min",
     "rating_max",
+    "rating_rubric",
     "ask_rationale",
     "ask_confidence",
     "per_participant_cap",
