@@ -173,7 +173,25 @@ def metrics_document(
             _agreement_metrics(tally, result)
         if "pluralism" in parts:
             result["pluralism"] = _pluralism(tally)
+    elif tally.item_kind == "rating" and "agreement" in parts:
+        _rating_agreement(tally, result)
     return result
+
+
+def _rating_agreement(tally, result: dict) -> None:
+    """Single-response ratings: α per rubric attribute, the rated responses as units, at
+    the interval and ordinal levels (the steps of a Likert scale may not be equal)."""
+    low, high = tally.rating_scale
+    for a, audience in enumerate(tally.audiences):
+        agreement = {}
+        for k, name in enumerate(tally.rubric):
+            if tally.ratings is not None and k < tally.ratings.shape[2]:
+                counts = tally.ratings[a][:, k]
+                if counts.any():
+                    agreement[name] = _agreement(
+                        counts, levels=("interval", "ordinal"), domain=range(low, high + 1)
+                    )
+        result["audiences"][audience.slug]["agreement"] = agreement
 
 
 def _agreement_metrics(tally, result: dict) -> None:
