@@ -168,6 +168,10 @@ def test_a_rating_release_loads_kto_rows_and_per_audience_targets_with_hand_comp
     agreement = metrics["audiences"]["everyone"]["agreement"]
     assert set(agreement) == {"helpfulness", "verbosity"}
     assert agreement["helpfulness"]["judgements"] == 5
+    # Two items judged at least twice: too few to show α (the card says so).
+    assert agreement["helpfulness"]["pairable_units"] == 2
+    assert agreement["helpfulness"]["too_few_overlapping_judgements"] is True
+    assert "too few overlapping judgements" in readme
 
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: four
@@ -213,6 +217,10 @@ def test_alpha_per_attribute_reproduces_krippendorffs_worked_example_entered_as_
     assert round(overall["alpha_interval"], 3) == 0.849
     assert round(overall["alpha_ordinal"], 3) == 0.815
     assert overall["judgements"] == 41  # 40 pairable values and unit 12's lone one
+    assert (overall["pairable_units"], overall["pairable_values"]) == (11, 40)
+    assert overall["too_few_overlapping_judgements"] is False
+    low, high = overall["alpha_interval_ci95"]
+    assert low < 0.849 < high
 
     # The same counts (units × values 1..5) give the nominal and ratio coefficients too.
     counts = np.zeros((12, 5))
