@@ -313,3 +313,28 @@ def test_the_workbench_form_takes_a_rubric_one_attribute_a_line(client):
     ]
     edit = client.get(reverse("workbench:campaign_edit", args=["tone"])).content.decode()
     assert "verbosity (Length): Too long?" in edit
+
+
+def test_the_researchers_pages_of_a_rating_campaign_show_the_response_and_mean_scores(client):
+    campaign = rating_campaign(rubric=["helpfulness", "verbosity"], items=1)
+    for scores in ({"helpfulness": 4, "verbosity": 1}, {"helpfulness": 1, "verbosity": 2}):
+        rater, _ = annotator(campaign)
+        lease = rater.post(f"/api/v1/campaigns/{campaign.slug}/next/").json()
+        assert submit(rater, lease["assignment"], {"scores": scores}).status_code == 201
+    owner = campaign.owners.get()
+    owner.is_staff = True  # the coverage dashboard is the admins'
+    owner.save()
+    client.force_login(owner)
+    item = campaign.items.get()
+    detail = client.get(reverse("workbench:item_detail", args=[campaign.slug, item.pk]))
+    text = detail.content.decode()
+    assert detail.status_code == 200
+    assert "Boil it for 6 minutes." in text and "m1" in text
+    assert "helpfulness mean: 2.5" in text and "verbosity mean: 1.5" in text
+    for url in (
+        reverse("workbench:item_list", args=[campaign.slug]),
+        reverse("campaign_detail", args=[campaign.slug]),
+        reverse("campaign_releases", args=[campaign.slug]),
+        reverse("coverage_dashboard"),
+    ):
+        assert client.get(url).status_code == 200, url
