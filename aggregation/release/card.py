@@ -24,6 +24,7 @@ TASK_TAGS = {
     "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
     "demonstration": ["sft", "demonstrations"],
     "qa": ["question-answering"],
+    "rating": ["rating", "kto", "reward-modeling"],
 }
 
 
@@ -424,7 +425,14 @@ def render(
         "- `attr_<name>`: the participant's self-reported attribute; null where the "
         f"combination of their attribute values is shared by fewer than "
         f"{job.option('min_cell_size')} participants, and always in dyadic audiences.",
-        *[dataset.card_columns(conversational) for dataset in datasets.DATASETS],
+        *[
+            line
+            for dataset in datasets.for_item_kind(campaign.item_kind)
+            for line in [
+                dataset.card_columns(conversational),
+                *(dataset.card_notes(campaign, _inline) if dataset.card_notes else []),
+            ]
+        ],
         "",
         "## Consent and licence",
         "",
