@@ -46,7 +46,7 @@ def _native(number: int, row: dict, unit: str) -> dict:
 
 
 def _hh(number: int, row: dict, unit: str) -> dict:
-    return conversations._hh_item(number, row)
+    return conversations.hh_item(number, row)
 
 
 SHAPES: dict[str, Callable[[int, dict, str], dict]] = {

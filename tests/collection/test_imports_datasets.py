@@ -417,3 +417,12 @@ def test_the_import_format_is_told_from_the_first_row(campaign):
     ):
         result = items_import(campaign=campaign, stream=io.BytesIO(content), file_format="auto")
         assert result.format == found
+
+
+def test_a_gzipped_file_is_capped_by_what_it_unpacks_to(owner, campaign, settings):
+    settings.IMPORT_MAX_BYTES = 10_000
+    content = gzip.compress(jsonl_bytes(*HH_LINES * 40))  # ~1 kB packed, ~40 kB unpacked
+    assert len(content) < settings.IMPORT_MAX_BYTES
+    answer = api_import(owner, campaign, content, "big.jsonl.gz", mode="keep_valid")
+    assert answer.status_code == 413 and "import limit" in answer.json()["detail"]
+    assert campaign.items.count() == 0
