@@ -145,6 +145,6 @@ def rows_open(source: IO[bytes] | Path, file_format: str, *, limit: int) -> Open
 def _first_object(raw: bytes) -> dict:
     try:
         value = json.loads(raw.decode("utf-8-sig", "replace").strip().splitlines()[0])
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         return {}  # the import itself names the line and what is wrong with it
     return value if isinstance(value, dict) else {}

@@ -426,3 +426,31 @@ def test_a_gzipped_file_is_capped_by_what_it_unpacks_to(owner, campaign, setting
     answer = api_import(owner, campaign, content, "big.jsonl.gz", mode="keep_valid")
     assert answer.status_code == 413 and "import limit" in answer.json()["detail"]
     assert campaign.items.count() == 0
+
+
+def test_a_first_line_nested_too_deep_is_refused_naming_it(owner, campaign):
+    deep = b'{"prompt": ' + b"[" * 10_000 + b"]" * 10_000 + b"}\n"
+    answer = api_import(owner, campaign, gzip.compress(deep), "deep.jsonl.gz")
+    assert answer.status_code == 400 and answer.json()["line"] == 1
+    assert campaign.items.count() == 0
+
+
+def test_a_parquet_payload_holding_bytes_is_refused_naming_the_row(owner, campaign, tmp_path):
+    rows = [
+        {
+            "prompt": "Q",
+            "payload": {
+                "candidates": [
+                    {"text": "A", "generation": {"params": {"seed": b"\x00\x01"}}},
+                    {"text": "B", "generation": {"params": {"seed": b"\x02"}}},
+                ]
+            },
+        }
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "native.parquet")
+    answer = api_import(
+        owner, campaign, (tmp_path / "native.parquet").read_bytes(), "native.parquet"
+    )
+    assert answer.status_code == 400, answer.content
+    assert (answer.json()["line"], answer.json()["field"]) == (1, "payload")
+    assert campaign.items.count() == 0
