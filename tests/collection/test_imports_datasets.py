@@ -369,10 +369,26 @@ def test_chosen_and_rejected_of_different_shapes_name_the_line_and_field(campaig
 # A re-annotation study in one command --------------------------------------------------
 
 
+def harmless_base_like() -> list[dict]:
+    """2,312 lines as in harmless-base/test.jsonl.gz, with its odd lines as the issue
+    counts them: 4 empty replies, 5 transcripts that part early, 4 with extra spaces."""
+    odd = [EMPTY_REPLY] * 2 + [EMPTY_REPLY_WITH_SPACE] * 2 + [DIVERGENT] * 5 + [EXTRA_SPACES] * 4
+    lines = [
+        {
+            "chosen": f"\n\nHuman: Question {n}?\n\nAssistant: A kind answer {n}.",
+            "rejected": f"\n\nHuman: Question {n}?\n\nAssistant: A rude answer {n}.",
+        }
+        for n in range(2_312 - len(odd))
+    ]
+    for n, line in enumerate(odd):
+        lines.insert(86 + n * 150, line)  # the first at line 87, where imports used to fail
+    return lines
+
+
 def test_a_reannotation_study_over_several_audiences_takes_one_command(owner, tmp_path):
     nurses, doctors = AudienceFactory(slug="nurses"), AudienceFactory(slug="doctors")
     path = tmp_path / "harmless-base-test.jsonl.gz"
-    path.write_bytes(gzip.compress(jsonl_bytes(*HH_LINES)))
+    path.write_bytes(gzip.compress(jsonl_bytes(*harmless_base_like())))
     out = io.StringIO()
     call_command(
         "reannotate",
@@ -390,10 +406,16 @@ def test_a_reannotation_study_over_several_audiences_takes_one_command(owner, tm
     )
     campaign = Campaign.objects.get(slug="hh-again")
     assert campaign.status == Campaign.Status.OPEN and list(campaign.owners.all()) == [owner]
-    assert campaign.items.count() == 5
-    assert Slot.objects.filter(item__campaign=campaign, audience=nurses).count() == 5 * 2
-    assert Slot.objects.filter(item__campaign=campaign, audience=doctors).count() == 5 * 3
+    assert campaign.items.count() == 2_312
+    assert Slot.objects.filter(item__campaign=campaign, audience=nurses).count() == 2_312 * 2
+    assert Slot.objects.filter(item__campaign=campaign, audience=doctors).count() == 2_312 * 3
+    assert "Imported 2312 items into hh-again (format hh-rlhf)." in out.getvalue()
     assert "Campaign hh-again is open, for nurses (k=2), doctors (k=3)." in out.getvalue()
+    assert (
+        campaign.items.filter(payload__candidates__0__text="").count()
+        + campaign.items.filter(payload__candidates__1__text="").count()
+        == 4
+    )
 
 
 def test_a_refused_reannotation_file_leaves_no_campaign(tmp_path):
