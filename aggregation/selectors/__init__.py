@@ -57,6 +57,7 @@ from aggregation.selectors.selection import (
     AudienceInfo,
     ReleaseSelection,
     selection_audiences,
+    withheld_counts,
     withheld_item_ids,
 )
 
@@ -89,5 +90,6 @@ __all__ = [
     "releases_for_campaign",
     "selection_audiences",
     "withdrawn_participants",
+    "withheld_counts",
     "withheld_item_ids",
 ]

@@ -42,8 +42,11 @@ class ItemChunk:
     reference_sources: list
 
 
+# A rating item's one response reads as a one-candidate list (`collection.kinds.rating`).
 CANDIDATES = (
-    "CASE jsonb_typeof(i.payload->'candidates') WHEN 'array' THEN i.payload->'candidates' "
+    "CASE WHEN jsonb_typeof(i.payload->'candidates') = 'array' THEN i.payload->'candidates' "
+    "WHEN jsonb_typeof(i.payload->'response') = 'object' "
+    "THEN jsonb_build_array(i.payload->'response') "
     "ELSE '[]'::jsonb END"
 )
 ITEMS_SQL = f"""
@@ -128,6 +131,7 @@ JUDGEMENT_COLUMNS = {
     "choice": pa.string(),
     "ranking": pa.string(),
     "ratings": pa.string(),
+    "scores": pa.string(),
     "text": pa.string(),
     "sources": pa.string(),
     "rationale": pa.string(),
@@ -149,6 +153,7 @@ KIND_COLUMNS = {
         "text": "r.payload->>'answer'",
         "sources": "(r.payload->'sources')::text",
     },
+    Campaign.ItemKind.RATING: {"scores": "(r.payload->'scores')::text"},
 }
 JUDGEMENTS_SQL = """
 SELECT r.audience_id, count(*), {columns}

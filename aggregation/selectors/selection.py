@@ -90,3 +90,24 @@ def _base_params(selection: ReleaseSelection) -> dict:
         "snapshot": selection.snapshot_at,
         "withheld": withheld_item_ids(campaign=selection.campaign),
     }
+
+
+def withheld_counts(selection: ReleaseSelection) -> dict[str, int]:
+    """What the researchers took out of the selection, for the card: items they excluded
+    and demonstrations a reviewer rejected (live, in its audiences, up to the snapshot)."""
+    rows = _fetchall(
+        """
+        SELECT count(*) FROM collection_response r
+        WHERE r.campaign_id = %(campaign)s
+          AND r.audience_id = ANY(%(audiences)s)
+          AND r.withdrawn_at IS NULL
+          AND (%(snapshot)s::timestamptz IS NULL OR r.created_at <= %(snapshot)s::timestamptz)
+          AND r.item_id <> ALL(%(withheld)s)
+          AND r.review = 'rejected'
+        """,
+        _base_params(selection),
+    )
+    return {
+        "excluded_items": len(withheld_item_ids(campaign=selection.campaign)),
+        "rejected_demonstrations": int(rows[0][0]),
+    }

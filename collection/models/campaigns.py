@@ -31,6 +31,7 @@ class Campaign(models.Model):
         PREFERENCE = "preference", "Preference"
         DEMONSTRATION = "demonstration", "Demonstration"
         QA = "qa", "Question–answer"
+        RATING = "rating", "Rating (one response)"
 
     class PreferenceFormat(models.TextChoices):
         CHOICE = "choice", "Pick the better of two (or a tie)"
@@ -59,6 +60,9 @@ class Campaign(models.Model):
     # A rating scale (inclusive) enables per-candidate ratings; required for the rating format.
     rating_min = models.SmallIntegerField(null=True, blank=True)
     rating_max = models.SmallIntegerField(null=True, blank=True)
+    # Single-response ratings: the attributes scored on that scale (`payloads.validate_rubric`);
+    # empty: one overall score.
+    rating_rubric = models.JSONField(default=list, blank=True)
     ask_rationale = models.BooleanField(default=False)
     ask_confidence = models.BooleanField(default=False)
     audiences = models.ManyToManyField(
@@ -100,6 +104,10 @@ class Campaign(models.Model):
                 name="campaign_rating_format_has_scale",
             ),
             models.CheckConstraint(
+                condition=~Q(item_kind="rating") | Q(rating_min__isnull=False),
+                name="campaign_rating_kind_has_scale",
+            ),
+            models.CheckConstraint(
                 condition=Q(rating_min__isnull=True)
                 | Q(rating_max__lte=models.F("rating_min") + (payloads.MAX_RATING_POINTS - 1)),
                 name="campaign_rating_scale_at_most_11_points",
@@ -120,6 +128,17 @@ class Campaign(models.Model):
         return (self.rating_min, self.rating_max)
 
     @property
+    def rubric(self) -> list[dict]:
+        """What a single-response rating scores: the rubric, or one overall score."""
+        return payloads.rubric_or_default(self.rating_rubric)
+
+    @property
+    def rubric_names(self) -> tuple[str, ...]:
+        if self.item_kind != self.ItemKind.RATING:
+            return ()
+        return tuple(attribute["name"] for attribute in self.rubric)
+
+    @property
     def is_episodic(self) -> bool:
         return self.transience == self.Transience.EPISODIC
 
@@ -131,6 +150,17 @@ class Campaign(models.Model):
             errors[error.field] = error.message
         if self.preference_format == self.PreferenceFormat.RATING and self.rating_min is None:
             errors["rating_min"] = "The rating format needs a rating scale."
+        if self.item_kind == self.ItemKind.RATING and self.rating_min is None:
+            errors["rating_min"] = "A rating campaign needs a rating scale."
+        try:
+            self.rating_rubric = payloads.validate_rubric(self.rating_rubric)
+        except payloads.PayloadError as error:
+            # The field's name, so forms can show it; the message says which attribute.
+            where = error.field.removeprefix("rating_rubric").lstrip(".")
+            errors["rating_rubric"] = f"{where}: {error.message}" if where else error.message
+        else:
+            if self.rating_rubric and self.item_kind != self.ItemKind.RATING:
+                errors["rating_rubric"] = "Only single-response rating campaigns take a rubric."
         if errors:
             raise ValidationError(errors)
 
