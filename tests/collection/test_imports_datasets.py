@@ -476,3 +476,10 @@ def test_a_parquet_payload_holding_bytes_is_refused_naming_the_row(owner, campai
     assert answer.status_code == 400, answer.content
     assert (answer.json()["line"], answer.json()["field"]) == (1, "payload")
     assert campaign.items.count() == 0
+
+
+def test_identical_transcripts_import_as_two_equal_candidates(campaign):
+    same = {"chosen": ORDINARY["chosen"], "rejected": ORDINARY["chosen"]}
+    items_import(campaign=campaign, stream=io.BytesIO(jsonl_bytes(same)), file_format="hh-rlhf")
+    item = campaign.items.get()
+    assert [c["text"] for c in item.candidates] == ["Oui, with warm milk."] * 2
