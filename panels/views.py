@@ -217,8 +217,19 @@ def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
             "id_name": id_name,
             "quotas": selectors.quota_rows(study, timezone.now()),
             "statuses": selectors.status_counts(study),
+            "released": study.quotas_released_at is not None
+            and study.quotas_released_at <= timezone.now(),
         },
     )
+
+
+@login_required
+@require_POST
+def release_quotas(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = get_object_or_404(selectors.panel_studies_managed_by(request.user), pk=study_id)
+    services.panel_study_release_quotas(study=study)
+    messages.success(request, "Quotas released: the remaining places go to anyone who qualifies.")
+    return redirect("panel_study_detail", study_id=study.pk)
 
 
 @login_required
