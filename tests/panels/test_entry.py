@@ -360,3 +360,16 @@ def test_a_paused_campaign_admits_no_newcomer_but_resumes_who_came(client, study
 
 def _enter_post_only(client, study, pid):
     return client.post(reverse("panel_entry", args=[study.token]), {"PROLIFIC_PID": pid})
+
+
+def test_the_study_list_filters_by_a_managed_campaign_and_refuses_others(client, study):
+    client.force_login(study.created_by)
+    page = client.get(reverse("panel_study_list"), {"campaign": study.campaign.slug})
+    assert page.status_code == 200 and b"UK sample" in page.content
+    assert client.get(reverse("panel_study_list"), {"campaign": "nope"}).status_code == 404
+    client.force_login(make_researcher(username="elsewhere"))
+    assert (
+        client.get(reverse("panel_study_list"), {"campaign": study.campaign.slug}).status_code
+        == 404
+    )
+    assert b"UK sample" not in client.get(reverse("panel_study_list")).content
