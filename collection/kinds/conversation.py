@@ -57,6 +57,9 @@ class Conversation(kinds.Kind):
             result["system_prompt"] = system_prompt
         return result
 
+    def validate_expected(self, expected: Mapping, payload: dict) -> dict:
+        raise PayloadError("expected", "Conversation campaigns have no attention checks.")
+
     def item_prompt(self, prompt: Any, payload: dict) -> Any:
         if payload["opening"] == "free" and prompt in (None, ""):
             return FREE_INVITATION
@@ -86,6 +89,61 @@ class Conversation(kinds.Kind):
         if "rating" not in response.payload:
             return []
         return [("Rating of the conversation", str(response.payload["rating"]))]
+
+
+def validate_judgement(
+    judgement, *, shown: list[str], preference_format: str, rating_scale: tuple[int, int] | None
+) -> dict:
+    """A turn's judgement over the replies shown (ids, in the order shown), in the
+    campaign's format: ``{"choice": id}`` (the best of them; no ties, since one reply
+    must carry the conversation on), ``{"ranking": [every id, best first]}`` or
+    ``{"ratings": {id: n}}`` on the campaign's scale. Raises PayloadError."""
+    if len(shown) < 2:
+        raise PayloadError("judgement", "At least two replies are needed to judge a turn.")
+    if not isinstance(judgement, Mapping):
+        raise PayloadError("judgement", "Must be an object.")
+    if preference_format == Campaign.PreferenceFormat.CHOICE:
+        no_unknown(judgement, {"choice"}, "judgement")
+        choice = judgement.get("choice")
+        if choice in (None, ""):
+            raise PayloadError("choice", "Pick the reply you prefer.")
+        if choice not in shown:
+            raise PayloadError("choice", "Pick one of the replies shown.")
+        return {"choice": choice}
+    if preference_format == Campaign.PreferenceFormat.RANKING:
+        no_unknown(judgement, {"ranking"}, "judgement")
+        ranking = judgement.get("ranking")
+        if (
+            not isinstance(ranking, list)
+            or len(ranking) != len(shown)
+            or sorted(map(str, ranking)) != sorted(shown)
+        ):
+            raise PayloadError("ranking", "Give every reply its own rank, best first.")
+        return {"ranking": [str(reply_id) for reply_id in ranking]}
+    no_unknown(judgement, {"ratings"}, "judgement")
+    ratings = judgement.get("ratings")
+    if not isinstance(ratings, Mapping):
+        raise PayloadError("ratings", "Rate every reply.")
+    no_unknown(ratings, set(shown), "ratings")
+    low, high = rating_scale or DEFAULT_SCALE
+    clean = {}
+    for reply_id in shown:
+        if ratings.get(reply_id) in (None, ""):
+            raise PayloadError(f"ratings.{reply_id}", "Rate every reply.")
+        clean[reply_id] = whole_number(ratings[reply_id], f"ratings.{reply_id}", low, high)
+    return {"ratings": clean}
+
+
+def continuing_reply(judgement: dict, shown: list[str]) -> str:
+    """The reply that carries the conversation on: the choice, the first ranked, or the
+    highest rated (of equal ratings, the one shown first)."""
+    if "choice" in judgement:
+        return judgement["choice"]
+    if "ranking" in judgement:
+        return judgement["ranking"][0]
+    ratings = judgement["ratings"]
+    best = max(ratings.values())
+    return next(reply_id for reply_id in shown if ratings[reply_id] == best)
 
 
 kinds.register(Conversation())
