@@ -9,8 +9,11 @@ the token budget pausing the campaign; replies cut at their size bound.
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -21,8 +24,8 @@ from collection.models import Campaign, Conversation, Response, Slot, Turn
 from endpoints.conversations import pairing, runtime
 from endpoints.conversations import services as conversation_services
 from endpoints.models import ModelEndpoint
-from tests.factories import ready_participant
-from tests.helpers import conversation_campaign, converse, events_of
+from tests.factories import make_researcher, ready_participant
+from tests.helpers import conversation_campaign, converse, events_of, make_endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -392,9 +395,6 @@ def test_withdrawing_from_the_campaign_withdraws_its_conversations(researcher, s
 
 
 def test_settings_take_only_ones_own_endpoints_and_coherent_numbers(researcher, standin):
-    from tests.factories import make_researcher
-    from tests.helpers import make_endpoint
-
     campaign, _, endpoints = conversation_campaign(researcher, standin)
     theirs = make_endpoint(make_researcher(), standin, "theirs")
     cases = [
@@ -439,3 +439,28 @@ def test_calls_in_flight_are_limited_across_connections(transactional_db):
     release.set()
     thread.join(10)
     runtime.calls_take(campaign_id=991, count=2, limit=2, wait_s=2).release()
+
+
+def test_the_readmes_seed_lines_import_as_documented(researcher, standin):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Conversation and arena campaigns")[1].split("\n## ")[0]
+    (block,) = re.findall(r"```jsonl\n(.*?)```", section, flags=re.DOTALL)
+    campaign, audience, _ = conversation_campaign(
+        researcher, standin, seed_rows=[json.loads(line) for line in block.strip().splitlines()]
+    )
+    seeds = {item.external_id: item for item in campaign.items.all()}
+    assert seeds["s1"].payload == {"opening": "given"}
+    assert seeds["free-1"].payload == {"opening": "free"}
+    person = ready_participant(audience=audience, campaign=campaign)
+    # The second seed's system prompt and persona reach the models as one system message.
+    for _ in range(3):
+        conversation = begin(person, campaign)
+        if conversation.item.external_id == "s2":
+            break
+        conversation_writes.conversation_skip(participant=person, conversation_id=conversation.pk)
+    ask(person, conversation, "Start")
+    assert standin.requests[-1]["messages"][0] == {
+        "role": "system",
+        "content": "You are a careful, practical assistant.\n\n"
+        "Persona: You cook for a family of five on a tight budget.",
+    }
