@@ -23,14 +23,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from collection import services
-from collection.conversation_models import (
+from collection.kinds import conversation as conversation_kind
+from collection.models import Assignment, Campaign, Participant, Response, Slot
+from collection.models.conversations import (
     MAX_MESSAGE_CHARS,
     Conversation,
     ConversationSettings,
     Turn,
 )
-from collection.kinds import conversation as conversation_kind
-from collection.models import Assignment, Campaign, Participant, Response, Slot
 from collection.payloads import MAX_SHORT_CHARS, PayloadError, text_field
 
 # The one lock order (see `collection.services`): the participant's lock comes first.

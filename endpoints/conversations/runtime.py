@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 
 from django.db import connection
 
-from collection.conversation_models import MAX_REPLY_CHARS
+from collection.models.conversations import MAX_REPLY_CHARS
 from endpoints import client
 
 logger = logging.getLogger(__name__)

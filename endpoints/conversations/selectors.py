@@ -6,8 +6,8 @@ from collections import Counter
 
 from django.db.models import QuerySet
 
-from collection.conversation_models import Conversation, ConversationSettings, Turn
 from collection.models import Assignment, Campaign, Item, Participant
+from collection.models.conversations import Conversation, ConversationSettings, Turn
 from collection.permissions import conversations_visible_to
 from endpoints.conversations.pairing import Pair, pair_key
 from endpoints.models import ModelEndpoint

@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from collection import conversations as conversation_writes
 from collection import services as collection_services
-from collection.conversation_models import (
+from collection.models import Campaign, Participant
+from collection.models.conversations import (
     MAX_MESSAGE_CHARS,
     MAX_REPLIES,
     MAX_TURN_LIMIT,
@@ -36,7 +37,6 @@ from collection.conversation_models import (
     Conversation,
     ConversationSettings,
 )
-from collection.models import Campaign, Participant
 from collection.payloads import PayloadError, text_field
 from collection.services import Conflict, ServiceError
 from endpoints.conversations import pairing, runtime, selectors
