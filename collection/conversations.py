@@ -253,6 +253,10 @@ def conversation_close(
         if setup is not None and turns >= setup.turn_limit:
             ended_by = Conversation.EndedBy.TURN_LIMIT
         _keep_lease(conversation, now)
+        # Closed first, in this transaction: the engine takes a conversation's response
+        # only from a closed conversation (`services.responses._check_submittable`).
+        conversation.status = Conversation.Status.CLOSED
+        conversation.save(update_fields=["status"])
         submitted = services.response_submit(
             participant=participant,
             assignment_id=conversation.assignment_id,
