@@ -13,15 +13,17 @@ import json
 import re
 import threading
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from collection import conversations as conversation_writes
 from collection import services as collection_services
-from collection.models import Campaign, Conversation, Response, Slot, Turn
-from endpoints.conversations import pairing, runtime
+from collection.models import Assignment, Campaign, Conversation, Response, Slot, Turn
+from endpoints.conversations import pairing, runtime, selectors
 from endpoints.conversations import services as conversation_services
 from endpoints.models import ModelEndpoint
 from tests.factories import make_researcher, ready_participant
@@ -464,3 +466,29 @@ def test_the_readmes_seed_lines_import_as_documented(researcher, standin):
         "content": "You are a careful, practical assistant.\n\n"
         "Persona: You cook for a family of five on a tight budget.",
     }
+
+
+def test_a_conversation_left_too_long_gives_way_once_its_seed_goes_to_someone_else(
+    researcher, standin
+):
+    campaign, audience, _ = conversation_campaign(researcher, standin, seeds=1, k=1)
+    person, other = (ready_participant(audience=audience, campaign=campaign) for _ in range(2))
+    left = converse(person, campaign, turns=1, rating=None)
+    past = timezone.now() - timedelta(minutes=1)
+
+    def expire():
+        Assignment.objects.filter(pk=left.assignment_id).update(expires_at=past)
+        Slot.objects.filter(holder_id=left.assignment_id).update(lease_expires_at=past)
+
+    # The lease ran out but nobody took the seed: still theirs, and asking renews it.
+    expire()
+    assert selectors.conversation_open_for(participant=person, campaign=campaign) == left
+    assert ask(person, left)[-1]["event"] == "done"
+    assert Assignment.objects.get(pk=left.assignment_id).expires_at > timezone.now()
+    # Ran out again, and the seed went to someone else: it cannot go on.
+    expire()
+    assert begin(other, campaign).item_id == left.item_id
+    assert selectors.conversation_open_for(participant=person, campaign=campaign) is None
+    assert ask(person, left)[0]["event"] == "error"
+    gone = conversation_services.conversation_begin(participant=person, campaign=campaign)
+    assert isinstance(gone, collection_services.NoItem)
