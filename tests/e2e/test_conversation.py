@@ -118,4 +118,21 @@ def test_a_three_turn_streamed_conversation(browser, live_server, width):
         assert not any(endpoint.name in body for endpoint in endpoints)
         assert STANDIN_KEY not in body
         shoot(page, f"conversation-detail-{width}")
+        page.goto(f"{live_server.url}/conversations/")
+        page.get_by_role("link", name="Everyday advice").wait_for()
+        shoot(page, f"conversation-mine-{width}")
+        context.close()
+
+        # The researcher's page: settings, the list, and who wrote which reply.
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        log_in(page, live_server, researcher.username)
+        page.goto(f"{live_server.url}/campaigns/{campaign.slug}/conversations/")
+        page.get_by_role("heading", name="Settings").wait_for()
+        assert page.get_by_label("Turn limit").input_value() == "3"
+        shoot(page, f"conversation-researcher-{width}")
+        page.locator(".conversation-table a").first.click()
+        page.get_by_role("heading", name="Turn 3").wait_for()
+        assert "model-1" in page.content() and STANDIN_KEY not in page.content()
+        shoot(page, f"conversation-researcher-detail-{width}")
         context.close()
