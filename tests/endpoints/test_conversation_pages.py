@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from collection.models import Audience, Campaign, Conversation, Response, Slot, Turn
 from tests.factories import AudienceFactory, UserFactory, make_researcher, ready_participant
-from tests.helpers import STANDIN_KEY, conversation_campaign
+from tests.helpers import STANDIN_KEY, conversation_campaign, converse
 
 pytestmark = pytest.mark.django_db
 
@@ -338,3 +338,16 @@ def test_a_conversation_cannot_be_answered_around_its_page(researcher, standin):
     # The chat page takes the same lease on and the conversation goes on as usual.
     browser.post(chat(campaign) + "start/")
     assert Conversation.objects.get(participant=person).assignment_id == assignment
+
+
+def test_the_admin_shows_a_conversation_read_only_with_its_turns(researcher, standin):
+    campaign, audience, _ = conversation_campaign(researcher, standin)
+    person = ready_participant(audience=audience, campaign=campaign)
+    conversation = converse(person, campaign, turns=2)
+    admin = client_for(UserFactory(is_staff=True, is_superuser=True))
+    page = admin.get(f"/admin/collection/conversation/{conversation.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Message 0" in body and "Message 1" in body and STANDIN_KEY not in body
+    assert 'name="_save"' not in body  # looked at, not edited
+    assert admin.get("/admin/collection/conversation/add/").status_code == 403
