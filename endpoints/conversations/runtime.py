@@ -90,6 +90,8 @@ def failure_sentence(error_message: str) -> str:
         return "The model answered with an error."
     if error_message.startswith("Could not connect"):
         return "The model could not be reached."
+    if "removed" in error_message:
+        return "The model is no longer available."
     if "empty reply" in error_message:
         return "The model sent an empty reply."
     return "The model's answer could not be read."

@@ -271,6 +271,13 @@ def _run(conversation: Conversation, setup: ConversationSettings, draft: dict, *
         )
     by_id = {reply["id"]: reply for reply in replies}
     yield {"event": "start", "replies": sorted(position[r["id"]] for r in ask), "retry": retry}
+    for reply in ask:
+        if reply["id"] not in prompts:  # its endpoint was removed
+            yield {
+                "event": "failed",
+                "position": position[reply["id"]],
+                "message": "The model is no longer available.",
+            }
     try:
         gate = runtime.calls_take(
             campaign_id=setup.campaign_id, count=len(calls), limit=setup.max_calls_in_flight

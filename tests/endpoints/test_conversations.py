@@ -492,3 +492,20 @@ def test_a_conversation_left_too_long_gives_way_once_its_seed_goes_to_someone_el
     assert ask(person, left)[0]["event"] == "error"
     gone = conversation_services.conversation_begin(participant=person, campaign=campaign)
     assert isinstance(gone, collection_services.NoItem)
+
+
+def test_asking_again_after_an_endpoint_is_removed_says_so_and_keeps_the_others(
+    researcher, standin
+):
+    campaign, audience, endpoints = conversation_campaign(researcher, standin, endpoints=3)
+    standin.set_behaviour("model-2", status=500)
+    person = ready_participant(audience=audience, campaign=campaign)
+    conversation = begin(person, campaign)
+    ask(person, conversation)
+    endpoints[2].delete()
+    conversation.refresh_from_db()
+    again = ask(person, conversation, retry=True)
+    assert [e["message"] for e in again if e["event"] == "failed"] == [
+        "The model is no longer available."
+    ]
+    assert again[-1]["can_judge"] and again[-1]["arrived"] == 2
