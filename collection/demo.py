@@ -1,4 +1,4 @@
-"""A realistic demo: four audiences, four campaigns, a few hundred items, and
+"""A realistic demo: four audiences, five campaigns, a few hundred items, and
 simulated annotators whose answers go through the real assignment engine.
 
 The simulated audiences lean different ways on purpose (the public audience
@@ -425,9 +425,57 @@ def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]
         ],
     )
     campaigns["qa"] = qa
+    campaigns["rating"] = _rating_campaign(researcher, everyone, public, nurses)
     for campaign in campaigns.values():
         services.campaign_set_status(campaign=campaign, status=Campaign.Status.OPEN)
     return campaigns
+
+
+HELPSTEER_RUBRIC = [
+    {"name": "helpfulness", "description": "Overall helpfulness of the response to the prompt."},
+    {"name": "correctness", "description": "Inclusion of all pertinent facts without errors."},
+    {"name": "coherence", "description": "Consistency and clarity of expression."},
+    {"name": "complexity", "description": "Intellectual depth required to write the response."},
+    {"name": "verbosity", "description": "Amount of detail relative to what the prompt asks."},
+]
+# How long each style's replies read, on the 0-4 verbosity and complexity lines.
+STYLE_LENGTH = {"concise-v2": 1, "thorough-v1": 3, "warm-v3": 2}
+
+
+def _rating_campaign(researcher, everyone, public, nurses) -> Campaign:
+    """One reply per prompt, rated on HelpSteer2's five attributes (0-4)."""
+    rated = services.campaign_create(
+        slug="reply-ratings",
+        name="Rate one reply on five attributes",
+        item_kind="rating",
+        owners=[researcher],
+        rating_min=0,
+        rating_max=4,
+        rating_rubric=HELPSTEER_RUBRIC,
+        description="Single replies to everyday questions, rated as HelpSteer2 rates them.",
+        instructions="Read the reply and score it from 0 to 4 on each line.",
+        targets={everyone: 3, public: 3, nurses: 2},
+    )
+    styles = list(STYLES)
+    services.items_create(
+        campaign=rated,
+        rows=[
+            {
+                "external_id": f"rate-{n:03d}",
+                "prompt": ASKS[n % len(ASKS)].format(topic=TOPICS[n % len(TOPICS)]),
+                "payload": {
+                    "response": {
+                        "text": STYLES[styles[n % 3]].format(
+                            core=CORES[n % len(CORES)].capitalize()
+                        ),
+                        "source": styles[n % 3],
+                    }
+                },
+            }
+            for n in range(36)
+        ],
+    )
+    return rated
 
 
 def _simulate(audiences, campaigns, alex: Participant, rng: random.Random) -> None:
@@ -470,7 +518,7 @@ def _simulate(audiences, campaigns, alex: Participant, rng: random.Random) -> No
             members[slug].append(participant)
     # Each simulated person does a share of the work; a few keen ones do much more,
     # so the dashboard has someone who dominates.
-    workload = {"pairs": 0.55, "ranking": 0.6, "demos": 0.7, "qa": 0.5}
+    workload = {"pairs": 0.55, "ranking": 0.6, "demos": 0.7, "qa": 0.5, "rating": 0.5}
     for key, campaign in campaigns.items():
         for audience in campaign.audiences.all():
             people = members[audience.slug]
@@ -547,6 +595,22 @@ def _simulated_answer(campaign: Campaign, item, taste: dict[str, float], rng) ->
         return {
             "text": f"{opener} {situation.split(' ')[0]} first, I'll explain what is "
             f"happening and what happens next, and I'll stay with you."
+        }
+    if campaign.item_kind == Campaign.ItemKind.RATING:
+        source = item.payload["response"].get("source", "")
+        length = STYLE_LENGTH.get(source, 2)
+
+        def score(centre: float) -> int:
+            return max(0, min(4, round(centre + rng.gauss(0, 0.7))))
+
+        return {
+            "scores": {
+                "helpfulness": score(1 + 1.2 * taste.get(source, 1.0)),
+                "correctness": score(3),
+                "coherence": score(3.2),
+                "complexity": score(length),
+                "verbosity": score(length),
+            }
         }
     reference = item.payload.get("reference_answer", "")
     answer = reference if rng.random() < 0.8 else "I am not sure, I think " + reference.lower()
