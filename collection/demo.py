@@ -518,7 +518,7 @@ def _simulate(audiences, campaigns, alex: Participant, rng: random.Random) -> No
             members[slug].append(participant)
     # Each simulated person does a share of the work; a few keen ones do much more,
     # so the dashboard has someone who dominates.
-    workload = {"pairs": 0.55, "ranking": 0.6, "demos": 0.7, "qa": 0.5, "rating": 0.5}
+    workload = {"pairs": 0.55, "ranking": 0.6, "demos": 0.7, "qa": 0.5, "rating": 0.85}
     for key, campaign in campaigns.items():
         for audience in campaign.audiences.all():
             people = members[audience.slug]

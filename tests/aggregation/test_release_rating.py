@@ -22,7 +22,7 @@ from tests.helpers import respond
 pytestmark = pytest.mark.django_db
 
 RUBRIC = [
-    {"name": "helpfulness", "description": "How useful the response is."},
+    {"name": "helpfulness", "description": "How useful the response <b>really</b> is."},
     {"name": "verbosity", "description": "Too short (0) to too long (4)."},
 ]
 
@@ -127,7 +127,9 @@ def test_a_rating_release_loads_kto_rows_and_per_audience_targets_with_hand_comp
         "nurses-rating-targets",
     }
     # The card states the label's attribute and threshold.
-    assert "`label` is true when `helpfulness` is above 2 (the middle of the 0–4 scale)" in readme
+    assert "`label` is true when `helpfulness` is above 2, the middle of the 0–4 scale" in readme
+    assert "- `verbosity` (Verbosity): Too short (0) to too long (4)." in readme
+    assert "response &lt;b&gt;really&lt;/b&gt; is." in readme and "<b>" not in readme
 
     targets = {
         (row["audience"], row["external_id"]): row
