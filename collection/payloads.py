@@ -337,12 +337,7 @@ def validate_context(context: Any, *, episodic: bool) -> dict | None:
         clean = []
         for i, message in enumerate(messages):
             field = f"context.messages.{i}"
-            message = mapping_field(message, field)
-            no_unknown(message, {"role", "content"}, field)
-            if message.get("role") not in ROLES:
-                raise PayloadError(f"{field}.role", f"Must be one of {', '.join(ROLES)}.")
-            content = text_field(message.get("content"), f"{field}.content", limit=MAX_TEXT_CHARS)
-            clean.append({"role": message["role"], "content": content})
+            clean.append(_message(message, field))
         if clean:
             result["messages"] = clean
     for key in ("situation", "persona"):
@@ -355,6 +350,48 @@ def validate_context(context: Any, *, episodic: bool) -> dict | None:
             )
         return None
     return result
+
+
+def reply_text(value: Any, field: str, *, limit: int = MAX_TEXT_CHARS) -> str:
+    """An assistant's reply: it must be given, but may be empty, as said (public datasets
+    hold replies where the model said nothing; HH-RLHF has four in one test file)."""
+    if value is None:
+        raise PayloadError(field, "This field is required.")
+    if not isinstance(value, str):
+        raise PayloadError(field, "Must be a string.")
+    check_text(value, field)
+    if len(value) > limit:
+        raise PayloadError(field, f"At most {limit} characters (got {len(value)}).")
+    return value
+
+
+def _message(message: Any, field: str) -> dict:
+    """One {role, content} message; an assistant's content may be empty (`reply_text`)."""
+    message = mapping_field(message, field)
+    no_unknown(message, {"role", "content"}, field)
+    if message.get("role") not in ROLES:
+        raise PayloadError(f"{field}.role", f"Must be one of {', '.join(ROLES)}.")
+    if message["role"] == "assistant":
+        content = reply_text(message.get("content"), f"{field}.content")
+    else:
+        content = text_field(message.get("content"), f"{field}.content", limit=MAX_TEXT_CHARS)
+    return {"role": message["role"], "content": content}
+
+
+def completion_messages(value: Any, field: str) -> list[dict]:
+    """A multi-turn completion (TRL's conversational form): messages that start and end
+    with the assistant, e.g. a candidate that goes on past its first reply."""
+    if not isinstance(value, list) or not value:
+        raise PayloadError(field, "Must be a non-empty list of {role, content}.")
+    if len(value) > MAX_MESSAGES:
+        raise PayloadError(field, f"At most {MAX_MESSAGES} messages.")
+    messages = [_message(message, f"{field}.{i}") for i, message in enumerate(value)]
+    for end in (0, len(messages) - 1):
+        if messages[end]["role"] != "assistant":
+            raise PayloadError(
+                f"{field}.{end}.role", "A completion starts and ends with the assistant."
+            )
+    return messages
 
 
 def sources_field(value: Any, field: str) -> list[str]:

@@ -229,9 +229,20 @@ class DuplicateForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField()
+    file = forms.FileField(help_text="Plain or gzipped (.gz) text, Parquet or Arrow.")
     format = forms.ChoiceField(
-        choices=[("jsonl", "JSONL"), ("csv", "CSV"), ("hh-rlhf", "HH-RLHF (JSONL)")]
+        choices=[
+            ("auto", "Tell from the first row"),
+            ("jsonl", "JSONL (this platform's items)"),
+            ("csv", "CSV"),
+            ("hh-rlhf", "HH-RLHF (JSONL)"),
+            ("pairs", "prompt / chosen / rejected (JSONL, Parquet, Arrow)"),
+        ],
+        initial="auto",
+    )
+    keep_valid = forms.BooleanField(
+        required=False,
+        label="Keep the valid rows and list the rejected ones (otherwise all or nothing)",
     )
 
 

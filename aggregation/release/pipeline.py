@@ -492,5 +492,6 @@ def _counts(job, selection, tally: Tally, participants, sinks, previous) -> dict
             campaign=selection.campaign, since=previous.snapshot_at if previous else None
         ),
         "previous_version": previous.version if previous else None,
+        **selectors.withheld_counts(selection),
         "audiences": per_audience,
     }

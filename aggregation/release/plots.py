@@ -142,10 +142,11 @@ def agreement(metrics: dict, path: Path) -> None:
                 xs.append(g + (i - (len(labels) - 1) / 2) * width)
                 ys.append(value)
                 interval = values.get(f"alpha_{level}_ci95") if label != "agreement %" else None
-                low, high = interval if interval else (value, value)
-                errors[0].append(value - (low if low is not None else value))
-                errors[1].append((high if high is not None else value) - value)
-                lowest = min(lowest, value - 0.05, (low if low is not None else value) - 0.05)
+                low, high = interval if interval and None not in interval else (value, value)
+                # A percentile interval need not hold its point estimate: clip at the bar.
+                errors[0].append(max(0.0, value - low))
+                errors[1].append(max(0.0, high - value))
+                lowest = min(lowest, value - 0.05, low - 0.05)
             if xs:
                 ax.bar(
                     xs,
@@ -225,11 +226,11 @@ def divergence(metrics: dict, path: Path) -> None:
             bounds = [(intervals.get(slug) or {}).get(source) or [None, None] for source in sources]
             errors = [
                 [
-                    y - low if low is not None else 0.0
+                    max(0.0, y - low) if low is not None else 0.0
                     for y, (low, _) in zip(ys, bounds, strict=True)
                 ],
                 [
-                    high - y if high is not None else 0.0
+                    max(0.0, high - y) if high is not None else 0.0
                     for y, (_, high) in zip(ys, bounds, strict=True)
                 ],
             ]
