@@ -116,6 +116,8 @@ def test_a_researcher_defines_a_rubric_through_the_api_and_reads_it_back():
         ({"rating_rubric": ["helpfulness", "Helpful ness"]}, "rating_rubric.1.name"),
         ({"rating_rubric": ["helpfulness", "helpfulness"]}, "rating_rubric.1.name"),
         ({"rating_rubric": [{"name": "x", "weight": 2}]}, "rating_rubric.0.weight"),
+        ({"rating_rubric": [{"name": "x", "description": "a\nb"}]}, "rating_rubric.0.description"),
+        ({"rating_rubric": [{"name": "x", "label": "\u0000"}]}, "rating_rubric.0.label"),
         ({"rating_rubric": {"helpfulness": 1}}, "rating_rubric"),
         ({"rating_rubric": [f"a{n}" for n in range(10)]}, "rating_rubric"),
         ({"rating_min": None, "rating_max": None}, "rating_min"),
