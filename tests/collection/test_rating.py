@@ -340,3 +340,25 @@ def test_the_researchers_pages_of_a_rating_campaign_show_the_response_and_mean_s
         reverse("coverage_dashboard"),
     ):
         assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("value", ["9", "abc", "", "3\x00"])
+def test_the_annotate_form_refuses_an_off_scale_or_junk_score_with_a_400(client, value):
+    campaign = rating_campaign(rubric=["helpfulness", "verbosity"], items=1)
+    _, person = annotator(campaign)
+    client.force_login(person.user)
+    page = client.get(reverse("annotate", args=[campaign.slug]))
+    assert page.status_code == 200
+    form = page.context["form"]
+    answer = client.post(
+        reverse("submit", args=[campaign.slug]),
+        {
+            "assignment": form.assignment.pk,
+            "idempotency_key": str(uuid.uuid4()),
+            "scores_helpfulness": value,
+            "scores_verbosity": "2",
+        },
+    )
+    assert answer.status_code == 400
+    assert "Helpfulness" in answer.content.decode()
+    assert not Response.objects.exists()
