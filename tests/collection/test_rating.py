@@ -132,7 +132,7 @@ def test_a_bad_rubric_or_a_missing_scale_is_refused_naming_the_field(fields, fie
     assert not Campaign.objects.exists()
 
 
-def test_the_rubric_cannot_change_once_someone_has_rated():
+def test_the_rubric_and_scale_cannot_change_once_someone_has_rated():
     campaign = rating_campaign(rubric=["helpfulness"])
     owner = campaign.owners.get()
     client = APIClient()
@@ -150,8 +150,11 @@ def test_the_rubric_cannot_change_once_someone_has_rated():
         f"/api/v1/campaigns/{campaign.slug}/", {"rating_rubric": ["helpfulness"]}, format="json"
     )
     assert after.status_code == 409 and after.json()["field"] == "rating_rubric"
+    narrower = client.patch(f"/api/v1/campaigns/{campaign.slug}/", {"rating_max": 2}, format="json")
+    assert narrower.status_code == 409 and narrower.json()["field"] == "rating_min"
     campaign.refresh_from_db()
     assert campaign.rubric_names == ("helpfulness", "verbosity")
+    assert campaign.rating_scale == (0, 4)
 
 
 # Items -------------------------------------------------------------------------------
