@@ -54,6 +54,19 @@ def unit_coincidences(value_counts: np.ndarray) -> np.ndarray:
     return outer / (m - 1)[:, None, None]
 
 
+def distinct_units(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a units × values count matrix, in a fixed order, and how often
+    each occurs. Rows are read as numbers in base (largest count + 1) when that fits in
+    64 bits, which sorts a million rows in a fraction of the time `np.unique(axis=0)` takes."""
+    top = int(counts.max(initial=0)) + 1
+    width = counts.shape[1]
+    if np.all(counts == np.round(counts)) and width * np.log2(max(top, 2)) < 62:
+        keys = counts.astype(np.int64) @ (top ** np.arange(width, dtype=np.int64))
+        _, first, frequency = np.unique(keys, return_index=True, return_counts=True)
+        return counts[first], frequency
+    return np.unique(counts, axis=0, return_counts=True)
+
+
 def _delta(level: str, domain: np.ndarray, n_c: np.ndarray) -> np.ndarray:
     """Squared difference δ²_ck of the level (Krippendorff 2011, §E), per round for
     ordinal (it depends on the values' frequencies n_c), else one matrix."""
@@ -117,7 +130,7 @@ def alpha_bootstrap(
     of the time. All levels share the same resamples.
     """
     counts = np.asarray(pairable_counts, dtype=float)
-    patterns, frequency = np.unique(counts, axis=0, return_counts=True)
+    patterns, frequency = distinct_units(counts)
     per_pattern = unit_coincidences(patterns).reshape(len(patterns), -1)
     width = counts.shape[1]
     batch = max(1, BATCH_CELLS // max(len(patterns), 1))
@@ -160,12 +173,15 @@ def bradley_terry_bootstrap(
     cols = sources.get_indexer([loser for _, loser in cells])
     n = np.array([counts[cell] for cell in cells], dtype=np.int64)
     total = int(n.sum())
+    full = np.zeros((len(sources), len(sources)))
+    np.add.at(full, (rows, cols), n)
+    start = bradley_terry_fit(full, alpha=alpha)
     fitted = np.empty((rounds, len(sources)))
     for r, weights in enumerate(rng.multinomial(total, n / total, size=rounds)):
         # Every source stays in every round (one drawn into no pair gets the
         # regularised strength), so each round is centred over the same sources.
         wins = np.zeros((len(sources), len(sources)))
         np.add.at(wins, (rows, cols), weights)
-        fitted[r] = bradley_terry_fit(wins, alpha=alpha)
+        fitted[r] = bradley_terry_fit(wins, alpha=alpha, initial=start)
     bounds = [percentile_interval(fitted[:, s], confidence=confidence) for s in range(len(sources))]
     return pd.DataFrame(bounds, index=sources, columns=columns, dtype=float)
