@@ -211,11 +211,34 @@ def metrics_document(
             _agreement_metrics(tally, result, seed=seed, min_pairable_units=min_pairable_units)
         if "pluralism" in parts:
             result["pluralism"] = _pluralism(tally, seed=seed)
+    elif tally.item_kind == "rating" and "agreement" in parts:
+        _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
     return result
 
 
-# Which stream of the seed each statistic draws from (with the audience's id).
-STREAMS = {"choice": 1, "ranking": 2, "ratings": 3, "bradley_terry": 4}
+# Which stream of the seed each statistic draws from (with the audience's id; a rubric
+# attribute's α adds its position).
+STREAMS = {"choice": 1, "ranking": 2, "ratings": 3, "bradley_terry": 4, "rubric": 5}
+
+
+def _rating_agreement(tally, result: dict, *, seed: int, min_pairable_units: int) -> None:
+    """Single-response ratings: α per rubric attribute, the rated responses as units, at
+    the interval and ordinal levels (the steps of a Likert scale may not be equal)."""
+    low, high = tally.rating_scale
+    for a, audience in enumerate(tally.audiences):
+        agreement = {}
+        for k, name in enumerate(tally.rubric):
+            if tally.ratings is not None and k < tally.ratings.shape[2]:
+                counts = tally.ratings[a][:, k]
+                if counts.any():
+                    agreement[name] = _agreement(
+                        counts,
+                        levels=("interval", "ordinal"),
+                        domain=range(low, high + 1),
+                        seed=[seed, audience.id, STREAMS["rubric"], k],
+                        min_pairable_units=min_pairable_units,
+                    )
+        result["audiences"][audience.slug]["agreement"] = agreement
 
 
 def _agreement_metrics(tally, result: dict, *, seed: int, min_pairable_units: int) -> None:

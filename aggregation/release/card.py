@@ -24,6 +24,7 @@ TASK_TAGS = {
     "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
     "demonstration": ["sft", "demonstrations"],
     "qa": ["question-answering"],
+    "rating": ["rating", "kto", "reward-modeling"],
 }
 
 
@@ -73,6 +74,10 @@ def _code(value, *, cell: bool = False) -> str:
     return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _pct(value) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
@@ -116,12 +121,13 @@ def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: in
         "",
         *(_block(audience.description) if audience.description else ["No description given."]),
         "",
-        f"- Wanted {coverage['overlap_k']} responses per item; "
-        f"{coverage['items_at_k']:,} of {coverage['items']:,} items "
+        f"- Wanted {_count(coverage['overlap_k'], 'response')} per item; "
+        f"{coverage['items_at_k']:,} of {_count(coverage['items'], 'item')} "
         f"({_pct(coverage['share_at_k'])}) reached that, with "
         f"{_num(coverage['responses_per_item_mean'])} responses per item on average "
         f"(fewest: {_num(coverage['responses_per_item_min'], 0)}).",
-        f"- {counts['participants']:,} participants gave {counts['judgements']:,} judgements; "
+        f"- {_count(counts['participants'], 'participant')} gave "
+        f"{_count(counts['judgements'], 'judgement')}; "
         f"the most active one gave {_pct(coverage['largest_participant_share'])} of them "
         f"(Gini of responses per participant {_num(coverage['responses_per_participant_gini'])}).",
     ]
@@ -171,7 +177,8 @@ def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: in
         )
     elif counts["suppressed_participants"]:
         lines.append(
-            f"- Attribute values of {counts['suppressed_participants']} participants are "
+            f"- Attribute values of {_count(counts['suppressed_participants'], 'participant')} "
+            "are "
             f"suppressed (null): each shares their combination of values with fewer than "
             f"{min_cell_size} participants. Every count, share, weight and plot here is "
             "computed from the values as published, with these participants counted as "
@@ -315,7 +322,7 @@ def render(
         "",
         f"Built with pluralign from campaign {_code(campaign.slug)}. Scope of alignment: "
         f"**{campaign.get_competence_display()}**, **{campaign.get_transience_display()}**, "
-        f"for {len(selection.audiences)} audience(s): "
+        f"for {_count(len(selection.audiences), 'audience')}: "
         + ", ".join(f"{_code(audience.slug)} ({audience.kind})" for audience in selection.audiences)
         + ". Every row carries these as `competence`, `transience` and `audience`.",
         "",
@@ -347,14 +354,23 @@ def render(
         "",
         f"- Responses from {counts['first_response_at'] or 'n/a'} to "
         f"{counts['last_response_at'] or 'n/a'}; data as of {job.snapshot_at.isoformat()}.",
-        f"- {counts['items']:,} items, {counts['judgements']:,} judgements from "
-        f"{counts['participants']:,} participants.",
-        f"- Left out: {counts['excluded_unconsented_participants']} participants without "
+        f"- {_count(counts['items'], 'item')}, {_count(counts['judgements'], 'judgement')} "
+        f"from {_count(counts['participants'], 'participant')}.",
+        f"- Left out: {_count(counts['excluded_unconsented_participants'], 'participant')} "
+        "without "
         f"consent, {counts['excluded_failed_attention_participants']} who failed attention "
         "checks"
         + ("" if job.option("exclude_failed_attention") else " (kept: the export said so)")
         + ", attention-check items themselves, and every withdrawn response.",
-        f"- {counts['withdrawn_since_previous']} participants withdrew since "
+        f"- Left out by the researchers: {_count(counts['excluded_items'], 'item')} they "
+        "excluded from releases"
+        + (
+            f", and {_count(counts['rejected_demonstrations'], 'demonstration')} a reviewer "
+            "rejected."
+            if campaign.item_kind == "demonstration"
+            else "."
+        ),
+        f"- {_count(counts['withdrawn_since_previous'], 'participant')} withdrew since "
         + (
             f"release v{counts['previous_version']}"
             if counts["previous_version"]
@@ -409,7 +425,14 @@ def render(
         "- `attr_<name>`: the participant's self-reported attribute; null where the "
         f"combination of their attribute values is shared by fewer than "
         f"{job.option('min_cell_size')} participants, and always in dyadic audiences.",
-        *[dataset.card_columns(conversational) for dataset in datasets.DATASETS],
+        *[
+            line
+            for dataset in datasets.for_item_kind(campaign.item_kind)
+            for line in [
+                dataset.card_columns(conversational),
+                *(dataset.card_notes(campaign, _inline) if dataset.card_notes else []),
+            ]
+        ],
         "",
         "## Consent and licence",
         "",

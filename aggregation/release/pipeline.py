@@ -66,6 +66,7 @@ class _Reader:
         self.conversational = conversational
         scale = campaign.rating_scale
         self.midpoint = (scale[0] + scale[1]) / 2 if scale else None
+        self.rubric = campaign.rubric_names
 
     def run(self, item_ids: np.ndarray, *, chunk_items: int, progress: Progress) -> None:
         pause = float(os.environ.get(PAUSE_ENV) or 0)
@@ -124,6 +125,7 @@ class _Reader:
             people=people,
             preference_format=self.fmt,
             midpoint=self.midpoint,
+            rubric=self.rubric,
         )
         for dataset in self.datasets:
             dataset.count(chunk_part, self.tally)
@@ -161,6 +163,7 @@ def _tally_for(
         audiences=list(selection.audiences),
         people=report,
         item_ids=item_ids,
+        rubric=campaign.rubric_names,
     )
 
 
@@ -489,5 +492,6 @@ def _counts(job, selection, tally: Tally, participants, sinks, previous) -> dict
             campaign=selection.campaign, since=previous.snapshot_at if previous else None
         ),
         "previous_version": previous.version if previous else None,
+        **selectors.withheld_counts(selection),
         "audiences": per_audience,
     }
