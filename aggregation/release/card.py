@@ -195,7 +195,7 @@ UNITS = {"choice": "items", "ranking": "ranked candidates", "ratings": "rated ca
 def _agreement_line(judgement: str, values: dict) -> str:
     """Krippendorff's α with its interval and what it rests on, or "too few overlapping
     judgements" when fewer units than the release's minimum were judged twice."""
-    units = UNITS.get(judgement, "units")
+    units = UNITS.get(judgement, "rated responses")  # else a rubric attribute
     pairable = values.get("pairable_units", 0)
     support = (
         f"{pairable:,} {units} judged at least twice "

@@ -19,8 +19,10 @@ from rest_framework.test import APIClient
 from aggregation.metrics import TOO_FEW
 from aggregation.models import ExportJob
 from aggregation.release import jobs, plots
+from collection import services
 from collection.models import Audience
 from tests.aggregation.test_dashboard import Tables
+from tests.aggregation.test_release_rating import WORKED_EXAMPLE, rate, rating_campaign
 from tests.factories import AudienceFactory, UserFactory, make_campaign, make_researcher
 from tests.factories import ready_participant as joined
 from tests.helpers import respond
@@ -207,3 +209,37 @@ def test_the_minimum_is_an_export_option_and_bad_values_name_it(
         )
         assert bad.status_code == 400 and bad.data["field"] == f"options.{field}"
     assert ExportJob.objects.count() == 1
+
+
+def test_a_rating_campaign_page_shows_each_rubric_attributes_alpha_or_too_few(client):
+    raters, few = AudienceFactory(slug="observers"), AudienceFactory(slug="few")
+    campaign = rating_campaign({raters: 4, few: 2}, items=0, rubric=[], scale=(1, 5))
+    services.items_create(
+        campaign=campaign,
+        rows=[
+            {"external_id": unit, "prompt": f"Unit {unit}", "payload": {"response": unit}}
+            for unit in WORKED_EXAMPLE
+        ],
+    )
+    # Krippendorff's worked example as the observers' scores; in `few` two people score
+    # every unit but only the first two together.
+    scores = {
+        unit: [None if v is None else {"overall": v} for v in values]
+        for unit, values in WORKED_EXAMPLE.items()
+    }
+    rate(campaign, raters, scores)
+    rate(
+        campaign,
+        few,
+        {
+            unit: [{"overall": 1 + u % 5}, {"overall": 1 + u % 5} if u < 2 else None]
+            for u, unit in enumerate(WORKED_EXAMPLE)
+        },
+    )
+    tables = page(client, campaign.owners.first(), f"/campaigns/{campaign.slug}/")
+    overall = tables.rows("agreement", audience="observers", judgement="overall")[0]["metrics"]
+    assert overall["alpha"] == "0.849"  # Krippendorff (2011): interval α of the example
+    assert (overall["pairable_units"], overall["pairable_values"]) == ("11", "40")
+    sparse = tables.rows("agreement", audience="few", judgement="overall")[0]["metrics"]
+    assert sparse["alpha"].startswith("too few overlapping judgements")
+    assert (sparse["pairable_units"], sparse["pairable_values"]) == ("2", "4")
