@@ -20,7 +20,7 @@ from aggregation.metrics import TOO_FEW
 from aggregation.models import ExportJob
 from aggregation.release import jobs, plots
 from collection import services
-from collection.models import Audience
+from collection.models import Audience, Response
 from tests.aggregation.test_dashboard import Tables
 from tests.aggregation.test_release_rating import WORKED_EXAMPLE, rate, rating_campaign
 from tests.factories import AudienceFactory, UserFactory, make_campaign, make_researcher
@@ -170,6 +170,20 @@ def test_bradley_terry_strengths_carry_intervals_and_divergence_its_shared_items
     (divergence,) = pluralism["divergence"]
     assert divergence["shared_items"] == 20  # every item has votes from both audiences
     assert "over 20 shared items" in card
+    (tau,) = pluralism["kendall_tau"]
+    # The ward's two sources won equally often: tied strengths, so τ is not defined.
+    assert (tau["shared_sources"], tau["tau"]) == (2, None)
+    assert (
+        "orderings: not defined (fewer than two sources, or strengths tied), over the "
+        "2 sources both rank." in card
+    )
+    consensus = pluralism["consensus"]
+    best = consensus["top_items"][0]
+    votes = Response.objects.filter(item_id=best["item_id"]).count()
+    assert (best["votes"], consensus["items"]) == (votes, 20)
+    assert f"from {votes:,} votes; 20 items scored" in card
+    words = metrics["diversity"]["prompts"]["words"]
+    assert words > 20 and f"over {words:,} words" in card
 
 
 def test_the_agreement_plot_draws_no_number_for_too_few(
