@@ -1,7 +1,7 @@
 """Bootstrap intervals: Krippendorff's α over resampled units, Bradley–Terry over resampled pairs.
 
 Both are percentile intervals (Efron & Tibshirani, "An Introduction to the
-Bootstrap", 1993, §13.3): the 2.5th and 97.5th percentiles of the statistic
+Bootstrap", 1993, ch. 13): the 2.5th and 97.5th percentiles of the statistic
 over many resamples, drawn from a generator seeded by the caller, so that the
 same data and seed give the same interval (releases pass their seed).
 
@@ -44,7 +44,7 @@ def unit_coincidences(value_counts: np.ndarray) -> np.ndarray:
 
     For unit u with m_u ≥ 2 values, of which n_uc have value c:
     o_uck = (n_uc · n_uk − [c = k] · n_uc) / (m_u − 1) (Krippendorff 2011,
-    "Computing Krippendorff's Alpha-Reliability", §B, step 2). Rows with fewer
+    "Computing Krippendorff's Alpha-Reliability": the coincidences of section C). Rows with fewer
     than two values must be removed first. Returns units × values × values.
     """
     counts = np.asarray(value_counts, dtype=float)
@@ -68,8 +68,8 @@ def distinct_units(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _delta(level: str, domain: np.ndarray, n_c: np.ndarray) -> np.ndarray:
-    """Squared difference δ²_ck of the level (Krippendorff 2011, §E), per round for
-    ordinal (it depends on the values' frequencies n_c), else one matrix."""
+    """The level's squared difference δ²_ck (Krippendorff 2011's metric differences):
+    per round for ordinal (it depends on the values' frequencies n_c), else one matrix."""
     c, k = domain[:, None], domain[None, :]
     if level == "nominal":
         return (c != k).astype(float)
@@ -93,7 +93,7 @@ def _delta(level: str, domain: np.ndarray, n_c: np.ndarray) -> np.ndarray:
 def alpha_from_coincidences(coincidences: np.ndarray, *, level: str, domain) -> np.ndarray:
     """α = 1 − (n.. − 1) Σ o_ck δ²_ck / Σ n_c n_k δ²_ck for each coincidence matrix in a
     stack (rounds × values × values); the same α the `krippendorff` package computes
-    (Krippendorff 2011, §B step 5, §E). NaN where the values do not vary."""
+    (Krippendorff 2011). NaN where the values do not vary."""
     o = np.asarray(coincidences, dtype=float)
     n_c = o.sum(axis=-1)
     n = n_c.sum(axis=-1)
@@ -120,12 +120,12 @@ def alpha_bootstrap(
     nonparametric bootstrap over units, the independent sampling units of
     reliability data. Hayes & Krippendorff ("Answering the call for a
     standard reliability measure for coding data", Communication Methods and
-    Measures 1, 2007, p. 86) bootstrap α too, but resample pairs of values
+    Measures 1, 2007) bootstrap α too, but resample pairs of values
     from the coincidence matrix with the expected disagreement held fixed,
     which treats the values within a unit as independent; resampling whole
     units keeps that dependence (Zapf et al., "Measuring inter-rater
     reliability for nominal data", BMC Med. Res. Methodol. 16:93, 2016,
-    use the same scheme). `tests/aggregation/test_metrics_bootstrap.py`
+    bootstrap units likewise). `tests/aggregation/test_metrics_bootstrap.py`
     checks by simulation that the 95% interval covers the true α about 95%
     of the time. All levels share the same resamples.
     """
@@ -157,12 +157,14 @@ def bradley_terry_bootstrap(
     """Percentile intervals of Bradley–Terry log-strengths over resampled comparisons.
 
     As Chatbot Arena computes its published intervals (Chiang et al., "Chatbot
-    Arena", ICML 2024, §5; FastChat's `elo_analysis.get_bootstrap_result`:
+    Arena", ICML 2024, arXiv 2403.04132; FastChat's `get_bootstrap_result`:
     100 rounds of the battles resampled with replacement, 2.5 and 97.5
     percentiles): each round draws as many decided pairs as there are, with
     replacement, refits the strengths as `bradley_terry_from_counts` does (centred on mean 0), and
     the interval is taken per source. ``counts`` maps (winner, loser) to
-    decided pairs. Returns sources × (lower, upper), sorted by source.
+    decided pairs. Returns sources × (lower, upper), sorted by source. Pairs
+    expanded from one ranking are resampled as if independent, which makes
+    intervals from rankings somewhat narrow.
     """
     cells = sorted(counts)
     sources = pd.Index(sorted({s for pair in cells for s in pair}))
