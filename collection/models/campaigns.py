@@ -32,6 +32,7 @@ class Campaign(models.Model):
         DEMONSTRATION = "demonstration", "Demonstration"
         QA = "qa", "Question–answer"
         RATING = "rating", "Rating (one response)"
+        CONVERSATION = "conversation", "Conversation with models"
 
     class PreferenceFormat(models.TextChoices):
         CHOICE = "choice", "Pick the better of two (or a tie)"

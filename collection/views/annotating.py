@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from collection import selectors, services
+from collection import kinds, selectors, services
 from collection.forms import FlagForm, ResponseForm
 from collection.models import Assignment, Audience, Campaign, Participant
 from collection.views.common import _campaign_for, _participant, _problem
@@ -20,6 +20,9 @@ from collection.views.common import _campaign_for, _participant, _problem
 def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
     campaign = _campaign_for(participant, slug)
+    own_page = kinds.get(campaign.item_kind).annotate_url_name
+    if own_page:  # conversations run on a page of their own
+        return redirect(own_page, campaign.slug)
     here = reverse("annotate", args=[campaign.slug])
     try:
         result = services.assignment_next(participant=participant, campaign=campaign)
