@@ -93,6 +93,7 @@ from collection.services.items import (
     IMPORT_PREVIEW_ROWS,
     ImportCheck,
     item_candidates_append,
+    items_candidates_append,
     items_check,
     items_create,
 )
@@ -152,6 +153,7 @@ __all__ = [
     "item_candidates_append",
     "item_exclude",
     "item_new_version",
+    "items_candidates_append",
     "items_check",
     "items_create",
     "membership_join",
