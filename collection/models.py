@@ -219,6 +219,7 @@ class Campaign(models.Model):
         PREFERENCE = "preference", "Preference"
         DEMONSTRATION = "demonstration", "Demonstration"
         QA = "qa", "Question–answer"
+        CONVERSATION = "conversation", "Conversation with models"
 
     class PreferenceFormat(models.TextChoices):
         CHOICE = "choice", "Pick the better of two (or a tie)"
@@ -646,3 +647,12 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# Conversations (issue #12) live in their own module; imported here so Django finds them
+# and `from collection.models import Conversation` works.
+from collection.conversation_models import (  # noqa: E402, F401
+    Conversation,
+    ConversationSettings,
+    Turn,
+)

@@ -201,6 +201,9 @@ def consent(request: HttpRequest, slug: str) -> HttpResponse:
 def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
     campaign = _campaign_for(participant, slug)
+    own_page = kinds.get(campaign.item_kind).annotate_url_name
+    if own_page:  # conversations run on a page of their own
+        return redirect(own_page, campaign.slug)
     here = reverse("annotate", args=[campaign.slug])
     try:
         result = services.assignment_next(participant=participant, campaign=campaign)
