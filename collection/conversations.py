@@ -34,7 +34,7 @@ from collection.models import Assignment, Campaign, Participant, Response, Slot
 from collection.payloads import MAX_SHORT_CHARS, PayloadError, text_field
 
 # The one lock order (see `collection.services`): the participant's lock comes first.
-_lock_participant = services._lock_participant
+from collection.services.locks import _lock_participant
 
 
 class ConversationClosed(services.Conflict):

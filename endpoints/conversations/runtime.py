@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -70,6 +71,15 @@ class Failed:
 Event = Delta | Finished | Failed
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """A model's text as PostgreSQL can store it: NUL and lone surrogates (which a
+    server may send, escaped, in its JSON) become U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def failure_sentence(error_message: str) -> str:
     """What an annotator reads about a failed reply: the kind of failure, no details."""
     if error_message.startswith("No answer within") or "too long" in error_message:
@@ -96,7 +106,9 @@ def _worker(call: Call, out: queue.Queue, stop: threading.Event) -> None:
             if isinstance(piece, client.Completion):
                 if not piece.text.strip():
                     raise client.EndpointError("The model sent an empty reply.", retryable=False)
-                out.put(Finished(call.reply_id, piece))
+                out.put(
+                    Finished(call.reply_id, dataclasses.replace(piece, text=storable(piece.text)))
+                )
                 return
             if stop.is_set():
                 return
@@ -104,6 +116,7 @@ def _worker(call: Call, out: queue.Queue, stop: threading.Event) -> None:
                 raise client.EndpointError(
                     f"The reply took too long (over {CALL_DEADLINE_S:g} s).", retryable=False
                 )
+            piece = storable(piece)
             room = MAX_REPLY_CHARS - size
             if len(piece) >= room:
                 piece, truncated = piece[:room], True

@@ -225,12 +225,8 @@ def turn_ask(
         message = text_field(
             (message or "").replace("\r\n", "\n"), "message", limit=MAX_MESSAGE_CHARS
         )
-    except PayloadError:
-        return _refusal(
-            f"Write a message (at most {MAX_MESSAGE_CHARS:,} characters)."
-            if message
-            else "Write a message first."
-        )
+    except PayloadError as error:
+        return _refusal(error.message if message else "Write a message first.")
     if conversation.arena and len(conversation.endpoint_ids) == 2:
         chosen = list(conversation.endpoint_ids)
     else:
