@@ -173,6 +173,9 @@ def metrics_document(
             _agreement_metrics(tally, result)
         if "pluralism" in parts:
             result["pluralism"] = _pluralism(tally)
+    elif tally.item_kind == "conversation" and "pluralism" in parts:
+        # Judged turns are pairs of endpoints' replies, not votes over an item's candidates.
+        result["pluralism"] = _strengths(tally)
     return result
 
 
@@ -224,6 +227,13 @@ def _pluralism(tally) -> dict:
                 }
             )
         pluralism["consensus"] = _consensus(tally, votes, seen, present)
+    return pluralism | _strengths(tally)
+
+
+def _strengths(tally) -> dict:
+    """Bradley–Terry strengths of the sources (candidates' models, or a conversation
+    campaign's endpoints) per audience, and Kendall's τ between audiences' orderings."""
+    pluralism: dict = {}
     strengths = {}
     for a, audience in enumerate(tally.audiences):
         counts = {

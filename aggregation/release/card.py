@@ -24,6 +24,7 @@ TASK_TAGS = {
     "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
     "demonstration": ["sft", "demonstrations"],
     "qa": ["question-answering"],
+    "conversation": ["conversational", "preference", "rlhf", "dpo", "sft"],
 }
 
 
@@ -365,7 +366,10 @@ def render(
         "- `attr_<name>`: the participant's self-reported attribute; null where the "
         f"combination of their attribute values is shared by fewer than "
         f"{job.option('min_cell_size')} participants, and always in dyadic audiences.",
-        *[dataset.card_columns(conversational) for dataset in datasets.DATASETS],
+        *[
+            dataset.card_columns(conversational)
+            for dataset in datasets.card_datasets(campaign.item_kind)
+        ],
         "",
         "## Consent and licence",
         "",

@@ -15,6 +15,10 @@ from them (pairs, votes, ratings), each computed once, when first asked for.
 from __future__ import annotations
 
 from aggregation.release.datasets import (
+    conversation_preferences,
+    conversation_ratings,
+    conversation_sft,
+    conversation_trees,
     demonstrations,
     kto,
     preferences,
@@ -23,7 +27,16 @@ from aggregation.release.datasets import (
 )
 from aggregation.release.datasets.base import Dataset, Part
 
-__all__ = ["BY_NAME", "DATASETS", "NAMES", "Dataset", "Part", "for_item_kind", "names_for"]
+__all__ = [
+    "BY_NAME",
+    "DATASETS",
+    "NAMES",
+    "Dataset",
+    "Part",
+    "card_datasets",
+    "for_item_kind",
+    "names_for",
+]
 
 DATASETS: tuple[Dataset, ...] = (
     preferences.DATASET,
@@ -31,6 +44,10 @@ DATASETS: tuple[Dataset, ...] = (
     kto.DATASET,
     demonstrations.DATASET,
     qa.DATASET,
+    conversation_preferences.DATASET,
+    conversation_sft.DATASET,
+    conversation_ratings.DATASET,
+    conversation_trees.DATASET,
 )
 BY_NAME = {dataset.name: dataset for dataset in DATASETS}
 NAMES = tuple(BY_NAME)
@@ -43,3 +60,10 @@ def for_item_kind(item_kind: str) -> tuple[Dataset, ...]:
 def names_for(item_kind: str) -> tuple[str, ...]:
     """The datasets an export of a campaign of ``item_kind`` may ask for, in file order."""
     return tuple(dataset.name for dataset in for_item_kind(item_kind))
+
+
+def card_datasets(item_kind: str) -> tuple[Dataset, ...]:
+    """The datasets whose columns a card of an ``item_kind`` campaign describes: every
+    dataset of the same card group (items' datasets are described together)."""
+    groups = {dataset.card_group for dataset in for_item_kind(item_kind)} or {"items"}
+    return tuple(dataset for dataset in DATASETS if dataset.card_group in groups)

@@ -27,6 +27,9 @@ class Part:
     people: tables.PeopleColumns
     preference_format: str
     midpoint: float | None  # of the rating scale; None without one
+    # Conversation campaigns: the audience's judged turns of the chunk's conversations
+    # (`selectors.TURN_COLUMNS`, in item, participant and turn order); None otherwise.
+    turns: pa.Table | None = None
 
     @functools.cached_property
     def pairs(self) -> tables.Pairs:
@@ -63,3 +66,8 @@ class Dataset:
     card_columns: Callable[[bool], str]  # the card's "Columns" entry (conversational?)
     count: Callable[[Part, Tally], None] = _counts_nothing
     openai: Callable[[dict], dict | None] | None = None  # a row as an OpenAI record
+    # A JSONL file always, its lines made from rows by this (nested records that Parquet
+    # holds as JSON text, such as conversation trees); None: JSONL only when asked for.
+    jsonl_record: Callable[[dict], dict] | None = None
+    # The card describes the columns of the datasets of one group together.
+    card_group: str = "items"
