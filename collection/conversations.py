@@ -23,14 +23,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from collection import services
-from collection.conversation_models import (
+from collection.kinds import conversation as conversation_kind
+from collection.models import Assignment, Campaign, Participant, Response, Slot
+from collection.models.conversations import (
     MAX_MESSAGE_CHARS,
     Conversation,
     ConversationSettings,
     Turn,
 )
-from collection.kinds import conversation as conversation_kind
-from collection.models import Assignment, Campaign, Participant, Response, Slot
 from collection.payloads import MAX_SHORT_CHARS, PayloadError, text_field
 
 # The one lock order (see `collection.services`): the participant's lock comes first.
@@ -253,6 +253,10 @@ def conversation_close(
         if setup is not None and turns >= setup.turn_limit:
             ended_by = Conversation.EndedBy.TURN_LIMIT
         _keep_lease(conversation, now)
+        # Closed first, in this transaction: the engine takes a conversation's response
+        # only from a closed conversation (`services.responses._check_submittable`).
+        conversation.status = Conversation.Status.CLOSED
+        conversation.save(update_fields=["status"])
         submitted = services.response_submit(
             participant=participant,
             assignment_id=conversation.assignment_id,

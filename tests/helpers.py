@@ -18,10 +18,13 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from collection import conversations as conversation_writes
 from collection import imports, payloads, services
 from collection import services as collection_services
 from collection.models import Audience, Campaign, Item, Response
 from endpoints import services as endpoint_services
+from endpoints.conversations import services as conversation_services
+from endpoints.models import ModelEndpoint
 from endpoints.standin import StandinServer
 from tests.factories import (
     AudienceFactory,
@@ -84,6 +87,7 @@ def respond(person, campaign, audience, items, choose, *, days_ago: int = 0) -> 
                 item_payload=item.payload,
                 preference_format=campaign.preference_format,
                 rating_scale=campaign.rating_scale,
+                rubric=campaign.rubric_names,
             ),
             time_on_task_ms=1500,
             idempotency_key=uuid.uuid4(),
@@ -269,8 +273,6 @@ def conversation_campaign(
     ``audience`` (a new mass one by default) with ``k``, answered by ``endpoints``
     stand-in endpoints ("model-0", "model-1"..., the owner's own if made already);
     returns (campaign, audience, endpoints)."""
-    from endpoints.conversations import services as conversation_services
-
     campaign = CampaignFactory(owners=[owner], item_kind=Campaign.ItemKind.CONVERSATION, **fields)
     audience = audience or AudienceFactory(slug=f"everyone-{campaign.slug}")
     collection_services.campaign_set_target(campaign=campaign, audience=audience, overlap_k=k)
@@ -279,8 +281,6 @@ def conversation_campaign(
         for n in range(seeds)
     ]
     collection_services.items_create(campaign=campaign, rows=rows)
-    from endpoints.models import ModelEndpoint
-
     made = [
         ModelEndpoint.objects.filter(
             owner=owner, name=f"model-{n}", base_url=server.base_url
@@ -306,9 +306,6 @@ def converse(participant, campaign, *, turns: int = 1, rating: int | None = 4, p
     """Run a conversation through the services: ``turns`` messages, each judged by
     ``pick(shown_ids)`` (default: the first shown), then closed with ``rating`` (None: left
     open). Returns the conversation."""
-    from collection import conversations as conversation_writes
-    from endpoints.conversations import services as conversation_services
-
     conversation = conversation_services.conversation_begin(
         participant=participant, campaign=campaign
     )

@@ -5,5 +5,5 @@ two to four endpoints at once and streaming what they send; the campaign's calls
 flight), `selectors`, `services` (settings, starting, asking for a turn), `forms`,
 `views` and `urls` (the annotator's chat, their conversations, the researcher's page).
 The data and the writes that touch the engine are collection's
-(`collection/conversation_models.py`, `collection/conversations.py`).
+(`collection/models/conversations.py`, `collection/conversations.py`).
 """

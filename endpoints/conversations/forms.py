@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from collection.conversation_models import MAX_REPLIES, MAX_TURN_LIMIT, MIN_REPLIES
 from collection.models import Campaign
+from collection.models.conversations import MAX_REPLIES, MAX_TURN_LIMIT, MIN_REPLIES
 
 
 class SettingsForm(forms.Form):

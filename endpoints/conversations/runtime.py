@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 
 from django.db import connection
 
-from collection.conversation_models import MAX_REPLY_CHARS
+from collection.models.conversations import MAX_REPLY_CHARS
 from endpoints import client
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ def failure_sentence(error_message: str) -> str:
         return "The model answered with an error."
     if error_message.startswith("Could not connect"):
         return "The model could not be reached."
+    if "removed" in error_message:
+        return "The model is no longer available."
     if "empty reply" in error_message:
         return "The model sent an empty reply."
     return "The model's answer could not be read."

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import Counter
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from collection.conversation_models import Conversation, ConversationSettings, Turn
-from collection.models import Assignment, Campaign, Item, Participant
+from collection.models import Assignment, Campaign, Item, Participant, Slot
+from collection.models.conversations import Conversation, ConversationSettings, Turn
 from collection.permissions import conversations_visible_to
 from endpoints.conversations.pairing import Pair, pair_key
 from endpoints.models import ModelEndpoint
@@ -40,8 +41,9 @@ def conversation_history(*, conversation: Conversation) -> list[dict]:
 
 def conversation_open_for(*, participant: Participant, campaign: Campaign) -> Conversation | None:
     """The participant's conversation in progress in this campaign: open, not withdrawn,
-    its lease not given up (it may have run out; continuing renews it if it can)."""
-    return (
+    its lease not given up (it may have run out; continuing renews it if it can). One
+    whose lease ran out and whose seed went to someone else cannot go on: None."""
+    conversation = (
         Conversation.objects.select_related("item", "campaign", "assignment")
         .filter(
             participant=participant,
@@ -53,6 +55,15 @@ def conversation_open_for(*, participant: Participant, campaign: Campaign) -> Co
         .order_by("-created_at", "-id")
         .first()
     )
+    if conversation is None:
+        return None
+    lease = conversation.assignment
+    lost = (
+        lease.expires_at <= timezone.now()
+        and lease.slot_id is not None
+        and not Slot.objects.filter(pk=lease.slot_id, holder=lease, filled=False).exists()
+    )
+    return None if lost else conversation
 
 
 def conversations_closed_count(*, participant: Participant, campaign: Campaign) -> int:

@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from collection import conversations as conversation_writes
 from collection import services as collection_services
-from collection.conversation_models import (
+from collection.models import Campaign, Participant
+from collection.models.conversations import (
     MAX_MESSAGE_CHARS,
     MAX_REPLIES,
     MAX_TURN_LIMIT,
@@ -36,7 +37,6 @@ from collection.conversation_models import (
     Conversation,
     ConversationSettings,
 )
-from collection.models import Campaign, Participant
 from collection.payloads import PayloadError, text_field
 from collection.services import Conflict, ServiceError
 from endpoints.conversations import pairing, runtime, selectors
@@ -271,6 +271,13 @@ def _run(conversation: Conversation, setup: ConversationSettings, draft: dict, *
         )
     by_id = {reply["id"]: reply for reply in replies}
     yield {"event": "start", "replies": sorted(position[r["id"]] for r in ask), "retry": retry}
+    for reply in ask:
+        if reply["id"] not in prompts:  # its endpoint was removed
+            yield {
+                "event": "failed",
+                "position": position[reply["id"]],
+                "message": "The model is no longer available.",
+            }
     try:
         gate = runtime.calls_take(
             campaign_id=setup.campaign_id, count=len(calls), limit=setup.max_calls_in_flight

@@ -25,9 +25,9 @@ from django.views.decorators.http import require_POST
 from collection import conversations as conversation_writes
 from collection import selectors as collection_selectors
 from collection import services as collection_services
-from collection.conversation_models import MAX_MESSAGE_CHARS, Conversation
 from collection.kinds.conversation import closing_scale
 from collection.models import Campaign, Participant
+from collection.models.conversations import MAX_MESSAGE_CHARS, Conversation
 from collection.permissions import campaigns_managed_by, campaigns_open_to, is_researcher
 from collection.services import ServiceError
 from endpoints.conversations import runtime, selectors, services

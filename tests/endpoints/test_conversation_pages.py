@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
-from collection.models import Audience, Campaign, Conversation, Turn
+from collection.models import Audience, Campaign, Conversation, Response, Slot, Turn
 from tests.factories import AudienceFactory, UserFactory, make_researcher, ready_participant
-from tests.helpers import STANDIN_KEY, conversation_campaign
+from tests.helpers import STANDIN_KEY, conversation_campaign, converse
 
 pytestmark = pytest.mark.django_db
 
@@ -309,3 +311,43 @@ def test_the_researcher_sets_endpoints_and_limits_on_the_campaign_page(researche
     assert setup.endpoint_ids == sorted(e.pk for e in endpoints[:2])
     # Not a researcher of this campaign: 404.
     assert client_for(make_researcher()).get(url).status_code == 404
+
+
+def test_a_conversation_cannot_be_answered_around_its_page(researcher, standin):
+    """The API's and the plain annotate form's submit would fill the seed's slot with a
+    bare rating; both are refused, so k counts only real conversations."""
+    campaign, audience, _ = conversation_campaign(researcher, standin)
+    person = ready_participant(audience=audience, campaign=campaign)
+    api = APIClient()
+    api.force_authenticate(person.user)
+    lease = api.post(f"/api/v1/campaigns/{campaign.slug}/next/")
+    assert lease.status_code == 200, lease.content
+    assignment = lease.json()["assignment"]
+    body = {"payload": {"rating": 5}, "time_on_task_ms": 800, "idempotency_key": str(uuid.uuid4())}
+    refused = api.post(f"/api/v1/assignments/{assignment}/submit/", body, format="json")
+    assert refused.status_code == 409, refused.content
+    assert "turn by turn" in refused.content.decode()
+    browser = client_for(person.user)
+    plain = browser.post(
+        f"/campaigns/{campaign.slug}/submit/",
+        {"assignment": assignment, "rating": "5", "idempotency_key": str(uuid.uuid4())},
+    )
+    assert plain.status_code == 409
+    assert not Response.objects.exists()
+    assert not Slot.objects.filter(campaign=campaign, filled=True).exists()
+    # The chat page takes the same lease on and the conversation goes on as usual.
+    browser.post(chat(campaign) + "start/")
+    assert Conversation.objects.get(participant=person).assignment_id == assignment
+
+
+def test_the_admin_shows_a_conversation_read_only_with_its_turns(researcher, standin):
+    campaign, audience, _ = conversation_campaign(researcher, standin)
+    person = ready_participant(audience=audience, campaign=campaign)
+    conversation = converse(person, campaign, turns=2)
+    admin = client_for(UserFactory(is_staff=True, is_superuser=True))
+    page = admin.get(f"/admin/collection/conversation/{conversation.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Message 0" in body and "Message 1" in body and STANDIN_KEY not in body
+    assert 'name="_save"' not in body  # looked at, not edited
+    assert admin.get("/admin/collection/conversation/add/").status_code == 403

@@ -9,20 +9,25 @@ the token budget pausing the campaign; replies cut at their size bound.
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections import Counter
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from collection import conversations as conversation_writes
 from collection import services as collection_services
-from collection.models import Campaign, Conversation, Response, Slot, Turn
-from endpoints.conversations import pairing, runtime
+from collection.models import Assignment, Campaign, Conversation, Response, Slot, Turn
+from endpoints.conversations import pairing, runtime, selectors
 from endpoints.conversations import services as conversation_services
 from endpoints.models import ModelEndpoint
-from tests.factories import ready_participant
-from tests.helpers import conversation_campaign, converse, events_of
+from tests.factories import make_researcher, ready_participant
+from tests.helpers import conversation_campaign, converse, events_of, make_endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -392,9 +397,6 @@ def test_withdrawing_from_the_campaign_withdraws_its_conversations(researcher, s
 
 
 def test_settings_take_only_ones_own_endpoints_and_coherent_numbers(researcher, standin):
-    from tests.factories import make_researcher
-    from tests.helpers import make_endpoint
-
     campaign, _, endpoints = conversation_campaign(researcher, standin)
     theirs = make_endpoint(make_researcher(), standin, "theirs")
     cases = [
@@ -439,3 +441,71 @@ def test_calls_in_flight_are_limited_across_connections(transactional_db):
     release.set()
     thread.join(10)
     runtime.calls_take(campaign_id=991, count=2, limit=2, wait_s=2).release()
+
+
+def test_the_readmes_seed_lines_import_as_documented(researcher, standin):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Conversation and arena campaigns")[1].split("\n## ")[0]
+    (block,) = re.findall(r"```jsonl\n(.*?)```", section, flags=re.DOTALL)
+    campaign, audience, _ = conversation_campaign(
+        researcher, standin, seed_rows=[json.loads(line) for line in block.strip().splitlines()]
+    )
+    seeds = {item.external_id: item for item in campaign.items.all()}
+    assert seeds["s1"].payload == {"opening": "given"}
+    assert seeds["free-1"].payload == {"opening": "free"}
+    person = ready_participant(audience=audience, campaign=campaign)
+    # The second seed's system prompt and persona reach the models as one system message.
+    for _ in range(3):
+        conversation = begin(person, campaign)
+        if conversation.item.external_id == "s2":
+            break
+        conversation_writes.conversation_skip(participant=person, conversation_id=conversation.pk)
+    ask(person, conversation, "Start")
+    assert standin.requests[-1]["messages"][0] == {
+        "role": "system",
+        "content": "You are a careful, practical assistant.\n\n"
+        "Persona: You cook for a family of five on a tight budget.",
+    }
+
+
+def test_a_conversation_left_too_long_gives_way_once_its_seed_goes_to_someone_else(
+    researcher, standin
+):
+    campaign, audience, _ = conversation_campaign(researcher, standin, seeds=1, k=1)
+    person, other = (ready_participant(audience=audience, campaign=campaign) for _ in range(2))
+    left = converse(person, campaign, turns=1, rating=None)
+    past = timezone.now() - timedelta(minutes=1)
+
+    def expire():
+        Assignment.objects.filter(pk=left.assignment_id).update(expires_at=past)
+        Slot.objects.filter(holder_id=left.assignment_id).update(lease_expires_at=past)
+
+    # The lease ran out but nobody took the seed: still theirs, and asking renews it.
+    expire()
+    assert selectors.conversation_open_for(participant=person, campaign=campaign) == left
+    assert ask(person, left)[-1]["event"] == "done"
+    assert Assignment.objects.get(pk=left.assignment_id).expires_at > timezone.now()
+    # Ran out again, and the seed went to someone else: it cannot go on.
+    expire()
+    assert begin(other, campaign).item_id == left.item_id
+    assert selectors.conversation_open_for(participant=person, campaign=campaign) is None
+    assert ask(person, left)[0]["event"] == "error"
+    gone = conversation_services.conversation_begin(participant=person, campaign=campaign)
+    assert isinstance(gone, collection_services.NoItem)
+
+
+def test_asking_again_after_an_endpoint_is_removed_says_so_and_keeps_the_others(
+    researcher, standin
+):
+    campaign, audience, endpoints = conversation_campaign(researcher, standin, endpoints=3)
+    standin.set_behaviour("model-2", status=500)
+    person = ready_participant(audience=audience, campaign=campaign)
+    conversation = begin(person, campaign)
+    ask(person, conversation)
+    endpoints[2].delete()
+    conversation.refresh_from_db()
+    again = ask(person, conversation, retry=True)
+    assert [e["message"] for e in again if e["event"] == "failed"] == [
+        "The model is no longer available."
+    ]
+    assert again[-1]["can_judge"] and again[-1]["arrived"] == 2

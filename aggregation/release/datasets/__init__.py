@@ -23,6 +23,8 @@ from aggregation.release.datasets import (
     kto,
     preferences,
     qa,
+    rating_kto,
+    rating_targets,
     votes,
 )
 from aggregation.release.datasets.base import Dataset, Part
@@ -33,7 +35,6 @@ __all__ = [
     "NAMES",
     "Dataset",
     "Part",
-    "card_datasets",
     "for_item_kind",
     "names_for",
 ]
@@ -44,6 +45,8 @@ DATASETS: tuple[Dataset, ...] = (
     kto.DATASET,
     demonstrations.DATASET,
     qa.DATASET,
+    rating_kto.DATASET,
+    rating_targets.DATASET,
     conversation_preferences.DATASET,
     conversation_sft.DATASET,
     conversation_ratings.DATASET,
@@ -60,10 +63,3 @@ def for_item_kind(item_kind: str) -> tuple[Dataset, ...]:
 def names_for(item_kind: str) -> tuple[str, ...]:
     """The datasets an export of a campaign of ``item_kind`` may ask for, in file order."""
     return tuple(dataset.name for dataset in for_item_kind(item_kind))
-
-
-def card_datasets(item_kind: str) -> tuple[Dataset, ...]:
-    """The datasets whose columns a card of an ``item_kind`` campaign describes: every
-    dataset of the same card group (items' datasets are described together)."""
-    groups = {dataset.card_group for dataset in for_item_kind(item_kind)} or {"items"}
-    return tuple(dataset for dataset in DATASETS if dataset.card_group in groups)

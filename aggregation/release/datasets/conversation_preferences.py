@@ -106,5 +106,4 @@ DATASET = Dataset(
     card_columns=_card_columns,
     count=_count,
     openai=openai.preference_record,
-    card_group="conversations",
 )

@@ -65,5 +65,4 @@ DATASET = Dataset(
         "below and null at it, for KTO (with `messages` minus its last message as the "
         "prompt)."
     ),
-    card_group="conversations",
 )

@@ -66,5 +66,4 @@ DATASET = Dataset(
     ),
     count=_count,
     openai=openai.demonstration_record,
-    card_group="conversations",
 )

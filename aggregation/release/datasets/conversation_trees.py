@@ -144,5 +144,4 @@ DATASET = Dataset(
         "In Parquet `prompt` is JSON text; in the JSONL file, the nested object."
     ),
     jsonl_record=jsonl_record,
-    card_group="conversations",
 )
