@@ -85,7 +85,7 @@ class InvitationAdmin(admin.ModelAdmin):
 class CampaignAudienceInline(admin.TabularInline):
     model = CampaignAudience
     extra = 1
-    fields = ["audience", "overlap_k", "stratum_reserve_share"]
+    fields = ["audience", "overlap_k", "quota_release_at"]
 
 
 @admin.register(Campaign)
