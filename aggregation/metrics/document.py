@@ -218,6 +218,9 @@ def metrics_document(
             _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
         if "pluralism" in parts:
             result["pluralism"] = {"divergence": _rating_divergence(tally)}
+    elif tally.item_kind == "conversation" and "pluralism" in parts:
+        # Judged turns are pairs of endpoints' replies, not votes over an item's candidates.
+        result["pluralism"] = _strengths(tally, seed=seed)
     return result
 
 
@@ -342,6 +345,13 @@ def _pluralism(tally, *, seed: int) -> dict:
                 }
             )
         pluralism["consensus"] = _consensus(tally, votes, seen, present)
+    return pluralism | _strengths(tally, seed=seed)
+
+
+def _strengths(tally, *, seed: int) -> dict:
+    """Bradley–Terry strengths of the sources (candidates' models, or a conversation
+    campaign's endpoints) per audience, and Kendall's τ between audiences' orderings."""
+    pluralism: dict = {}
     strengths, intervals, support = {}, {}, {}
     for a, audience in enumerate(tally.audiences):
         counts = {

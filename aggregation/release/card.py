@@ -24,6 +24,7 @@ TASK_TAGS = {
     "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
     "demonstration": ["sft", "demonstrations"],
     "qa": ["question-answering"],
+    "conversation": ["conversational", "preference", "rlhf", "dpo", "sft"],
     "rating": ["rating", "kto", "reward-modeling"],
 }
 
