@@ -248,3 +248,8 @@ def celery_worker(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def error_fields(body: dict) -> set[str]:
+    """Every field an API error body names (the one shape, `collection.apis.errors`)."""
+    return {entry["field"] for entry in body.get("errors") or [body] if "field" in entry}
