@@ -24,6 +24,7 @@ TASK_TAGS = {
     "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
     "demonstration": ["sft", "demonstrations"],
     "qa": ["question-answering"],
+    "rating": ["rating", "kto", "reward-modeling"],
 }
 
 
@@ -167,17 +168,8 @@ def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: in
             )
         elif weights["note"]:
             lines.append(f"- Weights are all 1: {_inline(weights['note'])}.")
-    agreement = report.get("agreement") or {}
-    for kind, values in agreement.items():
-        alphas = ", ".join(
-            f"α ({key.removeprefix('alpha_')}) {_num(value)}"
-            for key, value in values.items()
-            if key.startswith("alpha_")
-        )
-        lines.append(
-            f"- Agreement on {kind}: {alphas}; raw agreement "
-            f"{_pct(values.get('percent_agreement'))} over {values.get('units', 0):,} items."
-        )
+    for judgement, values in (report.get("agreement") or {}).items():
+        lines.append(_agreement_line(judgement, values))
     if audience.kind == "dyadic":
         lines.append(
             "- A dyadic audience has one member, whose attribute values are never published: "
@@ -194,6 +186,43 @@ def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: in
             "given the same weight."
         )
     return [*lines, ""]
+
+
+# What one unit of agreement is, per judgement (α compares the values units were given).
+UNITS = {"choice": "items", "ranking": "ranked candidates", "ratings": "rated candidates"}
+
+
+def _agreement_line(judgement: str, values: dict) -> str:
+    """Krippendorff's α with its interval and what it rests on, or "too few overlapping
+    judgements" when fewer units than the release's minimum were judged twice."""
+    units = UNITS.get(judgement, "units")
+    pairable = values.get("pairable_units", 0)
+    support = (
+        f"{pairable:,} {units} judged at least twice "
+        f"({values.get('pairable_values', 0):,} judgements of them)"
+    )
+    minimum = values.get("min_pairable_units")
+    if values.get("too_few_overlapping_judgements", True):
+        return (
+            f"- Agreement on {_inline(judgement)}: too few overlapping judgements: "
+            f"{support}, fewer than the {minimum or 'minimum'} needed to report "
+            "Krippendorff's α."
+        )
+    alphas = []
+    for key, value in values.items():
+        if not key.startswith("alpha_") or key.endswith("_ci95"):
+            continue
+        text = f"α ({key.removeprefix('alpha_')}) {_num(value, 3)}"
+        interval = values.get(f"{key}_ci95")
+        if interval and None not in interval:
+            text += f" (95% CI {interval[0]:.3f} to {interval[1]:.3f})"
+        alphas.append(text)
+    rounds = values.get("bootstrap_rounds") or 0
+    return (
+        f"- Agreement on {_inline(judgement)}: {', '.join(alphas)}, over {support}; raw "
+        f"agreement {_pct(values.get('percent_agreement'))} of their pairs. Intervals: "
+        f"percentiles of {rounds:,} bootstrap resamples of the {units}."
+    )
 
 
 def _pluralism(metrics: dict) -> list[str]:
@@ -228,14 +257,24 @@ def _pluralism(metrics: dict) -> list[str]:
             )
         lines.append("")
     strengths = pluralism.get("bradley_terry") or {}
+    intervals = pluralism.get("bradley_terry_ci95") or {}
+    support = pluralism.get("bradley_terry_support") or {}
     if strengths:
-        lines.append("Bradley–Terry strengths of the candidates' sources, per audience:")
+        lines.append(
+            "Bradley–Terry log-strengths of the candidates' sources, per audience, with 95% "
+            "bootstrap intervals (percentiles over rounds of the decided pairs resampled, "
+            "as Chatbot Arena publishes them):"
+        )
         lines.append("")
         for slug, values in strengths.items():
             order = sorted(values, key=lambda source: -(values[source] or 0))
+            bounds = intervals.get(slug) or {}
+            rests = support.get(slug) or {}
             lines.append(
                 f"- {_code(slug)}: "
-                + " &gt; ".join(f"{_inline(s)} ({values[s]:+.2f})" for s in order)
+                + " &gt; ".join(_strength(s, values[s], bounds.get(s)) for s in order)
+                + f"; from {rests.get('decided_pairs', 0):,} decided pairs, "
+                f"{rests.get('bootstrap_rounds', 0)} rounds."
             )
         lines.append("")
     for entry in pluralism.get("kendall_tau", []):
@@ -255,6 +294,12 @@ def _pluralism(metrics: dict) -> list[str]:
             f"(candidate {_inline(best['candidate'])}, {best['consensus']:.2f})."
         )
     return [*lines, ""]
+
+
+def _strength(source: str, value: float, interval: list | None) -> str:
+    if interval and None not in interval:
+        return f"{_inline(source)} ({value:+.2f}, {interval[0]:+.2f} to {interval[1]:+.2f})"
+    return f"{_inline(source)} ({value:+.2f})"
 
 
 def render(
@@ -380,7 +425,14 @@ def render(
         "- `attr_<name>`: the participant's self-reported attribute; null where the "
         f"combination of their attribute values is shared by fewer than "
         f"{job.option('min_cell_size')} participants, and always in dyadic audiences.",
-        *[dataset.card_columns(conversational) for dataset in datasets.DATASETS],
+        *[
+            line
+            for dataset in datasets.for_item_kind(campaign.item_kind)
+            for line in [
+                dataset.card_columns(conversational),
+                *(dataset.card_notes(campaign, _inline) if dataset.card_notes else []),
+            ]
+        ],
         "",
         "## Consent and licence",
         "",

@@ -264,6 +264,8 @@ def _clean_options(options: dict | None) -> dict:
         "min_cell_size": (1, 1000),
         "attention_failures_allowed": (0, 1000),
         "batch_rows": (100, 1_000_000),
+        "seed": (0, 2**32 - 1),
+        "min_pairable_units": (1, 1_000_000),
     }
     for name, (low, high) in limits.items():
         value = options.get(name, clean[name])

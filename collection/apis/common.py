@@ -8,6 +8,8 @@ not see answer 404, as if they did not exist.
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -38,6 +40,8 @@ def exception_handler(exc, context):
             body["line"] = exc.line
         if exc.field:
             body["field"] = exc.field
+        if exc.rejected:
+            body["rejected"] = [dataclasses.asdict(row) for row in exc.rejected]
         return ApiResponse(body, status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, APIException | Http404 | PermissionDenied):

@@ -2,7 +2,8 @@
 
 Every 4xx body is ``{"detail": str, "code": str}``, with ``"field"`` (a dotted path
 such as ``formats.0`` or ``payload.candidates``) when one input is at fault and
-``"line"`` for a line of an imported file. When a request has several bad inputs,
+``"line"`` for a line of an imported file (and ``"rejected"``, an import's bad
+lines). When a request has several bad inputs,
 ``"errors"`` lists each one in the same shape, the first of them repeated at the top.
 DRF's own ``{"formats": {"0": ["..."]}}`` bodies are flattened into this shape.
 """
@@ -20,6 +21,11 @@ ERROR_SCHEMA = {
         "code": {"type": "string", "description": "A stable code, e.g. invalid, not_found."},
         "field": {"type": "string", "description": "The input at fault, as a dotted path."},
         "line": {"type": "integer", "description": "The line of an imported file."},
+        "rejected": {
+            "type": "array",
+            "description": "An import's rejected lines, each with its line and field.",
+            "items": {"type": "object"},
+        },
         "errors": {
             "type": "array",
             "description": "Every bad input, when there are several.",

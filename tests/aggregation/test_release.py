@@ -526,7 +526,7 @@ def test_a_build_failing_in_a_thread_fails_cleanly(
     elif where == "drawing":
         monkeypatch.setattr(plots, "coverage", broken)
     else:
-        monkeypatch.setattr(selectors, "_fetch_chunk", broken)
+        monkeypatch.setattr(selectors.judgements, "_fetch_chunk", broken)
     with django_capture_on_commit_callbacks(execute=True):
         job = jobs.export_job_create(campaign=preference_campaign, options={"batch_rows": 100})
     job.refresh_from_db()

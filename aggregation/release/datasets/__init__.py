@@ -19,6 +19,8 @@ from aggregation.release.datasets import (
     kto,
     preferences,
     qa,
+    rating_kto,
+    rating_targets,
     votes,
 )
 from aggregation.release.datasets.base import Dataset, Part
@@ -31,6 +33,8 @@ DATASETS: tuple[Dataset, ...] = (
     kto.DATASET,
     demonstrations.DATASET,
     qa.DATASET,
+    rating_kto.DATASET,
+    rating_targets.DATASET,
 )
 BY_NAME = {dataset.name: dataset for dataset in DATASETS}
 NAMES = tuple(BY_NAME)

@@ -30,11 +30,11 @@ def preference_table(
     columns["prompt"] = tables.prompt_column(
         items, pair_item, conversational=context.conversational
     )
-    columns["chosen"] = tables.reply_column(
-        items.candidate_texts, chosen, conversational=context.conversational
+    columns["chosen"] = tables.candidate_column(
+        items, chosen, conversational=context.conversational
     )
-    columns["rejected"] = tables.reply_column(
-        items.candidate_texts, rejected, conversational=context.conversational
+    columns["rejected"] = tables.candidate_column(
+        items, rejected, conversational=context.conversational
     )
     columns["tie"] = pa.array(pairs.tie, pa.bool_())
     columns["chosen_id"] = tables.dictionary_array(chosen, items.candidate_ids)
@@ -77,7 +77,8 @@ def _card_columns(conversational: bool) -> str:
             " in conversational form: `prompt` is a list of `{role, content}` messages "
             "(persona and situation as a system message, then the conversation, then the "
             "prompt as the user's turn unless the conversation already ends with one) and "
-            "`chosen`/`rejected` the one assistant reply"
+            "`chosen`/`rejected` the assistant's reply as a one-message list (all its turns, "
+            "assistant and user, when a candidate goes on past its first reply)"
             if conversational
             else " in standard form (plain text)"
         )
