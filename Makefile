@@ -21,8 +21,7 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py demo
-	$(BIN)/python manage.py record_alerts
+	$(BIN)/python manage.py demo --url http://$(HOST):$(PORT)/
 
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
