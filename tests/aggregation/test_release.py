@@ -184,7 +184,7 @@ def test_excluded_and_withdrawn_people_are_absent_and_no_username_leaves(
     assert counts["excluded_unconsented_participants"] == 1
     assert counts["excluded_failed_attention_participants"] == 1
     assert counts["withdrawn_since_previous"] == 1
-    assert "1 participants withdrew since the campaign began" in (folder / "README.md").read_text()
+    assert "1 participant withdrew since the campaign began" in (folder / "README.md").read_text()
 
     everything = b"".join(path.read_bytes() for path in folder.rglob("*") if path.is_file())
     for person in [*people["everyone"], *people["uk-adults"]]:
@@ -261,7 +261,7 @@ def test_pseudonyms_differ_between_releases_and_withdrawals_are_counted(
     release = Release.objects.get(job=second)
     assert release.withdrawn_since_previous == 1
     assert (
-        "1 participants withdrew since release v1"
+        "1 participant withdrew since release v1"
         in (release_dir(releases_root, second) / "README.md").read_text()
     )
 
