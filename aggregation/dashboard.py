@@ -61,6 +61,18 @@ class Stratum:
     target: float | None
     gap: float | None
     under: bool
+    # Under-coverage is judged once the audience has enough participants (alerts).
+    judged: bool = True
+
+    @property
+    def status_label(self) -> str:
+        if self.under:
+            return "under-covered"
+        if not self.count and self.target:
+            return "no participants yet"
+        if not self.judged:
+            return "too few to judge"
+        return "ok"
 
     @property
     def observed_percent(self) -> float | None:
@@ -207,6 +219,13 @@ class CampaignBoard:
     built_at: datetime
     progress_chart: charts.ChartSpec | None = None
     daily_chart: charts.ChartSpec | None = None
+    # Computed for this page (a small, stale campaign), not read from a stored snapshot.
+    snapshot_live: bool = False
+
+    @property
+    def snapshot_stale(self) -> bool:
+        """No metrics yet, or stored ones older than SNAPSHOT_MAX_AGE: a refresh is due."""
+        return self.snapshot_at is None or self.snapshot_at < self.built_at - SNAPSHOT_MAX_AGE
 
     def chart(self, name: str) -> charts.ChartSpec | None:
         found = [self.progress_chart, self.daily_chart]
@@ -302,6 +321,7 @@ def _attributes(audience: Audience, coverage: dict, limits: alerts.Thresholds) -
                 and alerts.is_under_covered(
                     row["observed_share"], row["target_share"], limits=limits
                 ),
+                judged=judged,
             )
             for row in rows
         ]
@@ -447,6 +467,7 @@ def _build(campaign: Campaign, *, staff: bool, now: datetime) -> CampaignBoard:
         snapshot_seconds=snapshot.seconds if snapshot else None,
         alerts=_alerts_for(campaign, snapshot, now),
         built_at=now,
+        snapshot_live=snapshot is not None and snapshot.pk is None,
     )
     _chart_specs(board)
     return board
