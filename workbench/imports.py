@@ -35,7 +35,11 @@ def _all_or_nothing(campaign, upload, file_format: str) -> dict:
         "errors": check.errors,
         "created": created,
         "preview": [
-            {"line": row["line"], "text": json.dumps(row["row"], ensure_ascii=False)[:300]}
+            # default=str: a Parquet row may hold bytes or dates, which JSON has no form for.
+            {
+                "line": row["line"],
+                "text": json.dumps(row["row"], ensure_ascii=False, default=str)[:300],
+            }
             for row in check.preview
         ],
     }

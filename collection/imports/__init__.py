@@ -7,7 +7,7 @@ gzipped text. Formats are documented in the README.
 - `store`: validation and COPY, all or nothing or keep-valid with a report.
 """
 
-from collection.imports.conversations import hh_rlhf_rows, hh_transcript, parse_hh_transcript
+from collection.imports.conversations import hh_transcript, parse_hh_transcript
 from collection.imports.errors import ImportFileError, Rejected, size_limit_message
 from collection.imports.native import csv_rows, native_rows
 from collection.imports.reading import MAX_LINE_BYTES, Capped
@@ -32,7 +32,6 @@ __all__ = [
     "Rejected",
     "_validated",
     "csv_rows",
-    "hh_rlhf_rows",
     "hh_transcript",
     "items_import",
     "items_insert",

@@ -13,12 +13,10 @@ stripped, and an empty reply stays an empty reply.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from collection import payloads
 from collection.imports.errors import ImportFileError, row_error
-from collection.imports.reading import Row, json_rows
 
 HUMAN, ASSISTANT = "\n\nHuman:", "\n\nAssistant:"
 MARKERS = {HUMAN: "user", ASSISTANT: "assistant"}
@@ -126,18 +124,8 @@ def conversation_item(
     }
 
 
-def hh_rlhf_rows(stream: IO[bytes]) -> Iterator[tuple[int, Row]]:
-    """HH-RLHF: {"chosen": transcript, "rejected": transcript} per line."""
-    for number, row in json_rows(stream):
-        if isinstance(row, dict):
-            try:
-                row = _hh_item(number, row)
-            except ImportFileError as error:
-                row = error
-        yield number, row
-
-
-def _hh_item(number: int, row: dict) -> dict:
+def hh_item(number: int, row: dict) -> dict:
+    """An item from an HH-RLHF line: {"chosen": transcript, "rejected": transcript}."""
     for key in ("chosen", "rejected"):
         if not isinstance(row.get(key), str) or not row[key].strip():
             raise ImportFileError("Must be a non-empty transcript string.", line=number, field=key)
@@ -270,18 +258,3 @@ def pair_item(number: int, row: dict, unit: str = "Line") -> dict:
         order_key=repr(conversations[0]),
         external_id=row.get("external_id") if row.get("external_id") is not None else row.get("id"),
     )
-
-
-def pair_rows_from_json(stream: IO[bytes]) -> Iterator[tuple[int, Row]]:
-    """JSONL of ``prompt``/``chosen``/``rejected`` rows."""
-    for number, row in json_rows(stream):
-        yield number, _pair_or_error(number, row, "Line")
-
-
-def _pair_or_error(number: int, row: Row, unit: str) -> Row:
-    if isinstance(row, ImportFileError):
-        return row
-    try:
-        return pair_item(number, row, unit)
-    except ImportFileError as error:
-        return error

@@ -46,7 +46,7 @@ def _native(number: int, row: dict, unit: str) -> dict:
 
 
 def _hh(number: int, row: dict, unit: str) -> dict:
-    return conversations._hh_item(number, row)
+    return conversations.hh_item(number, row)
 
 
 SHAPES: dict[str, Callable[[int, dict, str], dict]] = {
@@ -145,6 +145,6 @@ def rows_open(source: IO[bytes] | Path, file_format: str, *, limit: int) -> Open
 def _first_object(raw: bytes) -> dict:
     try:
         value = json.loads(raw.decode("utf-8-sig", "replace").strip().splitlines()[0])
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         return {}  # the import itself names the line and what is wrong with it
     return value if isinstance(value, dict) else {}

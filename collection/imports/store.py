@@ -139,14 +139,25 @@ def _copy_row(campaign, number, row, rules, seen, existing, unit, now) -> tuple:
                 unit=unit,
             )
         seen[external_id] = number
+    try:
+        # JSON lines always dump; Parquet and Arrow rows may hold values JSON has no
+        # form for (bytes, dates) deep inside a payload the validators pass on.
+        context, payload, expected = (
+            None if value is None else json.dumps(value)
+            for value in (clean["context"], clean["payload"], clean["expected"])
+        )
+    except (TypeError, ValueError) as error:
+        raise ImportFileError(
+            f"Holds a value JSON cannot store ({error}).", line=number, field="payload", unit=unit
+        ) from error
     return (
         campaign.pk,
         external_id,
         clean["prompt"],
-        None if clean["context"] is None else json.dumps(clean["context"]),
-        json.dumps(clean["payload"]),
+        context,
+        payload,
         clean["expected"] is not None,
-        None if clean["expected"] is None else json.dumps(clean["expected"]),
+        expected,
         now,
     )
 

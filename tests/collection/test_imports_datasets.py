@@ -369,10 +369,26 @@ def test_chosen_and_rejected_of_different_shapes_name_the_line_and_field(campaig
 # A re-annotation study in one command --------------------------------------------------
 
 
+def harmless_base_like() -> list[dict]:
+    """2,312 lines as in harmless-base/test.jsonl.gz, with its odd lines as the issue
+    counts them: 4 empty replies, 5 transcripts that part early, 4 with extra spaces."""
+    odd = [EMPTY_REPLY] * 2 + [EMPTY_REPLY_WITH_SPACE] * 2 + [DIVERGENT] * 5 + [EXTRA_SPACES] * 4
+    lines = [
+        {
+            "chosen": f"\n\nHuman: Question {n}?\n\nAssistant: A kind answer {n}.",
+            "rejected": f"\n\nHuman: Question {n}?\n\nAssistant: A rude answer {n}.",
+        }
+        for n in range(2_312 - len(odd))
+    ]
+    for n, line in enumerate(odd):
+        lines.insert(86 + n * 150, line)  # the first at line 87, where imports used to fail
+    return lines
+
+
 def test_a_reannotation_study_over_several_audiences_takes_one_command(owner, tmp_path):
     nurses, doctors = AudienceFactory(slug="nurses"), AudienceFactory(slug="doctors")
     path = tmp_path / "harmless-base-test.jsonl.gz"
-    path.write_bytes(gzip.compress(jsonl_bytes(*HH_LINES)))
+    path.write_bytes(gzip.compress(jsonl_bytes(*harmless_base_like())))
     out = io.StringIO()
     call_command(
         "reannotate",
@@ -390,10 +406,16 @@ def test_a_reannotation_study_over_several_audiences_takes_one_command(owner, tm
     )
     campaign = Campaign.objects.get(slug="hh-again")
     assert campaign.status == Campaign.Status.OPEN and list(campaign.owners.all()) == [owner]
-    assert campaign.items.count() == 5
-    assert Slot.objects.filter(item__campaign=campaign, audience=nurses).count() == 5 * 2
-    assert Slot.objects.filter(item__campaign=campaign, audience=doctors).count() == 5 * 3
+    assert campaign.items.count() == 2_312
+    assert Slot.objects.filter(item__campaign=campaign, audience=nurses).count() == 2_312 * 2
+    assert Slot.objects.filter(item__campaign=campaign, audience=doctors).count() == 2_312 * 3
+    assert "Imported 2312 items into hh-again (format hh-rlhf)." in out.getvalue()
     assert "Campaign hh-again is open, for nurses (k=2), doctors (k=3)." in out.getvalue()
+    assert (
+        campaign.items.filter(payload__candidates__0__text="").count()
+        + campaign.items.filter(payload__candidates__1__text="").count()
+        == 4
+    )
 
 
 def test_a_refused_reannotation_file_leaves_no_campaign(tmp_path):
@@ -417,3 +439,47 @@ def test_the_import_format_is_told_from_the_first_row(campaign):
     ):
         result = items_import(campaign=campaign, stream=io.BytesIO(content), file_format="auto")
         assert result.format == found
+
+
+def test_a_gzipped_file_is_capped_by_what_it_unpacks_to(owner, campaign, settings):
+    settings.IMPORT_MAX_BYTES = 10_000
+    content = gzip.compress(jsonl_bytes(*HH_LINES * 40))  # ~1 kB packed, ~40 kB unpacked
+    assert len(content) < settings.IMPORT_MAX_BYTES
+    answer = api_import(owner, campaign, content, "big.jsonl.gz", mode="keep_valid")
+    assert answer.status_code == 413 and "import limit" in answer.json()["detail"]
+    assert campaign.items.count() == 0
+
+
+def test_a_first_line_nested_too_deep_is_refused_naming_it(owner, campaign):
+    deep = b'{"prompt": ' + b"[" * 10_000 + b"]" * 10_000 + b"}\n"
+    answer = api_import(owner, campaign, gzip.compress(deep), "deep.jsonl.gz")
+    assert answer.status_code == 400 and answer.json()["line"] == 1
+    assert campaign.items.count() == 0
+
+
+def test_a_parquet_payload_holding_bytes_is_refused_naming_the_row(owner, campaign, tmp_path):
+    rows = [
+        {
+            "prompt": "Q",
+            "payload": {
+                "candidates": [
+                    {"text": "A", "generation": {"params": {"seed": b"\x00\x01"}}},
+                    {"text": "B", "generation": {"params": {"seed": b"\x02"}}},
+                ]
+            },
+        }
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "native.parquet")
+    answer = api_import(
+        owner, campaign, (tmp_path / "native.parquet").read_bytes(), "native.parquet"
+    )
+    assert answer.status_code == 400, answer.content
+    assert (answer.json()["line"], answer.json()["field"]) == (1, "payload")
+    assert campaign.items.count() == 0
+
+
+def test_identical_transcripts_import_as_two_equal_candidates(campaign):
+    same = {"chosen": ORDINARY["chosen"], "rejected": ORDINARY["chosen"]}
+    items_import(campaign=campaign, stream=io.BytesIO(jsonl_bytes(same)), file_format="hh-rlhf")
+    item = campaign.items.get()
+    assert [c["text"] for c in item.candidates] == ["Oui, with warm milk."] * 2
