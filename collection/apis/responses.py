@@ -78,6 +78,29 @@ class ResponseListApi(ListAPIView):
         return paginate(self, request, responses, ResponseOutputSerializer)
 
 
+class ResponseEditApi(APIView):
+    """PATCH: change your last answer in a campaign while the item is still yours (within
+    its lease; `collection.services.edits`)."""
+
+    class InputSerializer(serializers.Serializer):
+        payload = serializers.JSONField(help_text="The new answer, as at submission.")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ResponseOutputSerializer},
+        summary="Change your last answer (while the item is still yours)",
+    )
+    def patch(self, request, response_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        response = services.response_edit(
+            participant=participant_of(request),
+            response_id=response_id,
+            payload=data.validated_data["payload"],
+        )
+        return ApiResponse(ResponseOutputSerializer(response).data)
+
+
 class WithdrawalApi(APIView):
     class InputSerializer(serializers.Serializer):
         campaign = serializers.SlugField(
