@@ -41,6 +41,7 @@ class Behaviour:
     hang: bool = False
     variety: int | None = None  # only this many distinct replies (seed mod variety)
     words: int = 24
+    text: str | None = None  # reply exactly this (say, markup, to show it is escaped)
 
 
 def reply_text(*, model: str, messages: list, seed, temperature, variety: int | None, words: int):
@@ -173,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
             if behaviour.retry_after is not None:
                 headers["Retry-After"] = f"{behaviour.retry_after:g}"
             return self._error(behaviour.status, HTTPStatus(behaviour.status).phrase, headers)
-        text = reply_text(
+        text = behaviour.text or reply_text(
             model=model,
             messages=messages,
             seed=body.get("seed"),

@@ -23,6 +23,11 @@ urlpatterns = [
     path("campaigns/<slug:slug>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<slug:slug>/status/", campaigns.campaign_status, name="campaign_status"),
     path(
+        "campaigns/<slug:slug>/audiences/<slug:audience_slug>/release-quotas/",
+        campaigns.campaign_release_quotas,
+        name="campaign_release_quotas",
+    ),
+    path(
         "campaigns/<slug:slug>/duplicate/", campaigns.campaign_duplicate, name="campaign_duplicate"
     ),
     path("campaigns/<slug:slug>/import/", imports.item_import, name="item_import"),

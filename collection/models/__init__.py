@@ -10,11 +10,13 @@ and the migrations are unchanged:
 - ``campaigns``: Campaign, CampaignAudience, Consent;
 - ``items``: Item;
 - ``engine``: Slot, Assignment, Response;
-- ``tokens``: ApiToken.
+- ``tokens``: ApiToken;
+- ``conversations``: ConversationSettings, Conversation, Turn (issue #12).
 """
 
 from collection.models.audiences import Audience, Invitation, Membership, Participant, Withdrawal
 from collection.models.campaigns import Campaign, CampaignAudience, Consent
+from collection.models.conversations import Conversation, ConversationSettings, Turn
 from collection.models.engine import Assignment, Response, Slot
 from collection.models.items import Item
 from collection.models.tokens import ApiToken
@@ -26,11 +28,14 @@ __all__ = [
     "Campaign",
     "CampaignAudience",
     "Consent",
+    "Conversation",
+    "ConversationSettings",
     "Invitation",
     "Item",
     "Membership",
     "Participant",
     "Response",
     "Slot",
+    "Turn",
     "Withdrawal",
 ]

@@ -48,7 +48,7 @@ def test_stale_metrics_of_a_large_campaign_say_their_age_and_queue_one_refresh(
     MetricsSnapshot.objects.filter(pk=snapshot.pk).update(
         computed_at=timezone.now() - timedelta(hours=2)
     )
-    monkeypatch.setattr(dashboard, "INLINE_LIMIT", 0)  # "large": not computed on view
+    monkeypatch.setattr(dashboard.build, "INLINE_LIMIT", 0)  # "large": not computed on view
     settings.CELERY_BROKER_URL = "redis://broker.invalid:6379/0"
     queued = []
     monkeypatch.setattr(tasks.coverage_alerts_record_campaign, "delay", queued.append)
@@ -80,7 +80,7 @@ def test_without_a_broker_a_page_queues_nothing_and_says_how_old_the_numbers_are
     MetricsSnapshot.objects.filter(campaign=campaign).update(
         computed_at=timezone.now() - timedelta(minutes=30)
     )
-    monkeypatch.setattr(dashboard, "INLINE_LIMIT", 0)
+    monkeypatch.setattr(dashboard.build, "INLINE_LIMIT", 0)
     settings.CELERY_BROKER_URL = ""
     queued = []
     monkeypatch.setattr(tasks.coverage_alerts_record_campaign, "delay", queued.append)

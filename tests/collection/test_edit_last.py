@@ -72,7 +72,9 @@ def test_the_api_changes_the_last_answer_and_only_while_it_is_still_theirs(world
 
     stranger = ready_participant(audience=campaign.audiences.get(), campaign=campaign)
     api.force_authenticate(stranger.user)
-    theirs = api.patch(f"/api/v1/responses/{first.pk}/", {"payload": {"choice": "b"}}, format="json")
+    theirs = api.patch(
+        f"/api/v1/responses/{first.pk}/", {"payload": {"choice": "b"}}, format="json"
+    )
     assert theirs.status_code == 404
 
 
