@@ -211,9 +211,52 @@ def metrics_document(
             _agreement_metrics(tally, result, seed=seed, min_pairable_units=min_pairable_units)
         if "pluralism" in parts:
             result["pluralism"] = _pluralism(tally, seed=seed)
-    elif tally.item_kind == "rating" and "agreement" in parts:
-        _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
+    elif tally.item_kind == "rating":
+        if "agreement" in parts:
+            _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
+        if "pluralism" in parts:
+            result["pluralism"] = {"divergence": _rating_divergence(tally)}
     return result
+
+
+def _rating_divergence(tally) -> list[dict]:
+    """Single-response ratings: per rubric attribute and pair of audiences, the
+    Jensen–Shannon divergence between their distributions of scores for the same
+    response (Lin 1991; `jensen_shannon`), averaged over the items both rated, with
+    how many that is and the most divergent items."""
+    entries: list[dict] = []
+    if tally.ratings is None:
+        return entries
+    slug = [audience.slug for audience in tally.audiences]
+    for k, name in enumerate(tally.rubric[: tally.ratings.shape[2]]):
+        counts = tally.ratings[:, :, k, :].astype(np.float64)  # audiences × items × values
+        seen = counts.sum(axis=2)
+        for a, b in combinations(range(len(tally.audiences)), 2):
+            shared = np.flatnonzero((seen[a] > 0) & (seen[b] > 0))
+            if not len(shared):
+                continue
+            jsd = jensen_shannon(
+                counts[a, shared] / seen[a, shared, None], counts[b, shared] / seen[b, shared, None]
+            )
+            top = np.argsort(-jsd, kind="stable")[:TOP_ITEMS]
+            entries.append(
+                {
+                    "attribute": name,
+                    "audience_a": slug[a],
+                    "audience_b": slug[b],
+                    "shared_items": len(shared),
+                    "mean_jsd": _number(jsd.mean()),
+                    "most_divergent_items": [
+                        {
+                            "item_id": int(tally.item_ids[shared[i]]),
+                            "external_id": tally.external_id(int(shared[i])),
+                            "jsd": _number(jsd[i]),
+                        }
+                        for i in top
+                    ],
+                }
+            )
+    return entries
 
 
 # Which stream of the seed each statistic draws from (with the audience's id; a rubric

@@ -236,9 +236,11 @@ def _pluralism(metrics: dict) -> list[str]:
     )
     if divergence:
         top = divergence[0]
+        # Rating campaigns compare score distributions per rubric attribute.
+        on = f" on {_code(top['attribute'])}" if "attribute" in top else ""
         lines.append(
-            f"Audiences {_code(top['audience_a'])} and {_code(top['audience_b'])} vote most "
-            "differently: "
+            f"Audiences {_code(top['audience_a'])} and {_code(top['audience_b'])} "
+            f"{'score' if on else 'vote'} most differently{on}: "
             f"a mean Jensen–Shannon divergence of {top['mean_jsd']:.3f} bits over "
             f"{top['shared_items']:,} shared items (0 = alike, 1 = opposite)."
         )
@@ -250,8 +252,11 @@ def _pluralism(metrics: dict) -> list[str]:
                 f"{_inline(item['external_id'] or item['item_id'])} ({item['jsd']:.2f})"
                 for item in entry["most_divergent_items"][:3]
             )
+            attribute = (
+                f" on {_code(entry['attribute'], cell=True)}" if "attribute" in entry else ""
+            )
             lines.append(
-                f"| {_inline(entry['audience_a'])} / {_inline(entry['audience_b'])} "
+                f"| {_inline(entry['audience_a'])} / {_inline(entry['audience_b'])}{attribute} "
                 f"| {entry['shared_items']:,} "
                 f"| {entry['mean_jsd']:.3f} | {items} |"
             )

@@ -1,5 +1,5 @@
-"""The demo's five campaigns and their items (preferences as choices, rankings and
-ratings; demonstrations; QA)."""
+"""The demo's six campaigns and their items (preferences as choices, rankings and
+per-reply ratings; demonstrations; QA; single-response ratings on a rubric)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 
 from collection import services
 from collection.demo.content import ASKS, CORES, QA_QUESTIONS, STYLES, TOPICS, WARD_SITUATIONS
+from collection.demo.rating import rating_campaign
 from collection.models import Campaign
 
 
@@ -111,8 +112,8 @@ def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]
     campaigns["ranking"] = ranking
 
     ratings = services.campaign_create(
-        slug="reply-ratings",
-        name="Rate each reply from 1 to 5",
+        slug="reply-pair-ratings",
+        name="Two replies: rate each from 1 to 5",
         item_kind="preference",
         owners=[researcher],
         preference_format="rating",
@@ -204,6 +205,7 @@ def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]
         ],
     )
     campaigns["qa"] = qa
+    campaigns["rating"] = rating_campaign(researcher, everyone, public, nurses)
     for campaign in campaigns.values():
         services.campaign_set_status(campaign=campaign, status=Campaign.Status.OPEN)
     return campaigns

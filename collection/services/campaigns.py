@@ -87,18 +87,24 @@ def campaign_update(
 ) -> Campaign:
     """Change a campaign's settings (not its kind or slug), checked as on creation, and
     the k of the ``targets`` given, in one transaction."""
-    rubric_before = list(campaign.rating_rubric or [])
+    rubric_before, scale_before = list(campaign.rating_rubric or []), campaign.rating_scale
     for name, value in fields.items():
         setattr(campaign, name, value)
     _check_rubric(campaign)
-    if (
-        payloads.validate_rubric(campaign.rating_rubric) != payloads.validate_rubric(rubric_before)
-        and campaign.responses.exists()
-    ):
-        # Scores already given name the old attributes; a release could not read both.
+    rubric_changed = payloads.validate_rubric(campaign.rating_rubric) != payloads.validate_rubric(
+        rubric_before
+    )
+    scale_changed = (
+        campaign.item_kind == Campaign.ItemKind.RATING and campaign.rating_scale != scale_before
+    )
+    if (rubric_changed or scale_changed) and campaign.responses.exists():
+        # Scores already given name the old attributes, on the old scale; a release
+        # could not read both.
+        what, field = ("rubric", "rating_rubric") if rubric_changed else ("scale", "rating_min")
         raise Conflict(
-            "The rubric cannot change once participants have rated; duplicate the campaign.",
-            field="rating_rubric",
+            f"The rating {what} cannot change once participants have rated; duplicate the "
+            "campaign.",
+            field=field,
         )
     try:
         campaign.full_clean(exclude=["owners", "slug"])

@@ -126,6 +126,10 @@ def test_prolific_entrant_consents_screens_works_and_returns_with_the_completion
 
     annotate = client.get(reverse("annotate", args=[study.campaign.slug]))
     assert b"Finish and return to the panel" in annotate.content
+    # The header says who they are without their random username; no API tokens for them.
+    assert b"Panel participant" in annotate.content
+    assert user.username.encode() not in annotate.content
+    assert reverse("api_tokens").encode() not in annotate.content
     # Finishing too early says how far they are and keeps them working.
     early = client.post(reverse("panel_finish", args=[study.token]), follow=True)
     assert b"You have done 0 of 2 judgements" in early.content
