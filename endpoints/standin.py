@@ -106,6 +106,11 @@ class StandinServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: StandinServer
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as uvicorn (vLLM, LiteLLM) and Ollama's server set it: a reply is
+    # two writes (headers, then body), and with Nagle's algorithm the body waited for
+    # the client's delayed ACK, adding ~40 ms to every request (measured: p50 44 ms
+    # against 6 ms for a sequential request at no latency).
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):  # quiet: tests and benchmarks read stdout
         pass

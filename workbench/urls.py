@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workbench import audiences, campaigns, flags, imports, items, landing, reviews
+from workbench import audiences, campaigns, flags, generation, imports, items, landing, reviews
 
 app_name = "workbench"
 
@@ -31,6 +31,7 @@ urlpatterns = [
         "campaigns/<slug:slug>/duplicate/", campaigns.campaign_duplicate, name="campaign_duplicate"
     ),
     path("campaigns/<slug:slug>/import/", imports.item_import, name="item_import"),
+    path("campaigns/<slug:slug>/generate/", generation.generation, name="generation"),
     path("campaigns/<slug:slug>/items/", items.item_list, name="item_list"),
     path("campaigns/<slug:slug>/items/<int:item_id>/", items.item_detail, name="item_detail"),
     path(

@@ -43,7 +43,8 @@ AGREEMENT_LEVELS = {
 def _agreement(report: dict) -> list[Agreement]:
     rows = []
     for judgement, values in (report.get("agreement") or {}).items():
-        key, level = AGREEMENT_LEVELS.get(judgement, ("", ""))
+        # A rubric attribute of single-response ratings: interval α, as for ratings.
+        key, level = AGREEMENT_LEVELS.get(judgement, ("alpha_interval", "interval"))
         interval = values.get(f"{key}_ci95") or [None, None]
         rows.append(
             Agreement(

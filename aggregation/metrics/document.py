@@ -95,6 +95,12 @@ def _agreement(
     return result
 
 
+def _lexical(counter) -> dict:
+    """distinct-1 and distinct-2, and the words they are shares of."""
+    result = {key: _number(value) for key, value in counter.result().items()}
+    return {**result, "words": counter.words}
+
+
 def _attribute_report(audience, people, min_cell_size: int) -> tuple[dict, dict]:
     """Counts, shares and spread of each attribute over the published values; suppressed
     participants count only as suppressed. Every allowed value is listed, found or not,
@@ -194,17 +200,13 @@ def metrics_document(
         if "diversity" in parts:
             report["diversity"] = {"attribute_entropy": entropy}
             if a in tally.texts:
-                report["diversity"]["demonstrations"] = {
-                    key: _number(value) for key, value in tally.texts[a].result().items()
-                }
+                report["diversity"]["demonstrations"] = _lexical(tally.texts[a])
         report["privacy"] = {"suppressed_participants": people.suppressed_participants}
         per_audience[audience.slug] = report
 
     result: dict = {"items": len(tally.item_ids)}
     if "diversity" in parts:
-        result["diversity"] = {
-            "prompts": {key: _number(value) for key, value in tally.prompts.result().items()}
-        }
+        result["diversity"] = {"prompts": _lexical(tally.prompts)}
     result["audiences"] = per_audience
     if tally.item_kind == "preference":
         if "agreement" in parts:
@@ -216,6 +218,9 @@ def metrics_document(
             _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
         if "pluralism" in parts:
             result["pluralism"] = {"divergence": _rating_divergence(tally)}
+    elif tally.item_kind == "conversation" and "pluralism" in parts:
+        # Judged turns are pairs of endpoints' replies, not votes over an item's candidates.
+        result["pluralism"] = _strengths(tally, seed=seed)
     return result
 
 
@@ -340,6 +345,13 @@ def _pluralism(tally, *, seed: int) -> dict:
                 }
             )
         pluralism["consensus"] = _consensus(tally, votes, seen, present)
+    return pluralism | _strengths(tally, seed=seed)
+
+
+def _strengths(tally, *, seed: int) -> dict:
+    """Bradley–Terry strengths of the sources (candidates' models, or a conversation
+    campaign's endpoints) per audience, and Kendall's τ between audiences' orderings."""
+    pluralism: dict = {}
     strengths, intervals, support = {}, {}, {}
     for a, audience in enumerate(tally.audiences):
         counts = {
@@ -372,7 +384,12 @@ def _pluralism(tally, *, seed: int) -> dict:
     }
     pluralism["bradley_terry_support"] = support
     pluralism["kendall_tau"] = [
-        {"audience_a": a, "audience_b": b, "tau": _number(kendall_tau(sa, sb))}
+        {
+            "audience_a": a,
+            "audience_b": b,
+            "tau": _number(kendall_tau(sa, sb)),
+            "shared_sources": len(sa.dropna().index.intersection(sb.dropna().index)),
+        }
         for (a, sa), (b, sb) in combinations(strengths.items(), 2)
     ]
     return pluralism
@@ -395,8 +412,10 @@ def _consensus(tally, votes: np.ndarray, seen: np.ndarray, present: list[int]) -
     item_ids = tally.item_ids[voted][item_pos]
     order = np.lexsort((position, item_ids, -values))[:TOP_ITEMS]
     best = np.where(listed, score, -np.inf).max(axis=1)
+    votes_on = seen[present][:, voted].sum(axis=0)  # per voted item, over the audiences
     return {
         "audiences": audiences,
+        "items": len(voted),
         "mean_best_candidate": _number(best.mean()) if len(best) else None,
         "top_items": [
             {
@@ -404,6 +423,7 @@ def _consensus(tally, votes: np.ndarray, seen: np.ndarray, present: list[int]) -
                 "external_id": tally.external_id(int(voted[item_pos[k]])),
                 "candidate": tally.candidate_id(int(voted[item_pos[k]]), int(position[k])),
                 "consensus": _number(values[k]),
+                "votes": int(votes_on[item_pos[k]]),
             }
             for k in order
         ],

@@ -247,9 +247,14 @@ def bradley_terry_from_counts(counts: dict, *, alpha: float = 0.01) -> pd.Series
     return pd.Series(bradley_terry_fit(matrix, alpha=alpha), index=sources, name="log_strength")
 
 
-def bradley_terry_fit(wins: np.ndarray, *, alpha: float = 0.01) -> np.ndarray:
-    """Log-strengths, centred on mean 0, from ``wins[i, j]`` = times i beat j."""
-    theta = choix.ilsr_pairwise_dense(np.asarray(wins, dtype=float), alpha=alpha)
+def bradley_terry_fit(
+    wins: np.ndarray, *, alpha: float = 0.01, initial: np.ndarray | None = None
+) -> np.ndarray:
+    """Log-strengths, centred on mean 0, from ``wins[i, j]`` = times i beat j; ``initial``
+    starts the iterations there (the same fixed point, reached in fewer steps)."""
+    theta = choix.ilsr_pairwise_dense(
+        np.asarray(wins, dtype=float), alpha=alpha, initial_params=initial
+    )
     return theta - theta.mean()
 
 

@@ -24,6 +24,7 @@ TASK_TAGS = {
     "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
     "demonstration": ["sft", "demonstrations"],
     "qa": ["question-answering"],
+    "conversation": ["conversational", "preference", "rlhf", "dpo", "sft"],
     "rating": ["rating", "kto", "reward-modeling"],
 }
 
@@ -195,7 +196,7 @@ UNITS = {"choice": "items", "ranking": "ranked candidates", "ratings": "rated ca
 def _agreement_line(judgement: str, values: dict) -> str:
     """Krippendorff's α with its interval and what it rests on, or "too few overlapping
     judgements" when fewer units than the release's minimum were judged twice."""
-    units = UNITS.get(judgement, "units")
+    units = UNITS.get(judgement, "rated responses")  # else a rubric attribute
     pairable = values.get("pairable_units", 0)
     support = (
         f"{pairable:,} {units} judged at least twice "
@@ -283,12 +284,16 @@ def _pluralism(metrics: dict) -> list[str]:
             )
         lines.append("")
     for entry in pluralism.get("kendall_tau", []):
-        if entry["tau"] is not None:
-            lines.append(
-                f"- Kendall's τ between {_code(entry['audience_a'])} and "
-                f"{_code(entry['audience_b'])} "
-                f"orderings: {entry['tau']:+.2f}."
-            )
+        value = (
+            f"{entry['tau']:+.2f}"
+            if entry["tau"] is not None
+            else "not defined (fewer than two sources, or strengths tied)"
+        )
+        lines.append(
+            f"- Kendall's τ between {_code(entry['audience_a'])} and "
+            f"{_code(entry['audience_b'])} orderings: {value}, over the "
+            f"{entry.get('shared_sources', 0)} sources both rank."
+        )
     consensus = pluralism.get("consensus") or {}
     if consensus.get("top_items"):
         best = consensus["top_items"][0]
@@ -296,7 +301,8 @@ def _pluralism(metrics: dict) -> list[str]:
             f"- Group-aware consensus (Polis) over "
             f"{', '.join(_code(slug) for slug in consensus['audiences'])}: the item all "
             f"audiences agree on most is {_inline(best['external_id'] or best['item_id'])} "
-            f"(candidate {_inline(best['candidate'])}, {best['consensus']:.2f})."
+            f"(candidate {_inline(best['candidate'])}, {best['consensus']:.2f}, from "
+            f"{best.get('votes', 0):,} votes; {consensus.get('items', 0):,} items scored)."
         )
     return [*lines, ""]
 
@@ -398,8 +404,8 @@ def render(
         "## Diversity",
         "",
         f"Prompts: distinct-1 {_num(prompts['distinct_1'])}, distinct-2 "
-        f"{_num(prompts['distinct_2'])} (share of words and word pairs that are new; low "
-        "means repetitive).",
+        f"{_num(prompts['distinct_2'])} over {prompts.get('words', 0):,} words (share of "
+        "words and word pairs that are new; low means repetitive).",
         "",
     ]
     for slug, report in metrics["audiences"].items():
@@ -407,7 +413,7 @@ def render(
             values = report["diversity"]["demonstrations"]
             lines.append(
                 f"- Demonstrations by {_code(slug)}: distinct-1 {_num(values['distinct_1'])}, "
-                f"distinct-2 {_num(values['distinct_2'])}."
+                f"distinct-2 {_num(values['distinct_2'])} over {values.get('words', 0):,} words."
             )
     lines += ["", *_pluralism(metrics)]
     if plots:

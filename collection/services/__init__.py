@@ -98,6 +98,7 @@ from collection.services.items import (
     IMPORT_PREVIEW_ROWS,
     ImportCheck,
     item_candidates_append,
+    items_candidates_append,
     items_check,
     items_create,
 )
@@ -158,6 +159,7 @@ __all__ = [
     "item_candidates_append",
     "item_exclude",
     "item_new_version",
+    "items_candidates_append",
     "items_check",
     "items_create",
     "membership_join",

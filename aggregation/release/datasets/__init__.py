@@ -15,6 +15,10 @@ from them (pairs, votes, ratings), each computed once, when first asked for.
 from __future__ import annotations
 
 from aggregation.release.datasets import (
+    conversation_preferences,
+    conversation_ratings,
+    conversation_sft,
+    conversation_trees,
     demonstrations,
     kto,
     preferences,
@@ -25,7 +29,15 @@ from aggregation.release.datasets import (
 )
 from aggregation.release.datasets.base import Dataset, Part
 
-__all__ = ["BY_NAME", "DATASETS", "NAMES", "Dataset", "Part", "for_item_kind", "names_for"]
+__all__ = [
+    "BY_NAME",
+    "DATASETS",
+    "NAMES",
+    "Dataset",
+    "Part",
+    "for_item_kind",
+    "names_for",
+]
 
 DATASETS: tuple[Dataset, ...] = (
     preferences.DATASET,
@@ -35,6 +47,10 @@ DATASETS: tuple[Dataset, ...] = (
     qa.DATASET,
     rating_kto.DATASET,
     rating_targets.DATASET,
+    conversation_preferences.DATASET,
+    conversation_sft.DATASET,
+    conversation_ratings.DATASET,
+    conversation_trees.DATASET,
 )
 BY_NAME = {dataset.name: dataset for dataset in DATASETS}
 NAMES = tuple(BY_NAME)
