@@ -17,7 +17,6 @@ quotas. Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import threading
@@ -27,23 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import bench_database_url, save_report
-
-BANDS = ["18-29", "30-44", "45-64", "65+"]
-TARGET = {band: 0.25 for band in BANDS}
-SKEWED = [0.55, 0.25, 0.15, 0.05]
-NEVER = [0.60, 0.25, 0.15, 0.0]
-
-
-def setup():
-    os.environ["DATABASE_URL"] = bench_database_url()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+from benchmarks.common import save_report
+from benchmarks.quota_common import BANDS, NEVER, SKEWED, TARGET, setup
 
 
 def study_for(name: str, places: int):

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from collection import payloads
 from collection.models import Campaign, Participant, Response
-from collection.services.errors import Conflict, NotFound, payload_error
+from collection.services.errors import Conflict, NotFound
 from collection.services.locks import _lock_participant
+from collection.services.responses import answer_checked
 
 
 def response_last_editable(
@@ -79,19 +80,7 @@ def response_edit(
         if refusal:
             raise Conflict(refusal, field="response")
         campaign, item = response.campaign, response.item
-        try:
-            clean = payloads.validate_response(
-                kind=campaign.item_kind,
-                payload=payload,
-                item_payload=item.payload,
-                preference_format=campaign.preference_format,
-                rating_scale=campaign.rating_scale,
-                rubric=campaign.rubric_names,
-                ask_rationale=campaign.ask_rationale,
-                ask_confidence=campaign.ask_confidence,
-            )
-        except payloads.PayloadError as error:
-            raise payload_error(error) from error
+        clean = answer_checked(campaign, item, payload)
         response.payload = clean
         if item.is_attention_check:
             response.attention_passed = payloads.attention_check_passed(item.expected, clean)

@@ -118,17 +118,11 @@ def _check_submittable(assignment: Assignment, *, now: datetime) -> None:
         )
 
 
-def _store_response(
-    assignment: Assignment,
-    payload: dict,
-    time_on_task_ms: int,
-    idempotency_key: uuid.UUID,
-    *,
-    now: datetime,
-) -> Response:
-    campaign, item = assignment.campaign, assignment.item
+def answer_checked(campaign, item, payload: dict) -> dict:
+    """An answer to the item, checked by the kind's rules and the campaign's settings
+    (a refusal names its field); what submitting and changing an answer store."""
     try:
-        clean = payloads.validate_response(
+        return payloads.validate_response(
             kind=campaign.item_kind,
             payload=payload,
             item_payload=item.payload,
@@ -140,6 +134,18 @@ def _store_response(
         )
     except payloads.PayloadError as error:
         raise payload_error(error) from error
+
+
+def _store_response(
+    assignment: Assignment,
+    payload: dict,
+    time_on_task_ms: int,
+    idempotency_key: uuid.UUID,
+    *,
+    now: datetime,
+) -> Response:
+    campaign, item = assignment.campaign, assignment.item
+    clean = answer_checked(campaign, item, payload)
     if assignment.slot_id is not None:
         taken = Slot.objects.filter(pk=assignment.slot_id, holder=assignment, filled=False).update(
             filled=True, lease_expires_at=None
