@@ -30,6 +30,13 @@ DEFAULT_OPTIONS = {
     # Judgements per read-and-write batch; part of the parameters because it
     # sets the Parquet row groups, and so the bytes.
     "batch_rows": 50_000,
+    # The pluralistic views (`aggregation.release.splits`, `aggregation.release.datasets`):
+    # the seed and share of the train/test splits, the judgements in a held-out
+    # participant's context set, and the examples in an in-context pack.
+    "split_seed": 0,
+    "test_percent": 20,
+    "context_judgements": 4,
+    "icl_examples": 8,
 }
 
 

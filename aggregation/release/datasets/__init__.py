@@ -6,7 +6,9 @@ it adds to the ones every file starts with (`tables.common_columns`), how its Ar
 table is built from one audience's part of a chunk, what it counts for the metrics
 while the chunk is at hand, and its lines of the dataset card. The pipeline walks
 `for_item_kind` and never branches on the kind; a new dataset is a module here and one
-entry in `DATASETS`.
+entry in `DATASETS`. A dataset may declare named splits (one file per split, one config)
+or be written once per audience after the pass (`Dataset.finish`), and the pluralistic
+views share a `Views` across the chunks of one build.
 
 `Part` holds one audience's judgements of one chunk and what several datasets derive
 from them (pairs, votes, ratings), each computed once, when first asked for.
@@ -16,19 +18,41 @@ from __future__ import annotations
 
 from aggregation.release.datasets import (
     demonstrations,
+    icl_packs,
     kto,
+    participants,
     preferences,
     qa,
+    soft_labels,
+    split_views,
+    ties,
     votes,
 )
-from aggregation.release.datasets.base import Dataset, Part
+from aggregation.release.datasets.base import Dataset, Final, Part, Views
 
-__all__ = ["BY_NAME", "DATASETS", "NAMES", "Dataset", "Part", "for_item_kind", "names_for"]
+__all__ = [
+    "BY_NAME",
+    "DATASETS",
+    "NAMES",
+    "Dataset",
+    "Final",
+    "Part",
+    "Views",
+    "for_item_kind",
+    "names_for",
+]
 
 DATASETS: tuple[Dataset, ...] = (
     preferences.DATASET,
+    ties.DATASET,
     votes.DATASET,
     kto.DATASET,
+    split_views.BY_PARTICIPANT,
+    split_views.BY_ITEM,
+    split_views.HELDOUT,
+    soft_labels.DATASET,
+    icl_packs.DATASET,
+    participants.DATASET,
     demonstrations.DATASET,
     qa.DATASET,
 )

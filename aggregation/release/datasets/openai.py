@@ -14,7 +14,7 @@ def _text_of(reply) -> str:
 
 
 def preference_record(row: dict) -> dict | None:
-    if row["tie"]:
+    if row.get("tie"):
         return None
     return {
         "input": {"messages": _messages_of(row["prompt"])},
