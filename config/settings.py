@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "collection",
     "aggregation",
     "endpoints",
+    "panels",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "collection.permissions.roles",
+                "panels.context_processors.panel",
             ],
         },
     },

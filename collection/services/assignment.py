@@ -1,0 +1,220 @@
+"""The assignment engine: serve the next item (lease), skip or flag, skip-and-next."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from collection import selectors
+from collection.models import Assignment, Audience, Campaign, Membership, Participant, Slot
+from collection.services.errors import (
+    Conflict,
+    ConsentRequired,
+    NotEligible,
+    NotFound,
+    ProfileRequired,
+    ServiceError,
+)
+from collection.services.locks import _lock_participant
+
+
+@dataclasses.dataclass(frozen=True)
+class NoItem:
+    """Why there is nothing to serve right now, in words for the annotator."""
+
+    reason: str
+    code: str
+
+
+def _check_may_annotate(participant: Participant, campaign: Campaign) -> list[Membership]:
+    memberships = selectors.memberships_for_campaign(participant=participant, campaign=campaign)
+    if not memberships:
+        raise NotEligible("This campaign is not open to your audiences.", field="campaign")
+    if memberships[0].withdrawn:
+        raise NotEligible("You have withdrawn from this campaign.", field="campaign")
+    if not memberships[0].consented:
+        raise ConsentRequired("Please read and accept the consent form first.", field="consent")
+    complete = [membership for membership in memberships if membership.profile_complete]
+    if not complete:
+        raise ProfileRequired("Please fill in your profile first.", field="attributes")
+    return complete
+
+
+def assignment_next(
+    *, participant: Participant, campaign: Campaign, now: datetime | None = None
+) -> Assignment | NoItem:
+    """Lease the next item of ``campaign`` to ``participant``, or say why there is none.
+
+    A participant holding a live lease gets it back (reloading the page does not
+    burn items). ``campaign`` should be freshly read: its status is trusted.
+    """
+    now = now or timezone.now()
+    if campaign.status != Campaign.Status.OPEN:
+        return NoItem(f"This campaign is {campaign.get_status_display().lower()}.", "not_open")
+    memberships = _check_may_annotate(participant, campaign)
+    # No savepoint when nested (submit-and-next): nothing in here is recovered from.
+    with transaction.atomic(savepoint=False):
+        _lock_participant(participant)
+        counts = selectors.participant_campaign_counts(participant=participant, campaign=campaign)
+        if counts.current_lease is not None:
+            current = Assignment.objects.select_related("item").get(pk=counts.current_lease)
+            if current.expires_at > now:
+                return current
+            if _renew(current, now=now, lease=campaign.lease_seconds):
+                return current
+        if campaign.per_participant_cap and counts.completed >= campaign.per_participant_cap:
+            return NoItem(
+                f"You have reached this campaign's limit of {campaign.per_participant_cap} "
+                "items. Thank you!",
+                "cap_reached",
+            )
+        if _attention_check_due(campaign, counts):
+            item_id = selectors.attention_check_next(participant=participant, campaign=campaign)
+            if item_id is not None:
+                return Assignment.objects.create(
+                    campaign=campaign,
+                    audience_id=memberships[0].audience_id,
+                    item_id=item_id,
+                    participant=participant,
+                    leased_at=now,
+                    expires_at=now + timedelta(seconds=campaign.lease_seconds),
+                )
+        held_back = []
+        for membership in memberships:
+            if not _stratum_may_take(membership, campaign):
+                held_back.append(membership)
+                continue
+            slot = selectors.slot_next_free(
+                participant=participant,
+                campaign=campaign,
+                audience_id=membership.audience_id,
+                now=now,
+            )
+            if slot is not None:
+                return _lease(slot, participant=participant, now=now, lease=campaign.lease_seconds)
+    if held_back:
+        return NoItem(
+            "The remaining places are kept for people from groups we have heard too little "
+            "from. Thank you for your help!",
+            "stratum_full",
+        )
+    return NoItem("There is nothing left for you to annotate in this campaign.", "exhausted")
+
+
+def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -> Assignment:
+    expires_at = now + timedelta(seconds=lease)
+    assignment = Assignment.objects.create(
+        campaign_id=slot.campaign_id,
+        audience_id=slot.audience_id,
+        item_id=slot.item_id,
+        participant=participant,
+        slot=slot,
+        leased_at=now,
+        expires_at=expires_at,
+    )
+    Slot.objects.filter(pk=slot.pk).update(holder=assignment, lease_expires_at=expires_at)
+    return assignment
+
+
+def _renew(assignment: Assignment, *, now: datetime, lease: int) -> bool:
+    """Extend an expired lease if its slot has not been given to anyone else."""
+    expires_at = now + timedelta(seconds=lease)
+    if assignment.slot_id is None:
+        renewed = True
+    else:
+        slot = (
+            Slot.objects.select_for_update(skip_locked=True)
+            .filter(pk=assignment.slot_id, holder=assignment, filled=False)
+            .first()
+        )
+        renewed = slot is not None
+        if renewed:
+            Slot.objects.filter(pk=slot.pk).update(lease_expires_at=expires_at)
+    if renewed:
+        assignment.expires_at = expires_at
+        assignment.save(update_fields=["expires_at"])
+    return renewed
+
+
+def _attention_check_due(campaign: Campaign, counts: selectors.ParticipantCounts) -> bool:
+    """Spread checks evenly: the next item is a check while checks lag the share."""
+    share = campaign.attention_check_share
+    if share <= 0:
+        return False
+    return counts.attention_checks + 1 <= share * (counts.assigned + 1)
+
+
+STRATA_CACHE_SECONDS = 30
+
+
+def _stratum_may_take(membership: Membership, campaign: Campaign) -> bool:
+    """For public audiences with targets: once slots are scarce, keep them for strata
+    still below their target share (quota sampling)."""
+    audience = membership.audience
+    if audience.kind != Audience.Kind.PUBLIC or not audience.target_marginals:
+        return True
+    key = f"strata:{campaign.pk}:{audience.pk}"
+    status = cache.get(key)
+    if status is None:
+        status = selectors.stratum_status(campaign=campaign, audience=audience)
+        cache.set(key, status, STRATA_CACHE_SECONDS)
+    if not status["scarce"]:
+        return True
+    below = status["below_target"]
+    return any(
+        membership.attributes.get(name) in below.get(name, ()) for name in audience.target_marginals
+    )
+
+
+def assignment_skip(
+    *,
+    participant: Participant,
+    assignment_id: int,
+    flag_reason: str = "",
+    now: datetime | None = None,
+) -> Assignment:
+    """Pass on an item (optionally flagging it with a reason); it is not served again."""
+    now = now or timezone.now()
+    flag_reason = (flag_reason or "").strip()
+    if len(flag_reason) > 1000:
+        raise ServiceError("At most 1000 characters.", field="flag_reason")
+    with transaction.atomic():
+        _lock_participant(participant)
+        assignment = (
+            Assignment.objects.select_for_update()
+            .filter(pk=assignment_id, participant=participant)
+            .first()
+        )
+        if assignment is None:
+            raise NotFound("This item is not assigned to you.", field="assignment")
+        if assignment.status != Assignment.Status.LEASED:
+            raise Conflict(f"This item was {assignment.status} already.", field="assignment")
+        assignment.status = Assignment.Status.FLAGGED if flag_reason else Assignment.Status.SKIPPED
+        assignment.flag_reason = flag_reason
+        assignment.finished_at = now
+        assignment.save(update_fields=["status", "flag_reason", "finished_at"])
+        if assignment.slot_id is not None:
+            Slot.objects.filter(pk=assignment.slot_id, holder=assignment).update(
+                holder=None, lease_expires_at=None
+            )
+    return assignment
+
+
+def assignment_skip_and_next(
+    *, participant: Participant, assignment_id: int, flag_reason: str = ""
+) -> Assignment | NoItem:
+    """Skip (or flag) an item and lease the next one in one transaction, as
+    `response_submit_and_next` does for answers: one commit per skip. A refusal to
+    serve the next item does not undo the skip."""
+    with transaction.atomic():
+        assignment = assignment_skip(
+            participant=participant, assignment_id=assignment_id, flag_reason=flag_reason
+        )
+        try:
+            return assignment_next(participant=participant, campaign=assignment.campaign)
+        except ServiceError as error:
+            return NoItem(error.message, error.code)

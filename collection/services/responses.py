@@ -1,0 +1,157 @@
+"""Submitting an answer: validated, stored once per idempotency key, slot filled."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from collection import payloads, selectors
+from collection.models import Assignment, Campaign, Participant, Response, Slot
+from collection.services.assignment import NoItem, assignment_next
+from collection.services.errors import Conflict, LeaseExpired, NotFound, ServiceError, payload_error
+from collection.services.locks import _lock_participant
+
+
+@dataclasses.dataclass(frozen=True)
+class Submission:
+    response: Response
+    created: bool
+
+
+def response_submit(
+    *,
+    participant: Participant,
+    assignment_id: int,
+    payload: dict,
+    time_on_task_ms: int,
+    idempotency_key: uuid.UUID | str,
+    now: datetime | None = None,
+) -> Submission:
+    """Store a participant's answer to their leased item, once per idempotency key."""
+    now = now or timezone.now()
+    try:
+        idempotency_key = uuid.UUID(str(idempotency_key))
+    except ValueError as error:
+        raise ServiceError("Must be a UUID.", field="idempotency_key") from error
+    if not isinstance(time_on_task_ms, int) or not 0 <= time_on_task_ms <= 86_400_000:
+        raise ServiceError(
+            "Must be a whole number of milliseconds, at most a day.", field="time_on_task_ms"
+        )
+    try:
+        with transaction.atomic():
+            _lock_participant(participant)
+            assignment = selectors.assignment_for_update(
+                participant=participant, assignment_id=assignment_id
+            )
+            if assignment is None:
+                raise NotFound("This item is not assigned to you.", field="assignment")
+            if assignment.status == Assignment.Status.COMPLETED:
+                previous = _response_by_key(participant, idempotency_key, assignment_id)
+                if previous is not None:
+                    return Submission(previous, created=False)
+            _check_submittable(assignment, now=now)
+            response = _store_response(
+                assignment, payload, time_on_task_ms, idempotency_key, now=now
+            )
+    except IntegrityError:
+        # The key was used before: by a concurrent retry of this submission (return
+        # what it stored) or for another item (refused).
+        previous = _response_by_key(participant, idempotency_key, assignment_id)
+        if previous is None:
+            raise
+        return Submission(previous, created=False)
+    return Submission(response, created=True)
+
+
+def response_submit_and_next(
+    *, participant: Participant, assignment_id: int, **submission
+) -> tuple[Submission, Assignment | NoItem]:
+    """Submit an answer and lease the next item in one transaction: one commit (and
+    one round trip for API clients) per judgement. A refusal to serve the next
+    item (say the participant withdrew meanwhile) does not undo the submission."""
+    with transaction.atomic():
+        stored = response_submit(participant=participant, assignment_id=assignment_id, **submission)
+        try:
+            following = assignment_next(participant=participant, campaign=stored.response.campaign)
+        except ServiceError as error:
+            following = NoItem(error.message, error.code)
+    return stored, following
+
+
+def _response_by_key(participant, idempotency_key, assignment_id) -> Response | None:
+    response = Response.objects.filter(
+        participant=participant, idempotency_key=idempotency_key
+    ).first()
+    if response is not None and response.assignment_id != assignment_id:
+        raise Conflict("This idempotency key was used for another item.", field="idempotency_key")
+    return response
+
+
+def _check_submittable(assignment: Assignment, *, now: datetime) -> None:
+    if assignment.status == Assignment.Status.COMPLETED:
+        raise Conflict("You have answered this item already.", field="assignment")
+    if assignment.status == Assignment.Status.RELEASED:
+        raise Conflict("You have withdrawn, so this answer was not saved.", field="assignment")
+    if assignment.status != Assignment.Status.LEASED:
+        raise Conflict(f"This item was {assignment.status}.", field="assignment")
+    if assignment.campaign.status == Campaign.Status.CLOSED:
+        raise Conflict("This campaign is closed.", field="campaign")
+    if assignment.expires_at <= now:
+        raise LeaseExpired(
+            "Your time for this item ran out and it may have gone to someone else. "
+            "Here is the next one.",
+            field="assignment",
+        )
+
+
+def _store_response(
+    assignment: Assignment,
+    payload: dict,
+    time_on_task_ms: int,
+    idempotency_key: uuid.UUID,
+    *,
+    now: datetime,
+) -> Response:
+    campaign, item = assignment.campaign, assignment.item
+    try:
+        clean = payloads.validate_response(
+            kind=campaign.item_kind,
+            payload=payload,
+            item_payload=item.payload,
+            preference_format=campaign.preference_format,
+            rating_scale=campaign.rating_scale,
+            ask_rationale=campaign.ask_rationale,
+            ask_confidence=campaign.ask_confidence,
+        )
+    except payloads.PayloadError as error:
+        raise payload_error(error) from error
+    if assignment.slot_id is not None:
+        taken = Slot.objects.filter(pk=assignment.slot_id, holder=assignment, filled=False).update(
+            filled=True, lease_expires_at=None
+        )
+        if not taken:
+            raise LeaseExpired("Your time for this item ran out.", field="assignment")
+    response = Response.objects.create(
+        campaign=campaign,
+        audience_id=assignment.audience_id,
+        item=item,
+        participant_id=assignment.participant_id,
+        assignment=assignment,
+        payload=clean,
+        time_on_task_ms=time_on_task_ms,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        attention_passed=(
+            payloads.attention_check_passed(item.expected, clean)
+            if item.is_attention_check
+            else None
+        ),
+    )
+    assignment.status = Assignment.Status.COMPLETED
+    assignment.finished_at = now
+    assignment.save(update_fields=["status", "finished_at"])
+    return response
