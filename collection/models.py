@@ -184,7 +184,9 @@ class Membership(models.Model):
     # Blank: not recorded at the join, so releases derive it (screened public audience,
     # else invitation, else open sign-up: `aggregation.selectors.JOINED_VIA`); an entry
     # path that the fields above cannot tell apart (a panel link) records it here.
-    joined_via = models.CharField(max_length=16, choices=JoinedVia.choices, blank=True)
+    joined_via = models.CharField(
+        max_length=16, choices=JoinedVia.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["audience_id", "joined_at"]

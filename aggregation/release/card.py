@@ -136,7 +136,7 @@ def _training(job, configs: list[dict]) -> list[str]:
             + (f" (in {_code(config['audience'] + '-ties')})." if ties else ".")
         )
     lines.append("")
-    for dataset in datasets.DATASETS:
+    for dataset in datasets.BY_NAME.values():
         if dataset.recipe and dataset.name in by_kind:
             lines += [dataset.recipe, ""]
     lines += [
@@ -326,7 +326,9 @@ def render(
         "from datasets import load_dataset",
         "",
     ]
-    for config in configs[:3]:
+    # The main files first (pairs, demonstrations, QA), then the views.
+    shown = sorted(configs, key=lambda c: c["kind"] not in ("preferences", "demonstrations", "qa"))
+    for config in shown[:3]:
         lines.append(f'ds = load_dataset("path/to/this/folder", name={_q(config["name"])})')
     split = next((c for c in configs if len(c["files"]) > 1), None)
     if split is not None:
@@ -423,7 +425,11 @@ def render(
         f"{job.option('min_cell_size')} participants, and always in dyadic audiences.",
         "- `joined_via`: how the participant came in: `open` (open sign-up), `invited`, "
         "`screened` (a screened public audience) or `panel`.",
-        *[line for dataset in datasets.DATASETS if (line := dataset.card_columns(conversational))],
+        *[
+            line
+            for dataset in datasets.BY_NAME.values()
+            if (line := dataset.card_columns(conversational))
+        ],
         "",
         "## Consent and licence",
         "",

@@ -322,7 +322,10 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
     )
     # (audience slug, dataset, split or ""): the file.
     sinks: dict[tuple[str, str, str], files.TableFile] = {}
-    background = files.Background()
+    # Two writing threads: the files every release had, and the pluralistic views (which
+    # write the strict pairs again, split). Each file is still written by one thread in
+    # order, so the bytes do not depend on timing.
+    backgrounds = (files.Background(), files.Background())
     progress(0.01, "Reading participants.")
     conversational = selectors.campaign_has_messages(campaign=campaign)
     try:
@@ -332,7 +335,7 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
             options=options,
             progress=lambda fraction, message: progress(0.02 + 0.83 * fraction, message),
             conversational=conversational,
-            files_for=_files_opener(job, directory, sinks, background),
+            files_for=_files_opener(job, directory, sinks, backgrounds),
         )
         for sink in sinks.values():
             sink.close()
@@ -348,9 +351,11 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
             conversational=conversational,
             progress=progress,
         )
-        background.finish()
+        for background in backgrounds:
+            background.finish()
     finally:
-        background.close()
+        for background in backgrounds:
+            background.close()
     data_files = sorted(path for sink in sinks.values() for path in sink.paths)
     names = ["README.md", "metrics.json", *data_files, *[f"plots/{p}" for p in plot_names]]
     entries = _manifest(job, directory, selection=selection, options=options, names=names)
@@ -377,7 +382,7 @@ def _files_opener(
     job: ExportJob,
     directory: Path,
     sinks: dict[tuple[str, str, str], files.TableFile],
-    background: files.Background,
+    backgrounds: tuple[files.Background, files.Background],
 ) -> Callable[..., files.TableFile | None]:
     """Opens (once, into ``sinks``) the file of an audience and dataset the job asks for:
     ``<audience>/<dataset>``, or ``<audience>/<dataset>/<split>`` for one split of it."""
@@ -392,7 +397,7 @@ def _files_opener(
                 f"{audience.slug}/{kind}/{split}" if split else f"{audience.slug}/{kind}",
                 jsonl="jsonl" in job.formats,
                 openai=openai if "openai" in job.formats else None,
-                background=background,
+                background=backgrounds[bool(datasets.BY_NAME[kind].splits)],
             )
         return sinks[(audience.slug, kind, split)]
 

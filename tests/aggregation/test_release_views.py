@@ -23,7 +23,7 @@ from tests.factories import (
     make_campaign,
     ready_participant,
 )
-from tests.helpers import respond_to_all
+from tests.helpers import demonstration_campaign, respond_to_all
 
 pytestmark = pytest.mark.django_db
 
@@ -479,3 +479,16 @@ def test_two_builds_are_byte_identical_and_views_do_not_depend_on_chunking(
     for path in paths:
         assert (one / path).read_bytes() == (two / path).read_bytes(), path
         assert pq.read_table(one / path).to_pylist() == pq.read_table(chunked / path).to_pylist()
+
+
+def test_demonstration_releases_list_their_participants_too(
+    owner, releases_root, django_capture_on_commit_callbacks
+):
+    audience = AudienceFactory(slug="writers")
+    campaign = demonstration_campaign(owner, audience)  # five writers, four items each
+    job = _build(campaign, django_capture_on_commit_callbacks, created_by=owner)
+    folder = releases_root / job.release_path
+    people = _load(folder, "writers-participants")
+    assert len(people) == 5 and set(people["judgements"]) == {4}
+    assert set(people["joined_via"]) == {"open"}
+    assert set(_load(folder, "writers-demonstrations")["joined_via"]) == {"open"}

@@ -52,10 +52,12 @@ DATASETS: tuple[Dataset, ...] = (
     split_views.HELDOUT,
     soft_labels.DATASET,
     icl_packs.DATASET,
-    participants.DATASET,
     demonstrations.DATASET,
     qa.DATASET,
+    *participants.DATASETS,
 )
+# A dataset that several item kinds share (participants) has one entry per kind, alike
+# but for the kind.
 BY_NAME = {dataset.name: dataset for dataset in DATASETS}
 NAMES = tuple(BY_NAME)
 
