@@ -187,6 +187,9 @@ class ExportCreateApi(APIView):
         job = jobs.export_job_create(
             campaign=campaign, created_by=request.user, **data.validated_data
         )
+        # Without a broker the build ran in-process on commit, before this line: answer
+        # the job as it stands now, not as it was queued.
+        job.refresh_from_db()
         output = ExportJobOutputSerializer(job, context={"request": request})
         return Response(
             output.data, status=status.HTTP_201_CREATED, headers={"Location": output.data["url"]}

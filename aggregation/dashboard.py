@@ -95,6 +95,14 @@ class Agreement:
     alpha: float | None
     percent_agreement: float | None
     units: int
+    # What α rests on: units judged at least twice, and the judgements in them.
+    pairable_units: int = 0
+    pairable_values: int = 0
+    ci_low: float | None = None
+    ci_high: float | None = None
+    # Fewer pairable units than the minimum: the page says so instead of showing α.
+    too_few: bool = True
+    min_pairable_units: int | None = None
 
     @property
     def percent(self) -> float | None:
@@ -248,6 +256,7 @@ def _agreement(report: dict) -> list[Agreement]:
     rows = []
     for judgement, values in (report.get("agreement") or {}).items():
         key, level = AGREEMENT_LEVELS.get(judgement, ("", ""))
+        interval = values.get(f"{key}_ci95") or [None, None]
         rows.append(
             Agreement(
                 judgement=judgement,
@@ -255,6 +264,13 @@ def _agreement(report: dict) -> list[Agreement]:
                 alpha=values.get(key),
                 percent_agreement=values.get("percent_agreement"),
                 units=values.get("units", 0),
+                pairable_units=values.get("pairable_units", 0),
+                pairable_values=values.get("pairable_values", 0),
+                ci_low=interval[0],
+                ci_high=interval[1],
+                # A snapshot from before α carried its support counts as too few.
+                too_few=values.get("too_few_overlapping_judgements", True),
+                min_pairable_units=values.get("min_pairable_units"),
             )
         )
     return rows

@@ -30,6 +30,12 @@ DEFAULT_OPTIONS = {
     # Judgements per read-and-write batch; part of the parameters because it
     # sets the Parquet row groups, and so the bytes.
     "batch_rows": 50_000,
+    # Seeds every random draw of the build (the bootstrap intervals of the metrics), so
+    # the same job always gives the same bytes.
+    "seed": 0,
+    # Krippendorff's α over fewer units judged at least twice is shown as "too few
+    # overlapping judgements" (metrics.json keeps it, with its support).
+    "min_pairable_units": settings.PLURALIGN_MIN_PAIRABLE_UNITS,
     # The pluralistic views (`aggregation.release.splits`, `aggregation.release.datasets`):
     # the seed and share of the train/test splits, the judgements in a held-out
     # participant's context set, and the examples in an in-context pack.

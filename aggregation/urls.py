@@ -51,16 +51,25 @@ pages = [
         views.release_retry,
         name="campaign_release_retry",
     ),
+    # The same numbers as the API's paths (.../releases/1/...).
     path(
-        "campaigns/<slug:slug>/releases/v<int:version>/download/",
+        "campaigns/<slug:slug>/releases/<int:version>/",
+        views.release_card,
+        name="campaign_release_card",
+    ),
+    path(
+        "campaigns/<slug:slug>/releases/<int:version>/download/",
         views.release_download,
         name="campaign_release_download",
     ),
     path(
-        "campaigns/<slug:slug>/releases/v<int:version>/files/<path:path>",
+        "campaigns/<slug:slug>/releases/<int:version>/files/<path:path>",
         views.release_file,
         name="campaign_release_file",
     ),
+    # Links from before, with a "v": redirected.
+    path("campaigns/<slug:slug>/releases/v<int:version>/download/", views.release_legacy),
+    path("campaigns/<slug:slug>/releases/v<int:version>/files/<path:path>", views.release_legacy),
 ]
 
 urlpatterns = api + pages

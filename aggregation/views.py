@@ -15,7 +15,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
+from markdown_it import MarkdownIt
 
 from aggregation import alerts, dashboard, selectors
 from aggregation.apis import release_file_response
@@ -42,7 +45,7 @@ def releases(request: HttpRequest, slug: str) -> HttpResponse:
         except ValueError:
             min_cell = -1
         try:
-            jobs.export_job_create(
+            job = jobs.export_job_create(
                 campaign=campaign,
                 created_by=request.user,
                 audiences=request.POST.getlist("audiences") or None,
@@ -55,7 +58,7 @@ def releases(request: HttpRequest, slug: str) -> HttpResponse:
         except ServiceError as error:
             messages.error(request, f"{error.field or 'Export'}: {error.message}")
         else:
-            messages.success(request, "The export has started; this page updates itself.")
+            _say_how_the_export_stands(request, job)
         return redirect("campaign_releases", slug=campaign.slug)
     recent = list(selectors.export_jobs_for_campaign(campaign=campaign)[:20])
     busy = any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in recent)
@@ -72,6 +75,22 @@ def releases(request: HttpRequest, slug: str) -> HttpResponse:
             "kinds": datasets.names_for(campaign.item_kind),
         },
     )
+
+
+def _say_how_the_export_stands(request: HttpRequest, job: ExportJob) -> None:
+    # Without a broker the build ran in-process before the create returned; with one it
+    # may be running or done already. Say what is true now.
+    job.refresh_from_db()
+    if job.status == ExportJob.Status.SUCCEEDED:
+        messages.success(request, f"Release v{job.version} is published.")
+    elif job.status == ExportJob.Status.FAILED:
+        messages.error(request, f"Release v{job.version} failed: {job.error}")
+    else:
+        messages.info(
+            request,
+            f"Release v{job.version} is {job.get_status_display().lower()}; "
+            "this page updates itself until it is published.",
+        )
 
 
 @login_required
@@ -93,6 +112,61 @@ def _release(request: HttpRequest, slug: str, version: int):
     if release is None:
         raise Http404("No such release.")
     return release
+
+
+# markdown-it's "js-default" preset (tables, strikethrough) with HTML off: any tag in the
+# card's text shows as text, and validateLink refuses javascript: and data: URLs.
+_card_markdown = MarkdownIt("js-default", {"html": False, "linkify": False, "typographer": False})
+
+
+def card_html(markdown: str, *, files_url: str) -> tuple[str, str]:
+    """The card's YAML header as text, and its body as escaped HTML whose relative links
+    and images (``plots/coverage.png``) point at the release's files."""
+    header = ""
+    if markdown.startswith("---\n"):
+        end = markdown.find("\n---\n", 4)
+        if end != -1:
+            header, markdown = markdown[4:end], markdown[end + 5 :]
+    tokens = _card_markdown.parse(markdown)
+    for token in tokens:
+        for child in token.children or []:
+            name = {"image": "src", "link_open": "href"}.get(child.type)
+            target = child.attrGet(name) if name else None
+            relative = isinstance(target, str) and target and ":" not in target.split("/")[0]
+            if relative and not target.startswith(("/", "#")):
+                child.attrSet(name, files_url + target)
+    body = _card_markdown.renderer.render(tokens, _card_markdown.options, {})
+    return header, mark_safe(body)  # markdown-it escaped every text
+
+
+@login_required
+@require_GET
+def release_card(request: HttpRequest, slug: str, version: int) -> HttpResponse:
+    """The release's README.md as a page: the same text, rendered and escaped."""
+    release = _release(request, slug, version)
+    path = release.directory / "README.md"
+    if not path.is_file():
+        raise Http404("This file is missing from the release folder.")
+    files_url = reverse("campaign_release_file", args=[slug, version, "README.md"])
+    header, body = card_html(
+        path.read_text(encoding="utf-8"), files_url=files_url.removesuffix("README.md")
+    )
+    return render(
+        request,
+        "aggregation/release_card.html",
+        {"campaign": release.campaign, "release": release, "header": header, "body": body},
+    )
+
+
+@login_required
+def release_legacy(request: HttpRequest, slug: str, version: int, path: str = "") -> HttpResponse:
+    """The old ``.../releases/v1/...`` links, answered at the API's ``.../releases/1/...``."""
+    release = _release(request, slug, version)
+    if path:
+        target = reverse("campaign_release_file", args=[slug, release.version, path])
+    else:
+        target = reverse("campaign_release_download", args=[slug, release.version])
+    return redirect(target, permanent=True)
 
 
 @login_required

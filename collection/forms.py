@@ -210,6 +210,8 @@ class ResponseForm(forms.Form):
             for index, candidate in enumerate(self.candidates):
                 if candidate["id"] == rest and f"rating_{index}" in self.fields:
                     return f"rating_{index}"
+        if rest and f"{head}_{rest}" in self.fields:  # scores.helpfulness -> scores_helpfulness
+            return f"{head}_{rest}"
         return head if head in self.fields and head != "assignment" else None
 
     def label_for(self, field: str | None, target: str | None) -> str:

@@ -337,12 +337,7 @@ def validate_context(context: Any, *, episodic: bool) -> dict | None:
         clean = []
         for i, message in enumerate(messages):
             field = f"context.messages.{i}"
-            message = mapping_field(message, field)
-            no_unknown(message, {"role", "content"}, field)
-            if message.get("role") not in ROLES:
-                raise PayloadError(f"{field}.role", f"Must be one of {', '.join(ROLES)}.")
-            content = text_field(message.get("content"), f"{field}.content", limit=MAX_TEXT_CHARS)
-            clean.append({"role": message["role"], "content": content})
+            clean.append(_message(message, field))
         if clean:
             result["messages"] = clean
     for key in ("situation", "persona"):
@@ -355,6 +350,48 @@ def validate_context(context: Any, *, episodic: bool) -> dict | None:
             )
         return None
     return result
+
+
+def reply_text(value: Any, field: str, *, limit: int = MAX_TEXT_CHARS) -> str:
+    """An assistant's reply: it must be given, but may be empty, as said (public datasets
+    hold replies where the model said nothing; HH-RLHF has four in one test file)."""
+    if value is None:
+        raise PayloadError(field, "This field is required.")
+    if not isinstance(value, str):
+        raise PayloadError(field, "Must be a string.")
+    check_text(value, field)
+    if len(value) > limit:
+        raise PayloadError(field, f"At most {limit} characters (got {len(value)}).")
+    return value
+
+
+def _message(message: Any, field: str) -> dict:
+    """One {role, content} message; an assistant's content may be empty (`reply_text`)."""
+    message = mapping_field(message, field)
+    no_unknown(message, {"role", "content"}, field)
+    if message.get("role") not in ROLES:
+        raise PayloadError(f"{field}.role", f"Must be one of {', '.join(ROLES)}.")
+    if message["role"] == "assistant":
+        content = reply_text(message.get("content"), f"{field}.content")
+    else:
+        content = text_field(message.get("content"), f"{field}.content", limit=MAX_TEXT_CHARS)
+    return {"role": message["role"], "content": content}
+
+
+def completion_messages(value: Any, field: str) -> list[dict]:
+    """A multi-turn completion (TRL's conversational form): messages that start and end
+    with the assistant, e.g. a candidate that goes on past its first reply."""
+    if not isinstance(value, list) or not value:
+        raise PayloadError(field, "Must be a non-empty list of {role, content}.")
+    if len(value) > MAX_MESSAGES:
+        raise PayloadError(field, f"At most {MAX_MESSAGES} messages.")
+    messages = [_message(message, f"{field}.{i}") for i, message in enumerate(value)]
+    for end in (0, len(messages) - 1):
+        if messages[end]["role"] != "assistant":
+            raise PayloadError(
+                f"{field}.{end}.role", "A completion starts and ends with the assistant."
+            )
+    return messages
 
 
 def sources_field(value: Any, field: str) -> list[str]:
@@ -463,6 +500,65 @@ def validate_rating_scale(low: int | None, high: int | None) -> tuple[int, int] 
     return (low, high)
 
 
+# A rubric names what a single-response rating campaign scores (HelpSteer2's five:
+# helpfulness, correctness, coherence, complexity, verbosity); every attribute is
+# rated on the campaign's one scale. Nine attributes of at most 11 points keep a page
+# at the 99 buttons a nine-candidate rating page has. Names are lower-case
+# identifiers because releases name columns after them (``mean_helpfulness``).
+MAX_RUBRIC_ATTRIBUTES = 9
+_RUBRIC_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Without a rubric, a rating campaign asks for one score, stored under this name.
+DEFAULT_RUBRIC = ({"name": "overall", "label": "Overall", "description": ""},)
+
+
+def validate_rubric(rubric: Any) -> list[dict]:
+    """A campaign's rubric: a list of attributes, each a name (or an object with
+    ``name`` and optional ``label`` and ``description``); empty means no rubric."""
+    if rubric is None or rubric == "":
+        return []
+    if not isinstance(rubric, list):
+        raise PayloadError("rating_rubric", "Must be a list of attributes.")
+    if len(rubric) > MAX_RUBRIC_ATTRIBUTES:
+        raise PayloadError(
+            "rating_rubric", f"At most {MAX_RUBRIC_ATTRIBUTES} attributes (got {len(rubric)})."
+        )
+    result, seen = [], set()
+    for i, attribute in enumerate(rubric):
+        field = f"rating_rubric.{i}"
+        if isinstance(attribute, str):
+            attribute = {"name": attribute}
+        attribute = mapping_field(attribute, field)
+        no_unknown(attribute, {"name", "label", "description"}, field)
+        name = text_field(attribute.get("name"), f"{field}.name", limit=40)
+        if not _RUBRIC_NAME.fullmatch(name):
+            raise PayloadError(
+                f"{field}.name",
+                "Use lower-case letters, digits and underscores, starting with a letter.",
+            )
+        if name in seen:
+            raise PayloadError(f"{field}.name", f"Attribute {name!r} appears twice.")
+        seen.add(name)
+        label = attribute.get("label") or name.replace("_", " ").capitalize()
+        result.append(
+            {
+                "name": name,
+                "label": text_field(label, f"{field}.label", limit=200),
+                "description": text_field(
+                    attribute.get("description"),
+                    f"{field}.description",
+                    limit=1000,
+                    required=False,
+                ),
+            }
+        )
+    return result
+
+
+def rubric_or_default(rubric: list[dict] | None) -> list[dict]:
+    """The attributes a rating campaign scores: its rubric, or the one overall score."""
+    return list(rubric) if rubric else [dict(attribute) for attribute in DEFAULT_RUBRIC]
+
+
 # Responses -----------------------------------------------------------------
 
 
@@ -491,12 +587,16 @@ def validate_response(
     item_payload: dict,
     preference_format: str = "choice",
     rating_scale: tuple[int, int] | None = None,
+    rubric: tuple[str, ...] = (),
     ask_rationale: bool = False,
     ask_confidence: bool = False,
 ) -> dict:
-    """A response to an item, checked against that item and its campaign's rules."""
+    """A response to an item, checked against that item and its campaign's rules
+    (``rubric``: the names of the attributes a rating campaign scores)."""
     payload = mapping_field(payload, "payload")
-    rules = kinds.Rules(preference_format=preference_format, rating_scale=rating_scale)
+    rules = kinds.Rules(
+        preference_format=preference_format, rating_scale=rating_scale, rubric=tuple(rubric)
+    )
     result: dict[str, Any] = _kind(kind).validate_response(payload, item_payload, rules)
     rationale = text_field(
         payload.get("rationale"), "rationale", limit=MAX_SHORT_CHARS, required=False
@@ -532,6 +632,10 @@ def attention_check_passed(expected: dict, payload: dict) -> bool:
         return payload.get("choice") == expected["choice"]
     if "top" in expected:
         return top_choice(payload) == expected["top"]
+    if "min" in expected or "max" in expected:  # a rating: every score inside the bounds
+        scores = (payload.get("scores") or {}).values()
+        low, high = expected.get("min", -MAX_INT), expected.get("max", MAX_INT)
+        return bool(scores) and all(low <= score <= high for score in scores)
     # The text kinds name their answer's key; a response has at most one of them.
     text = next(
         (

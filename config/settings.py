@@ -222,6 +222,10 @@ CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TIMEZONE = TIME_ZONE
+# Krippendorff's α resting on fewer units judged at least twice is shown as "too few
+# overlapping judgements" on pages, cards and plots (the default of a release's
+# `min_pairable_units` option; metrics.json always keeps α with its support).
+PLURALIGN_MIN_PAIRABLE_UNITS = env_int("PLURALIGN_MIN_PAIRABLE_UNITS", 10)
 # A running export's worker writes a heartbeat every EXPORT_JOB_HEARTBEAT_SECONDS; a
 # job not heard from for EXPORT_JOB_STALE_SECONDS (keep it several beats long) is
 # requeued by the sweep (beat, a starting worker, or `manage.py requeue_stuck_jobs`),

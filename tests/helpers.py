@@ -84,6 +84,7 @@ def respond(person, campaign, audience, items, choose, *, days_ago: int = 0) -> 
                 item_payload=item.payload,
                 preference_format=campaign.preference_format,
                 rating_scale=campaign.rating_scale,
+                rubric=campaign.rubric_names,
             ),
             time_on_task_ms=1500,
             idempotency_key=uuid.uuid4(),

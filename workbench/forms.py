@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
+from collection import payloads
 from collection.models import Audience, Campaign
 
 
@@ -40,6 +41,53 @@ def format_schema(schema: list[dict]) -> str:
         label = f" ({attribute['label']})" if attribute.get("label", default) != default else ""
         lines.append(f"{attribute['name']}{label}: {', '.join(attribute['choices'])}")
     return "\n".join(lines)
+
+
+def parse_rubric(text: str) -> list[dict]:
+    """One attribute a line: ``name: what it means`` (``name (Label): ...`` too), checked
+    as the API checks a rubric, with errors naming the line."""
+    rubric, lines = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        head, _, description = line.partition(":")
+        name, _, label = head.strip().partition("(")
+        attribute = {"name": name.strip(), "description": description.strip()}
+        if label.strip(" )"):
+            attribute["label"] = label.strip(" )")
+        rubric.append(attribute)
+        lines.append(number)
+    try:
+        return payloads.validate_rubric(rubric)
+    except payloads.PayloadError as error:
+        parts = error.field.split(".")
+        if len(parts) > 1 and parts[1].isdigit():
+            raise TableError(lines[int(parts[1])], error.message) from error
+        raise TableError(1, error.message) from error
+
+
+def format_rubric(rubric: list[dict]) -> str:
+    lines = []
+    for attribute in rubric:
+        default = attribute["name"].replace("_", " ").capitalize()
+        label = f" ({attribute['label']})" if attribute.get("label", default) != default else ""
+        description = f": {attribute['description']}" if attribute.get("description") else ""
+        lines.append(f"{attribute['name']}{label}{description}")
+    return "\n".join(lines)
+
+
+class RubricField(forms.CharField):
+    """A rubric typed one attribute a line (`parse_rubric`); shows a stored one as text."""
+
+    def prepare_value(self, value):
+        return format_rubric(value) if isinstance(value, list) else value
+
+    def clean(self, value) -> list[dict]:
+        text = super().clean(value)
+        try:
+            return parse_rubric(text or "")
+        except TableError as error:
+            raise forms.ValidationError(str(error)) from error
 
 
 def _cells(line: str) -> list[str]:
@@ -137,6 +185,15 @@ class CampaignForm(forms.Form):
     preference_format = forms.ChoiceField(choices=Campaign.PreferenceFormat.choices)
     rating_min = forms.IntegerField(required=False, label="Rating scale from")
     rating_max = forms.IntegerField(required=False, label="Rating scale to")
+    rating_rubric = RubricField(
+        required=False,
+        label="Rubric (rating campaigns)",
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text="What each response is scored on, one attribute a line: name: what it "
+        "means (e.g. helpfulness: how useful the response is). Every attribute uses the "
+        "rating scale above. Empty: one overall score.",
+    )
     ask_rationale = forms.BooleanField(required=False, label="Ask for a rationale")
     ask_confidence = forms.BooleanField(required=False, label="Ask for confidence")
     # Step 3: limits.
@@ -172,9 +229,20 @@ class DuplicateForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField()
+    file = forms.FileField(help_text="Plain or gzipped (.gz) text, Parquet or Arrow.")
     format = forms.ChoiceField(
-        choices=[("jsonl", "JSONL"), ("csv", "CSV"), ("hh-rlhf", "HH-RLHF (JSONL)")]
+        choices=[
+            ("auto", "Tell from the first row"),
+            ("jsonl", "JSONL (this platform's items)"),
+            ("csv", "CSV"),
+            ("hh-rlhf", "HH-RLHF (JSONL)"),
+            ("pairs", "prompt / chosen / rejected (JSONL, Parquet, Arrow)"),
+        ],
+        initial="auto",
+    )
+    keep_valid = forms.BooleanField(
+        required=False,
+        label="Keep the valid rows and list the rejected ones (otherwise all or nothing)",
     )
 
 

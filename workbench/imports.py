@@ -1,7 +1,8 @@
-"""Importing items from a file: check every row first, then import all or nothing.
+"""Importing items from a file: check every row first, then import all or nothing; or
+keep the valid rows and list each rejected one.
 
-The report lists each bad line as the import would name it; when there is none the
-same file is imported by `collection.imports.items_import`, as the API does.
+The all-or-nothing report lists each bad line as the import would name it; when there
+is none the same file is imported by `collection.imports.items_import`, as the API does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,51 @@ from workbench.access import managed_campaign
 from workbench.forms import ImportForm
 
 
+def _all_or_nothing(campaign, upload, file_format: str) -> dict:
+    try:
+        check = services.items_check(campaign=campaign, stream=upload.file, file_format=file_format)
+        created = 0
+        if not check.errors:
+            upload.seek(0)
+            created = imports.items_import(
+                campaign=campaign, stream=upload.file, file_format=file_format
+            ).created
+    except (services.ServiceError, imports.ImportFileError) as error:
+        check = services.ImportCheck(rows=0, preview=[], errors=[str(error)])
+        created = 0
+    return {
+        "rows": check.rows,
+        "errors": check.errors,
+        "created": created,
+        "preview": [
+            # default=str: a Parquet row may hold bytes or dates, which JSON has no form for.
+            {
+                "line": row["line"],
+                "text": json.dumps(row["row"], ensure_ascii=False, default=str)[:300],
+            }
+            for row in check.preview
+        ],
+    }
+
+
+def _keep_valid(campaign, upload, file_format: str) -> dict:
+    try:
+        result = imports.items_import(
+            campaign=campaign, stream=upload.file, file_format=file_format, mode="keep_valid"
+        )
+    except imports.ImportFileError as error:
+        return {"errors": [str(error), *map(str, error.rejected)], "rows": 0, "created": 0}
+    return {
+        "keep_valid": True,
+        "errors": [],
+        "created": result.created,
+        "format": result.format,
+        "rejected": [str(row) for row in result.rejected],
+        "rejected_count": result.rejected_count,
+        "rejected_unlisted": result.rejected_count - len(result.rejected),
+    }
+
+
 @login_required
 def item_import(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = managed_campaign(request, slug)
@@ -25,31 +71,9 @@ def item_import(request: HttpRequest, slug: str) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        file_format = form.cleaned_data["format"]
-        try:
-            check = services.items_check(
-                campaign=campaign, stream=upload.file, file_format=file_format
-            )
-            created = 0
-            if not check.errors:
-                upload.seek(0)
-                created = imports.items_import(
-                    campaign=campaign, stream=upload.file, file_format=file_format
-                ).created
-        except (services.ServiceError, imports.ImportFileError) as error:
-            check = services.ImportCheck(rows=0, preview=[], errors=[str(error)])
-            created = 0
-        report = {
-            "name": upload.name,
-            "rows": check.rows,
-            "errors": check.errors,
-            "created": created,
-            "preview": [
-                {"line": row["line"], "text": json.dumps(row["row"], ensure_ascii=False)[:300]}
-                for row in check.preview
-            ],
-        }
-        if check.errors:
+        run = _keep_valid if form.cleaned_data["keep_valid"] else _all_or_nothing
+        report = {"name": upload.name, **run(campaign, upload, form.cleaned_data["format"])}
+        if report["errors"]:
             status = 400
     return render(
         request,

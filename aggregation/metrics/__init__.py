@@ -29,6 +29,17 @@ Agreement (`agreement`)
     percent_agreement           share of rater pairs who gave the same value (not corrected
                                 for chance).
     *_from_counts               the same two from a units × values matrix of counts.
+    alpha_estimate, alpha_estimates_from_counts, AlphaEstimate
+                                α at a level of measurement (nominal, ordinal, interval,
+                                ratio) from a units × coders table or from counts, with
+                                what it rests on (pairable units and values), a 95%
+                                bootstrap interval, and `too_few` below a minimum of
+                                units judged at least twice (then shown as TOO_FEW).
+
+Intervals (`bootstrap`)
+    alpha_bootstrap             α over resampled units (percentile interval).
+    bradley_terry_bootstrap     95% intervals of Bradley–Terry strengths, 100 rounds of
+                                resampled comparisons, as Chatbot Arena publishes them.
 
 Pluralism (`pluralism`)
     vote_distribution           per item and audience, votes and shares per candidate: soft
@@ -51,10 +62,23 @@ metrics.json (`document`)
 """
 
 from aggregation.metrics.agreement import (
+    MIN_PAIRABLE_UNITS,
+    TOO_FEW,
+    AlphaEstimate,
+    alpha_estimate,
+    alpha_estimates_from_counts,
+    alpha_support,
     krippendorff_alpha,
     krippendorff_alpha_from_counts,
     percent_agreement,
     percent_agreement_from_counts,
+)
+from aggregation.metrics.bootstrap import (
+    ALPHA_ROUNDS,
+    BRADLEY_TERRY_ROUNDS,
+    alpha_bootstrap,
+    bradley_terry_bootstrap,
+    percentile_interval,
 )
 from aggregation.metrics.coverage import (
     ItemsAtK,
@@ -80,6 +104,7 @@ from aggregation.metrics.pluralism import (
     audience_divergence,
     bradley_terry,
     bradley_terry_by_audience,
+    bradley_terry_fit,
     bradley_terry_from_counts,
     group_aware_consensus,
     group_aware_consensus_from_counts,
@@ -93,16 +118,27 @@ from aggregation.metrics.pluralism import (
 from aggregation.metrics.weights import kish_effective_sample_size, rake_weights
 
 __all__ = [
+    "ALPHA_ROUNDS",
+    "BRADLEY_TERRY_ROUNDS",
     "METRIC_PARTS",
+    "MIN_PAIRABLE_UNITS",
+    "TOO_FEW",
+    "AlphaEstimate",
     "AudienceDivergence",
     "ItemsAtK",
     "LexicalDiversity",
     "ParticipantLoad",
     "RankedPair",
+    "alpha_bootstrap",
+    "alpha_estimate",
+    "alpha_estimates_from_counts",
+    "alpha_support",
     "attribute_shares",
     "audience_divergence",
     "bradley_terry",
+    "bradley_terry_bootstrap",
     "bradley_terry_by_audience",
+    "bradley_terry_fit",
     "bradley_terry_from_counts",
     "distinct_n",
     "gini",
@@ -122,6 +158,7 @@ __all__ = [
     "participant_load",
     "percent_agreement",
     "percent_agreement_from_counts",
+    "percentile_interval",
     "rake_weights",
     "ranking_to_pairs",
     "tokenize",

@@ -19,8 +19,14 @@ import numpy as np
 import pandas as pd
 
 from aggregation.metrics.agreement import (
-    krippendorff_alpha_from_counts,
+    MIN_PAIRABLE_UNITS,
+    alpha_estimates_from_counts,
     percent_agreement_from_counts,
+)
+from aggregation.metrics.bootstrap import (
+    ALPHA_ROUNDS,
+    BRADLEY_TERRY_ROUNDS,
+    bradley_terry_bootstrap,
 )
 from aggregation.metrics.coverage import (
     attribute_shares,
@@ -50,19 +56,42 @@ def _number(value) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
 
-def _agreement(counts: np.ndarray, *, levels: tuple[str, ...], domain=None) -> dict:
-    """Agreement from a units × values count matrix (leading axes are units)."""
+def _agreement(
+    counts: np.ndarray,
+    *,
+    levels: tuple[str, ...],
+    domain=None,
+    seed: list[int],
+    min_pairable_units: int,
+) -> dict:
+    """Agreement from a units × values count matrix (leading axes are units): α at each
+    level with its 95% bootstrap interval, what it rests on, and whether that is too
+    little to show it (`AlphaEstimate.too_few`)."""
     counts = counts.reshape(-1, counts.shape[-1])
     per_unit = counts.sum(axis=1)
-    result = {
-        f"alpha_{level}": _number(
-            krippendorff_alpha_from_counts(counts, level=level, value_domain=domain)
+    estimates = alpha_estimates_from_counts(
+        counts,
+        levels=levels,
+        value_domain=domain,
+        rounds=ALPHA_ROUNDS,
+        seed=seed,
+        min_pairable_units=min_pairable_units,
+    )
+    result: dict = {}
+    for level, estimate in estimates.items():
+        result[f"alpha_{level}"] = _number(estimate.alpha)
+        result[f"alpha_{level}_ci95"] = (
+            [_number(estimate.ci_low), _number(estimate.ci_high)] if estimate.rounds else None
         )
-        for level in levels
-    }
     result["percent_agreement"] = _number(percent_agreement_from_counts(counts))
     result["units"] = int(np.count_nonzero(per_unit))
     result["judgements"] = int(per_unit.sum())
+    first = estimates[levels[0]]
+    result["pairable_units"] = first.pairable_units
+    result["pairable_values"] = first.pairable_values
+    result["min_pairable_units"] = min_pairable_units
+    result["too_few_overlapping_judgements"] = first.too_few
+    result["bootstrap_rounds"] = max(estimate.rounds for estimate in estimates.values())
     return result
 
 
@@ -139,12 +168,21 @@ def _coverage(tally, a: int, audience, people, attributes: dict) -> dict:
 
 
 def metrics_document(
-    tally, *, min_cell_size: int = 5, parts: frozenset[str] = METRIC_PARTS
+    tally,
+    *,
+    min_cell_size: int = 5,
+    parts: frozenset[str] = METRIC_PARTS,
+    seed: int = 0,
+    min_pairable_units: int = MIN_PAIRABLE_UNITS,
 ) -> dict:
     """Every metric of a campaign (per audience, and between audiences) as plain JSON data.
 
     ``parts`` names the groups to compute (see `METRIC_PARTS`); a part left out
     is left out of the document, and the tally only needs what the parts read.
+    ``seed`` seeds the bootstrap intervals (each α and each audience's
+    Bradley–Terry fit draws from its own stream, keyed by the audience's id,
+    so an audience's intervals do not depend on which others are included);
+    ``min_pairable_units`` marks α resting on fewer units judged twice as too few.
     """
     per_audience = {}
     for a, audience in enumerate(tally.audiences):
@@ -170,29 +208,64 @@ def metrics_document(
     result["audiences"] = per_audience
     if tally.item_kind == "preference":
         if "agreement" in parts:
-            _agreement_metrics(tally, result)
+            _agreement_metrics(tally, result, seed=seed, min_pairable_units=min_pairable_units)
         if "pluralism" in parts:
-            result["pluralism"] = _pluralism(tally)
+            result["pluralism"] = _pluralism(tally, seed=seed)
+    elif tally.item_kind == "rating" and "agreement" in parts:
+        _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
     return result
 
 
-def _agreement_metrics(tally, result: dict) -> None:
-    votes = np.concatenate([tally.votes, tally.ties[:, :, None]], axis=2)
+# Which stream of the seed each statistic draws from (with the audience's id; a rubric
+# attribute's α adds its position).
+STREAMS = {"choice": 1, "ranking": 2, "ratings": 3, "bradley_terry": 4, "rubric": 5}
+
+
+def _rating_agreement(tally, result: dict, *, seed: int, min_pairable_units: int) -> None:
+    """Single-response ratings: α per rubric attribute, the rated responses as units, at
+    the interval and ordinal levels (the steps of a Likert scale may not be equal)."""
+    low, high = tally.rating_scale
     for a, audience in enumerate(tally.audiences):
         agreement = {}
-        if tally.preference_format == "choice" and votes[a].any():
-            agreement["choice"] = _agreement(votes[a], levels=("nominal",))
-        if tally.ranks is not None and tally.ranks[a].any():
-            agreement["ranking"] = _agreement(tally.ranks[a], levels=("ordinal",))
-        if tally.ratings is not None and tally.ratings[a].any():
-            low, high = tally.rating_scale
-            agreement["ratings"] = _agreement(
-                tally.ratings[a], levels=("interval", "ordinal"), domain=range(low, high + 1)
-            )
+        for k, name in enumerate(tally.rubric):
+            if tally.ratings is not None and k < tally.ratings.shape[2]:
+                counts = tally.ratings[a][:, k]
+                if counts.any():
+                    agreement[name] = _agreement(
+                        counts,
+                        levels=("interval", "ordinal"),
+                        domain=range(low, high + 1),
+                        seed=[seed, audience.id, STREAMS["rubric"], k],
+                        min_pairable_units=min_pairable_units,
+                    )
         result["audiences"][audience.slug]["agreement"] = agreement
 
 
-def _pluralism(tally) -> dict:
+def _agreement_metrics(tally, result: dict, *, seed: int, min_pairable_units: int) -> None:
+    votes = np.concatenate([tally.votes, tally.ties[:, :, None]], axis=2)
+    for a, audience in enumerate(tally.audiences):
+        found = []  # (judgement, units × values counts, levels, value domain)
+        if tally.preference_format == "choice" and votes[a].any():
+            found.append(("choice", votes[a], ("nominal",), None))
+        if tally.ranks is not None and tally.ranks[a].any():
+            found.append(("ranking", tally.ranks[a], ("ordinal",), None))
+        if tally.ratings is not None and tally.ratings[a].any():
+            low, high = tally.rating_scale
+            scale = range(low, high + 1)
+            found.append(("ratings", tally.ratings[a], ("interval", "ordinal"), scale))
+        result["audiences"][audience.slug]["agreement"] = {
+            judgement: _agreement(
+                counts,
+                levels=levels,
+                domain=domain,
+                seed=[seed, audience.id, STREAMS[judgement]],
+                min_pairable_units=min_pairable_units,
+            )
+            for judgement, counts, levels, domain in found
+        }
+
+
+def _pluralism(tally, *, seed: int) -> dict:
     pluralism: dict = {}
     slug = [audience.slug for audience in tally.audiences]
     seen = tally.votes.sum(axis=2, dtype=np.int64) + tally.ties  # audiences × items
@@ -224,7 +297,7 @@ def _pluralism(tally) -> dict:
                 }
             )
         pluralism["consensus"] = _consensus(tally, votes, seen, present)
-    strengths = {}
+    strengths, intervals, support = {}, {}, {}
     for a, audience in enumerate(tally.audiences):
         counts = {
             (winner, loser): n
@@ -234,10 +307,27 @@ def _pluralism(tally) -> dict:
         fitted = bradley_terry_from_counts(counts)
         if len(fitted):
             strengths[audience.slug] = fitted
+            rng = np.random.default_rng([seed, audience.id, STREAMS["bradley_terry"]])
+            intervals[audience.slug] = bradley_terry_bootstrap(counts, rng=rng)
+            support[audience.slug] = {
+                "decided_pairs": int(sum(counts.values())),
+                "sources": len(fitted),
+                "bootstrap_rounds": BRADLEY_TERRY_ROUNDS,
+            }
     pluralism["bradley_terry"] = {
         name: {source: _number(value) for source, value in series.items()}
         for name, series in strengths.items()
     }
+    # 95% percentile intervals over 100 resampled rounds (Chatbot Arena's way), and
+    # the decided pairs each audience's fit rests on.
+    pluralism["bradley_terry_ci95"] = {
+        name: {
+            source: [_number(row["lower"]), _number(row["upper"])]
+            for source, row in table.iterrows()
+        }
+        for name, table in intervals.items()
+    }
+    pluralism["bradley_terry_support"] = support
     pluralism["kendall_tau"] = [
         {"audience_a": a, "audience_b": b, "tau": _number(kendall_tau(sa, sb))}
         for (a, sa), (b, sb) in combinations(strengths.items(), 2)

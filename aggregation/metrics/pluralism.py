@@ -229,8 +229,13 @@ def bradley_terry_from_counts(counts: dict, *, alpha: float = 0.01) -> pd.Series
     matrix = np.zeros((len(sources), len(sources)))
     for (winner, loser), n in counts.items():
         matrix[sources.get_loc(winner), sources.get_loc(loser)] += n
-    theta = choix.ilsr_pairwise_dense(matrix, alpha=alpha)
-    return pd.Series(theta - theta.mean(), index=sources, name="log_strength")
+    return pd.Series(bradley_terry_fit(matrix, alpha=alpha), index=sources, name="log_strength")
+
+
+def bradley_terry_fit(wins: np.ndarray, *, alpha: float = 0.01) -> np.ndarray:
+    """Log-strengths, centred on mean 0, from ``wins[i, j]`` = times i beat j."""
+    theta = choix.ilsr_pairwise_dense(np.asarray(wins, dtype=float), alpha=alpha)
+    return theta - theta.mean()
 
 
 def bradley_terry_by_audience(

@@ -26,6 +26,7 @@ TASK_TAGS = {
     "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
     "demonstration": ["sft", "demonstrations"],
     "qa": ["question-answering"],
+    "rating": ["rating", "kto", "reward-modeling"],
 }
 
 
@@ -73,6 +74,10 @@ def _code(value, *, cell: bool = False) -> str:
         text = text.replace("|", "\\|")
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _pct(value) -> str:
@@ -161,12 +166,13 @@ def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: in
         "",
         *(_block(audience.description) if audience.description else ["No description given."]),
         "",
-        f"- Wanted {coverage['overlap_k']} responses per item; "
-        f"{coverage['items_at_k']:,} of {coverage['items']:,} items "
+        f"- Wanted {_count(coverage['overlap_k'], 'response')} per item; "
+        f"{coverage['items_at_k']:,} of {_count(coverage['items'], 'item')} "
         f"({_pct(coverage['share_at_k'])}) reached that, with "
         f"{_num(coverage['responses_per_item_mean'])} responses per item on average "
         f"(fewest: {_num(coverage['responses_per_item_min'], 0)}).",
-        f"- {counts['participants']:,} participants gave {counts['judgements']:,} judgements; "
+        f"- {_count(counts['participants'], 'participant')} gave "
+        f"{_count(counts['judgements'], 'judgement')}; "
         f"the most active one gave {_pct(coverage['largest_participant_share'])} of them "
         f"(Gini of responses per participant {_num(coverage['responses_per_participant_gini'])}).",
     ]
@@ -207,17 +213,8 @@ def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: in
             )
         elif weights["note"]:
             lines.append(f"- Weights are all 1: {_inline(weights['note'])}.")
-    agreement = report.get("agreement") or {}
-    for kind, values in agreement.items():
-        alphas = ", ".join(
-            f"α ({key.removeprefix('alpha_')}) {_num(value)}"
-            for key, value in values.items()
-            if key.startswith("alpha_")
-        )
-        lines.append(
-            f"- Agreement on {kind}: {alphas}; raw agreement "
-            f"{_pct(values.get('percent_agreement'))} over {values.get('units', 0):,} items."
-        )
+    for judgement, values in (report.get("agreement") or {}).items():
+        lines.append(_agreement_line(judgement, values))
     if audience.kind == "dyadic":
         lines.append(
             "- A dyadic audience has one member, whose attribute values are never published: "
@@ -225,7 +222,8 @@ def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: in
         )
     elif counts["suppressed_participants"]:
         lines.append(
-            f"- Attribute values of {counts['suppressed_participants']} participants are "
+            f"- Attribute values of {_count(counts['suppressed_participants'], 'participant')} "
+            "are "
             f"suppressed (null): each shares their combination of values with fewer than "
             f"{min_cell_size} participants. Every count, share, weight and plot here is "
             "computed from the values as published, with these participants counted as "
@@ -233,6 +231,43 @@ def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: in
             "given the same weight."
         )
     return [*lines, ""]
+
+
+# What one unit of agreement is, per judgement (α compares the values units were given).
+UNITS = {"choice": "items", "ranking": "ranked candidates", "ratings": "rated candidates"}
+
+
+def _agreement_line(judgement: str, values: dict) -> str:
+    """Krippendorff's α with its interval and what it rests on, or "too few overlapping
+    judgements" when fewer units than the release's minimum were judged twice."""
+    units = UNITS.get(judgement, "units")
+    pairable = values.get("pairable_units", 0)
+    support = (
+        f"{pairable:,} {units} judged at least twice "
+        f"({values.get('pairable_values', 0):,} judgements of them)"
+    )
+    minimum = values.get("min_pairable_units")
+    if values.get("too_few_overlapping_judgements", True):
+        return (
+            f"- Agreement on {_inline(judgement)}: too few overlapping judgements: "
+            f"{support}, fewer than the {minimum or 'minimum'} needed to report "
+            "Krippendorff's α."
+        )
+    alphas = []
+    for key, value in values.items():
+        if not key.startswith("alpha_") or key.endswith("_ci95"):
+            continue
+        text = f"α ({key.removeprefix('alpha_')}) {_num(value, 3)}"
+        interval = values.get(f"{key}_ci95")
+        if interval and None not in interval:
+            text += f" (95% CI {interval[0]:.3f} to {interval[1]:.3f})"
+        alphas.append(text)
+    rounds = values.get("bootstrap_rounds") or 0
+    return (
+        f"- Agreement on {_inline(judgement)}: {', '.join(alphas)}, over {support}; raw "
+        f"agreement {_pct(values.get('percent_agreement'))} of their pairs. Intervals: "
+        f"percentiles of {rounds:,} bootstrap resamples of the {units}."
+    )
 
 
 def _pluralism(metrics: dict) -> list[str]:
@@ -267,14 +302,24 @@ def _pluralism(metrics: dict) -> list[str]:
             )
         lines.append("")
     strengths = pluralism.get("bradley_terry") or {}
+    intervals = pluralism.get("bradley_terry_ci95") or {}
+    support = pluralism.get("bradley_terry_support") or {}
     if strengths:
-        lines.append("Bradley–Terry strengths of the candidates' sources, per audience:")
+        lines.append(
+            "Bradley–Terry log-strengths of the candidates' sources, per audience, with 95% "
+            "bootstrap intervals (percentiles over rounds of the decided pairs resampled, "
+            "as Chatbot Arena publishes them):"
+        )
         lines.append("")
         for slug, values in strengths.items():
             order = sorted(values, key=lambda source: -(values[source] or 0))
+            bounds = intervals.get(slug) or {}
+            rests = support.get(slug) or {}
             lines.append(
                 f"- {_code(slug)}: "
-                + " &gt; ".join(f"{_inline(s)} ({values[s]:+.2f})" for s in order)
+                + " &gt; ".join(_strength(s, values[s], bounds.get(s)) for s in order)
+                + f"; from {rests.get('decided_pairs', 0):,} decided pairs, "
+                f"{rests.get('bootstrap_rounds', 0)} rounds."
             )
         lines.append("")
     for entry in pluralism.get("kendall_tau", []):
@@ -294,6 +339,12 @@ def _pluralism(metrics: dict) -> list[str]:
             f"(candidate {_inline(best['candidate'])}, {best['consensus']:.2f})."
         )
     return [*lines, ""]
+
+
+def _strength(source: str, value: float, interval: list | None) -> str:
+    if interval and None not in interval:
+        return f"{_inline(source)} ({value:+.2f}, {interval[0]:+.2f} to {interval[1]:+.2f})"
+    return f"{_inline(source)} ({value:+.2f})"
 
 
 def render(
@@ -316,7 +367,7 @@ def render(
         "",
         f"Built with pluralign from campaign {_code(campaign.slug)}. Scope of alignment: "
         f"**{campaign.get_competence_display()}**, **{campaign.get_transience_display()}**, "
-        f"for {len(selection.audiences)} audience(s): "
+        f"for {_count(len(selection.audiences), 'audience')}: "
         + ", ".join(f"{_code(audience.slug)} ({audience.kind})" for audience in selection.audiences)
         + ". Every row carries these as `competence`, `transience` and `audience`.",
         "",
@@ -361,14 +412,23 @@ def render(
         "",
         f"- Responses from {counts['first_response_at'] or 'n/a'} to "
         f"{counts['last_response_at'] or 'n/a'}; data as of {job.snapshot_at.isoformat()}.",
-        f"- {counts['items']:,} items, {counts['judgements']:,} judgements from "
-        f"{counts['participants']:,} participants.",
-        f"- Left out: {counts['excluded_unconsented_participants']} participants without "
+        f"- {_count(counts['items'], 'item')}, {_count(counts['judgements'], 'judgement')} "
+        f"from {_count(counts['participants'], 'participant')}.",
+        f"- Left out: {_count(counts['excluded_unconsented_participants'], 'participant')} "
+        "without "
         f"consent, {counts['excluded_failed_attention_participants']} who failed attention "
         "checks"
         + ("" if job.option("exclude_failed_attention") else " (kept: the export said so)")
         + ", attention-check items themselves, and every withdrawn response.",
-        f"- {counts['withdrawn_since_previous']} participants withdrew since "
+        f"- Left out by the researchers: {_count(counts['excluded_items'], 'item')} they "
+        "excluded from releases"
+        + (
+            f", and {_count(counts['rejected_demonstrations'], 'demonstration')} a reviewer "
+            "rejected."
+            if campaign.item_kind == "demonstration"
+            else "."
+        ),
+        f"- {_count(counts['withdrawn_since_previous'], 'participant')} withdrew since "
         + (
             f"release v{counts['previous_version']}"
             if counts["previous_version"]
@@ -427,8 +487,12 @@ def render(
         "`screened` (a screened public audience) or `panel`.",
         *[
             line
-            for dataset in datasets.BY_NAME.values()
-            if (line := dataset.card_columns(conversational))
+            for dataset in datasets.for_item_kind(campaign.item_kind)
+            for line in [
+                dataset.card_columns(conversational),
+                *(dataset.card_notes(campaign, _inline) if dataset.card_notes else []),
+            ]
+            if line
         ],
         "",
         "## Consent and licence",

@@ -264,6 +264,8 @@ def _clean_options(options: dict | None) -> dict:
         "min_cell_size": (1, 1000),
         "attention_failures_allowed": (0, 1000),
         "batch_rows": (100, 1_000_000),
+        "seed": (0, 2**32 - 1),
+        "min_pairable_units": (1, 1_000_000),
         "split_seed": (0, 2**31 - 1),
         "test_percent": (1, 50),
         "context_judgements": (1, 1000),

@@ -68,6 +68,7 @@ class _Reader:
         self.conversational = conversational
         scale = campaign.rating_scale
         self.midpoint = (scale[0] + scale[1]) / 2 if scale else None
+        self.rubric = campaign.rubric_names
 
     def run(self, item_ids: np.ndarray, *, chunk_items: int, progress: Progress) -> None:
         pause = float(os.environ.get(PAUSE_ENV) or 0)
@@ -126,6 +127,7 @@ class _Reader:
             people=people,
             preference_format=self.fmt,
             midpoint=self.midpoint,
+            rubric=self.rubric,
             audience_kind=audience.kind,
             views=self.views,
         )
@@ -191,6 +193,7 @@ def _tally_for(
         audiences=list(selection.audiences),
         people=report,
         item_ids=item_ids,
+        rubric=campaign.rubric_names,
     )
 
 
@@ -264,6 +267,16 @@ def _coverage_tally(selection: selectors.ReleaseSelection, *, options: dict) -> 
     return tally
 
 
+def _metrics(tally: Tally, options: dict, *, parts: frozenset[str] = METRIC_PARTS) -> dict:
+    return metrics_document(
+        tally,
+        min_cell_size=options["min_cell_size"],
+        parts=parts,
+        seed=options["seed"],
+        min_pairable_units=options["min_pairable_units"],
+    )
+
+
 def campaign_metrics(
     *,
     campaign: Campaign,
@@ -304,7 +317,7 @@ def campaign_metrics(
             progress=progress or (lambda fraction, message: None),
             conversational=selectors.campaign_has_messages(campaign=campaign),
         )
-    return metrics_document(tally, min_cell_size=options["min_cell_size"], parts=parts)
+    return _metrics(tally, options, parts=parts)
 
 
 @files.arrow_memory_returned()
@@ -419,7 +432,7 @@ def _write_reports(
     """metrics.json, the plots and the dataset card; returns the counts and the plots."""
     campaign = job.campaign
     progress(0.86, "Computing metrics.")
-    metrics = metrics_document(tally, min_cell_size=options["min_cell_size"])
+    metrics = _metrics(tally, options)
     previous = (
         Release.objects.filter(campaign=campaign, version__lt=job.version)
         .order_by("-version")
@@ -552,5 +565,6 @@ def _counts(job, selection, tally: Tally, participants, sinks, previous) -> dict
             campaign=selection.campaign, since=previous.snapshot_at if previous else None
         ),
         "previous_version": previous.version if previous else None,
+        **selectors.withheld_counts(selection),
         "audiences": per_audience,
     }

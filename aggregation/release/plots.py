@@ -86,37 +86,96 @@ def coverage(metrics: dict, path: Path) -> None:
     _save(figure, path)
 
 
+TOO_FEW = "too few overlapping\njudgements"
+
+
+def _agreement_groups(metrics: dict) -> list[tuple[str, dict]]:
+    return [
+        (f"{slug}\n{judgement}", values)
+        for slug, report in metrics["audiences"].items()
+        for judgement, values in (report.get("agreement") or {}).items()
+    ]
+
+
+def _alpha_levels(values: dict) -> list[str]:
+    return [
+        key.removeprefix("alpha_")
+        for key in values
+        if key.startswith("alpha_") and not key.endswith("_ci95")
+    ]
+
+
 def agreement(metrics: dict, path: Path) -> None:
-    """Krippendorff's α and raw agreement per audience and kind of judgement."""
-    bars = []
-    for slug, report in metrics["audiences"].items():
-        for kind, values in (report.get("agreement") or {}).items():
-            for key, value in values.items():
-                if (key.startswith("alpha_") or key == "percent_agreement") and value is not None:
-                    label = "agreement %" if key == "percent_agreement" else key.replace("_", " ")
-                    bars.append((f"{slug}\n{kind}", label, value))
-    figure = Figure(figsize=(8, 4.2))
+    """Krippendorff's α (with its 95% bootstrap interval) and raw agreement per audience
+    and judgement, each group labelled with the pairable units it rests on; a group
+    below the minimum of pairable units shows "too few overlapping judgements"."""
+    groups = _agreement_groups(metrics)
+    labels = list(
+        dict.fromkeys(
+            [f"α {level}" for _, values in groups for level in _alpha_levels(values)]
+            + ["agreement %"]
+        )
+    )
+    figure = Figure(figsize=(8, 4.6))
     ax = figure.subplots()
-    if not bars:
+    shown = [
+        (g, values)
+        for g, (_, values) in enumerate(groups)
+        if not values.get("too_few_overlapping_judgements", True)
+    ]
+    if not groups:
         _empty(ax, "no item was judged twice in the same way yet")
     else:
-        groups = list(dict.fromkeys(group for group, _, _ in bars))
-        labels = list(dict.fromkeys(label for _, label, _ in bars))
         width = 0.8 / len(labels)
+        lowest = -0.1
         for i, label in enumerate(labels):
-            xs, ys = [], []
-            for g, group in enumerate(groups):
-                for group_name, bar_label, value in bars:
-                    if group_name == group and bar_label == label:
-                        xs.append(g + (i - (len(labels) - 1) / 2) * width)
-                        ys.append(value)
-            ax.bar(xs, ys, width, label=label, color=COLOURS[i % len(COLOURS)])
+            xs, ys, errors = [], [], [[], []]
+            for g, values in shown:
+                level = label.removeprefix("α ")
+                value = (
+                    values.get("percent_agreement")
+                    if label == "agreement %"
+                    else values.get(f"alpha_{level}")
+                )
+                if value is None:
+                    continue
+                xs.append(g + (i - (len(labels) - 1) / 2) * width)
+                ys.append(value)
+                interval = values.get(f"alpha_{level}_ci95") if label != "agreement %" else None
+                low, high = interval if interval and None not in interval else (value, value)
+                # A percentile interval need not hold its point estimate: clip at the bar.
+                errors[0].append(max(0.0, value - low))
+                errors[1].append(max(0.0, high - value))
+                lowest = min(lowest, value - 0.05, low - 0.05)
+            if xs:
+                ax.bar(
+                    xs,
+                    ys,
+                    width,
+                    yerr=errors,
+                    capsize=3,
+                    label=label,
+                    color=COLOURS[i % len(COLOURS)],
+                    error_kw={"elinewidth": 0.8, "ecolor": "#333333"},
+                )
+        for g, (_, values) in enumerate(groups):
+            if values.get("too_few_overlapping_judgements", True):
+                ax.text(g, 0.5, TOO_FEW, ha="center", va="center", fontsize=8, color="#555555")
         ax.axhline(0.8, color="#999999", linewidth=0.8, linestyle="--")
         ax.axhline(0.667, color="#cccccc", linewidth=0.8, linestyle=":")
-        ax.set_xticks(range(len(groups)), labels=groups, fontsize=8)
-        ax.set_ylim(min(-0.1, min(value for _, _, value in bars) - 0.05), 1.05)
-        ax.legend(fontsize=8)
-    ax.set_title("Agreement within each audience (dashed: α = 0.8)")
+        ax.set_xticks(
+            range(len(groups)),
+            labels=[
+                f"{name}\n{values.get('pairable_units', 0):,} units judged ≥ 2×"
+                for name, values in groups
+            ],
+            fontsize=8,
+        )
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        ax.set_ylim(lowest, 1.05)
+        if shown:
+            ax.legend(fontsize=8)
+    ax.set_title("Agreement within each audience (bars: 95% bootstrap interval; dashed: α = 0.8)")
     figure.tight_layout()
     _save(figure, path)
 
@@ -128,10 +187,12 @@ def divergence(metrics: dict, path: Path) -> None:
     figure = Figure(figsize=(11, 4.5))
     left, right = figure.subplots(1, 2)
     matrix = np.full((len(names), len(names)), np.nan)
+    shared = np.zeros((len(names), len(names)), dtype=int)
     for entry in pluralism.get("divergence", []):
         a, b = names.index(entry["audience_a"]), names.index(entry["audience_b"])
         if entry["mean_jsd"] is not None:
             matrix[a, b] = matrix[b, a] = entry["mean_jsd"]
+            shared[a, b] = shared[b, a] = entry["shared_items"]
     for i in range(len(names)):
         matrix[i, i] = 0.0
     if len(names) < 2 or np.isnan(matrix).all():
@@ -144,11 +205,16 @@ def divergence(metrics: dict, path: Path) -> None:
         left.set_yticks(range(len(names)), labels=names)
         for i in range(len(names)):
             for j in range(len(names)):
-                if not np.isnan(matrix[i, j]):
-                    left.text(j, i, f"{matrix[i, j]:.3f}", ha="center", va="center", fontsize=8)
+                if i == j:
+                    left.text(j, i, "0", ha="center", va="center", fontsize=8)
+                elif not np.isnan(matrix[i, j]):
+                    # Each mean with the number of shared items it averages over.
+                    text = f"{matrix[i, j]:.3f}\nn = {shared[i, j]:,}"
+                    left.text(j, i, text, ha="center", va="center", fontsize=8)
         figure.colorbar(image, ax=left, shrink=0.8, label="mean JSD (bits)")
     left.set_title("How differently audiences vote")
     strengths = pluralism.get("bradley_terry") or {}
+    intervals = pluralism.get("bradley_terry_ci95") or {}
     sources = sorted({source for values in strengths.values() for source in values})
     if not sources:
         _empty(right, "no candidate sources to rank")
@@ -157,13 +223,33 @@ def divergence(metrics: dict, path: Path) -> None:
         positions = np.arange(len(sources))
         for i, (slug, values) in enumerate(strengths.items()):
             ys = [values.get(source) or 0.0 for source in sources]
+            bounds = [(intervals.get(slug) or {}).get(source) or [None, None] for source in sources]
+            errors = [
+                [
+                    max(0.0, y - low) if low is not None else 0.0
+                    for y, (low, _) in zip(ys, bounds, strict=True)
+                ],
+                [
+                    max(0.0, high - y) if high is not None else 0.0
+                    for y, (_, high) in zip(ys, bounds, strict=True)
+                ],
+            ]
             offset = (i - (len(strengths) - 1) / 2) * width
-            right.bar(positions + offset, ys, width, label=slug, color=COLOURS[i % len(COLOURS)])
+            right.bar(
+                positions + offset,
+                ys,
+                width,
+                yerr=errors,
+                capsize=3,
+                error_kw={"elinewidth": 0.8, "ecolor": "#333333"},
+                label=slug,
+                color=COLOURS[i % len(COLOURS)],
+            )
         right.axhline(0, color="#555555", linewidth=0.8)
         right.set_xticks(positions, labels=sources, rotation=20, ha="right")
         right.set_ylabel("Bradley–Terry log-strength")
         right.legend(fontsize=8)
-    right.set_title("Which sources each audience prefers")
+    right.set_title("Which sources each audience prefers (95% bootstrap intervals)")
     figure.tight_layout()
     _save(figure, path)
 

@@ -137,6 +137,7 @@ class Items:
     candidate_ids: pa.Array
     candidate_texts: pa.Array
     candidate_sources: pa.Array
+    candidate_messages: pa.Array  # JSON of a multi-turn candidate's messages, else null
     draft: pa.Array
     question: pa.Array
     reference_answer: pa.Array
@@ -153,6 +154,24 @@ class Items:
         ids = self.candidate_ids.to_pylist()
         offsets = self.candidate_offsets.tolist()
         return [ids[offsets[i] : offsets[i + 1]] for i in range(len(self.ids))]
+
+    @functools.cached_property
+    def candidate_conversations(self) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        """Each candidate as messages, flattened (offsets, role codes, contents): its
+        own messages when it goes on past its first reply, else that one reply."""
+        offsets, roles, contents = [0], [], []
+        texts = self.candidate_texts.to_pylist()
+        for text, raw in zip(texts, self.candidate_messages.to_pylist(), strict=True):
+            messages = [{"role": "assistant", "content": text}] if raw is None else json.loads(raw)
+            for message in messages:
+                roles.append(ROLE_CODE[message["role"]])
+                contents.append(message["content"])
+            offsets.append(len(roles))
+        return (
+            np.asarray(offsets, dtype=np.int64),
+            np.asarray(roles, dtype=np.int32),
+            pa.array(contents, pa.string()),
+        )
 
     @functools.cached_property
     def source_codes(self) -> tuple[np.ndarray, list]:
@@ -198,6 +217,7 @@ def items_from_chunk(chunk) -> Items:
         candidate_ids=chunk.candidate_id,
         candidate_texts=chunk.candidate_text,
         candidate_sources=chunk.candidate_source,
+        candidate_messages=chunk.candidate_messages,
         draft=chunk.draft,
         question=chunk.question,
         reference_answer=chunk.reference_answer,
@@ -257,6 +277,31 @@ def reply_column(texts: pa.Array, indices: np.ndarray, *, conversational: bool):
         ["role", "content"],
     )
     return pa.ListArray.from_arrays(pa.array(np.arange(n + 1), pa.int32()), values)
+
+
+def candidate_column(items: Items, indices: np.ndarray, *, conversational: bool):
+    """Candidates as completions: the text, or in conversational form the assistant's
+    reply as a one-message list, or all of a multi-turn candidate's messages (TRL takes
+    a completion of several turns; the prompt is what the two candidates share)."""
+    messages = items.candidate_messages
+    if not conversational or messages.null_count == len(messages):
+        return reply_column(items.candidate_texts, indices, conversational=conversational)
+    offsets, roles, contents = items.candidate_conversations
+    indices = np.asarray(indices, dtype=np.int64)
+    starts = offsets[indices]
+    lengths = offsets[indices + 1] - starts
+    row_offsets = np.zeros(len(indices) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=row_offsets[1:])
+    within = np.arange(int(row_offsets[-1]), dtype=np.int64) - np.repeat(row_offsets[:-1], lengths)
+    source = np.repeat(starts, lengths) + within
+    values = pa.StructArray.from_arrays(
+        [
+            dictionary_array(roles[source], ROLE_DICTIONARY, unique=True),
+            dictionary_array(source, contents),
+        ],
+        ["role", "content"],
+    )
+    return pa.ListArray.from_arrays(pa.array(row_offsets, pa.int32()), values)
 
 
 def prompt_column(items: Items, item_pos: np.ndarray, *, conversational: bool):

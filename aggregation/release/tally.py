@@ -59,8 +59,12 @@ class Tally:
         audiences: list,  # selectors.AudienceInfo
         people: dict[int, PublishedPeople],
         item_ids: np.ndarray,
+        rubric: tuple[str, ...] = (),
     ):
         self.item_kind = item_kind
+        # Single-response ratings: the attributes scored, whose positions stand in for
+        # candidate positions in `ratings` (a rating item has one response).
+        self.rubric = tuple(rubric)
         self.preference_format = preference_format
         self.rating_scale = tuple(rating_scale) if rating_scale else None
         self.audiences = list(audiences)

@@ -26,6 +26,10 @@ class AnnotatorItemSerializer(serializers.Serializer):
     candidates = serializers.ListField(child=serializers.DictField(), required=False)
     draft = serializers.CharField(required=False)
     question = serializers.CharField(required=False)
+    # Single-response ratings: the response, what to score it on and the scale.
+    response = serializers.DictField(required=False)
+    rubric = serializers.ListField(child=serializers.DictField(), required=False)
+    scale = serializers.ListField(child=serializers.IntegerField(), required=False)
 
 
 def annotator_item(item: Item, campaign: Campaign) -> dict:

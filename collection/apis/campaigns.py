@@ -29,6 +29,7 @@ CAMPAIGN_FIELDS = [
     "preference_format",
     "rating_min",
     "rating_max",
+    "rating_rubric",
     "ask_rationale",
     "ask_confidence",
     "per_participant_cap",

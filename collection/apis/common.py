@@ -8,6 +8,8 @@ not see answer 404, as if they did not exist.
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.shortcuts import get_object_or_404
 from rest_framework.response import Response as ApiResponse
 from rest_framework.settings import api_settings
@@ -32,6 +34,8 @@ def exception_handler(exc, context):
             body["line"] = exc.line
         if exc.field:
             body["field"] = exc.field
+        if exc.rejected:
+            body["rejected"] = [dataclasses.asdict(row) for row in exc.rejected]
         return ApiResponse(body, status=exc.status)
     return drf_exception_handler(exc, context)
 

@@ -1,4 +1,4 @@
-"""Importing items from a file into a campaign, all or nothing."""
+"""Importing items from a file into a campaign: all or nothing, or keep the valid rows."""
 
 from __future__ import annotations
 
@@ -13,12 +13,32 @@ from collection.api_input import CheckedJSONParser
 from collection.apis.common import managed_campaign
 
 
+class RejectedSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="The file line (or Parquet/Arrow row), from 1.")
+    unit = serializers.CharField(help_text='"Line" or "Row".')
+    field = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
 class ItemImportApi(APIView):
     parser_classes = [MultiPartParser, FormParser, CheckedJSONParser]
 
     class InputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text="JSONL, CSV or HH-RLHF JSONL, UTF-8.")
-        format = serializers.ChoiceField(choices=imports.FORMATS, default="jsonl")
+        file = serializers.FileField(
+            help_text="JSONL, CSV, HH-RLHF JSONL or prompt/chosen/rejected pairs (JSONL, "
+            "Parquet, Arrow); text formats UTF-8, plain or gzipped."
+        )
+        format = serializers.ChoiceField(
+            choices=imports.FORMATS,
+            default="auto",
+            help_text="The shape of a row; auto tells them apart from the first row.",
+        )
+        mode = serializers.ChoiceField(
+            choices=imports.MODES,
+            default="all",
+            help_text="all: every item or none. keep_valid: store the valid rows and list "
+            "each rejected one with its line and reason.",
+        )
         prompts_only = serializers.BooleanField(
             default=False,
             help_text="Preference items may come without candidates, for a generation job "
@@ -28,12 +48,17 @@ class ItemImportApi(APIView):
     class OutputSerializer(serializers.Serializer):
         created = serializers.IntegerField()
         campaign = serializers.CharField()
-        format = serializers.CharField()
+        format = serializers.CharField(help_text="The row shape read (never auto).")
+        mode = serializers.CharField()
+        rejected_count = serializers.IntegerField()
+        rejected = RejectedSerializer(
+            many=True, help_text=f"The first {imports.REPORT_MAX_LINES} rejected rows."
+        )
 
     @extend_schema(
         request={"multipart/form-data": InputSerializer},
         responses={201: OutputSerializer},
-        summary="Import items from a file, all or nothing",
+        summary="Import items from a file, all or nothing or keeping the valid rows",
     )
     def post(self, request, slug: str):
         campaign = managed_campaign(request, slug)
@@ -46,5 +71,6 @@ class ItemImportApi(APIView):
             stream=upload.file,
             file_format=data.validated_data["format"],
             prompts_only=data.validated_data["prompts_only"],
+            mode=data.validated_data["mode"],
         )
         return ApiResponse(self.OutputSerializer(result).data, status=201)

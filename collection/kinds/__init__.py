@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collection.models import Item, Response
 
 # Loaded in this order, which is the order of the campaign form's and the API's choices.
-MODULES = ("preference", "demonstration", "qa")
+MODULES = ("preference", "demonstration", "qa", "rating")
 MAX_NAME_CHARS = 14  # Campaign.item_kind's max_length
 
 
@@ -40,6 +40,8 @@ class Rules:
 
     preference_format: str = "choice"
     rating_scale: tuple[int, int] | None = None
+    # The attribute names a single-response rating scores (`payloads.rubric_or_default`).
+    rubric: tuple[str, ...] = ()
     # Items may come without their candidates for now (models generate them later).
     prompts_only: bool = False
 

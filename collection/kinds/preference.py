@@ -18,15 +18,29 @@ from collection.models import Assignment, Campaign, Item, Response
 from collection.payloads import (
     MAX_CANDIDATES,
     MAX_ID_CHARS,
-    MAX_TEXT_CHARS,
     TIE,
     PayloadError,
+    completion_messages,
     generation_field,
     mapping_field,
     no_unknown,
+    reply_text,
     text_field,
     whole_number,
 )
+
+
+def _reply(candidate: Mapping, field: str) -> dict:
+    """A candidate's text (an empty reply is kept as one) and, for a completion that
+    goes on past its first reply, its messages; the text is then the first message's."""
+    messages = candidate.get("messages")
+    if messages is None:
+        return {"text": reply_text(candidate.get("text"), f"{field}.text")}
+    messages = completion_messages(messages, f"{field}.messages")
+    text = candidate.get("text", messages[0]["content"])
+    if text != messages[0]["content"]:
+        raise PayloadError(f"{field}.text", "Must be the content of the first message.")
+    return {"text": text, "messages": messages}
 
 
 class Preference(kinds.Kind):
@@ -60,7 +74,7 @@ class Preference(kinds.Kind):
             if isinstance(candidate, str):
                 candidate = {"text": candidate}
             candidate = mapping_field(candidate, field)
-            no_unknown(candidate, {"id", "text", "source", "generation"}, field)
+            no_unknown(candidate, {"id", "text", "source", "generation", "messages"}, field)
             candidate_id = candidate.get("id", "abcdefghi"[i])
             candidate_id = text_field(str(candidate_id), f"{field}.id", limit=MAX_ID_CHARS)
             if candidate_id == TIE:
@@ -68,10 +82,7 @@ class Preference(kinds.Kind):
             if candidate_id in seen:
                 raise PayloadError(f"{field}.id", f"Candidate id {candidate_id!r} appears twice.")
             seen.add(candidate_id)
-            entry = {
-                "id": candidate_id,
-                "text": text_field(candidate.get("text"), f"{field}.text", limit=MAX_TEXT_CHARS),
-            }
+            entry = {"id": candidate_id, **_reply(candidate, field)}
             source = text_field(
                 candidate.get("source"), f"{field}.source", limit=200, required=False
             )
@@ -183,7 +194,13 @@ class Preference(kinds.Kind):
     def annotator_item(self, item: Item) -> dict:
         if "candidates" not in item.payload:
             return {}
-        return {"candidates": [{"id": c["id"], "text": c["text"]} for c in item.candidates]}
+        return {
+            "candidates": [
+                {"id": c["id"], "text": c["text"]}
+                | ({"messages": c["messages"]} if "messages" in c else {})
+                for c in item.candidates
+            ]
+        }
 
     def summary(self, response: Response) -> list[tuple[str, str]]:
         payload, item = response.payload, response.item
@@ -227,6 +244,7 @@ def _candidate_rows(form: ResponseForm) -> list[dict[str, Any]]:
                 "key": shown + 1,
                 "id": candidate["id"],
                 "text": candidate["text"],
+                "messages": candidate.get("messages"),
                 "rank": form[f"rank_{index}"] if f"rank_{index}" in form.fields else None,
                 "rating": form[f"rating_{index}"] if f"rating_{index}" in form.fields else None,
             }

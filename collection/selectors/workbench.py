@@ -87,6 +87,10 @@ def item_votes_by_audience(*, item: Item) -> list[dict]:
                 choice = f"{payload['ranking'][0]} first"
             if choice:
                 choices[str(choice)] = choices.get(str(choice), 0) + 1
+        scores = [payload["scores"] for payload in answers if payload.get("scores")]
+        for name in dict.fromkeys(name for given in scores for name in given):
+            values = [given[name] for given in scores if name in given]
+            choices[f"{name} mean"] = round(sum(values) / len(values), 2)
         rows.append(
             {
                 "audience": target.audience,

@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from collection import kinds
+from collection import kinds, payloads
 from collection.models import Audience, Campaign, CampaignAudience
-from collection.services.errors import Conflict, ServiceError
+from collection.services.errors import Conflict, ServiceError, payload_error
 from collection.slots import campaign_sync_slots
 
 CAMPAIGN_TRANSITIONS = {
@@ -63,6 +63,7 @@ def campaign_create(
         competence=competence or COMPETENCE_FOR_KIND[item_kind],
         **fields,
     )
+    _check_rubric(campaign)
     try:
         campaign.full_clean(exclude=["owners"])
     except ValidationError as error:
@@ -80,8 +81,19 @@ def campaign_update(
 ) -> Campaign:
     """Change a campaign's settings (not its kind or slug), checked as on creation, and
     the k of the ``targets`` given, in one transaction."""
+    rubric_before = list(campaign.rating_rubric or [])
     for name, value in fields.items():
         setattr(campaign, name, value)
+    _check_rubric(campaign)
+    if (
+        payloads.validate_rubric(campaign.rating_rubric) != payloads.validate_rubric(rubric_before)
+        and campaign.responses.exists()
+    ):
+        # Scores already given name the old attributes; a release could not read both.
+        raise Conflict(
+            "The rubric cannot change once participants have rated; duplicate the campaign.",
+            field="rating_rubric",
+        )
     try:
         campaign.full_clean(exclude=["owners", "slug"])
     except ValidationError as error:
@@ -91,6 +103,15 @@ def campaign_update(
         campaign.save()
         _campaign_set_targets(campaign, list(targets))
     return campaign
+
+
+def _check_rubric(campaign: Campaign) -> None:
+    """Name the rubric's bad attribute by its path (``rating_rubric.2.name``), which the
+    model's `clean` (shown in the admin's form) can only report as the whole field."""
+    try:
+        payloads.validate_rubric(campaign.rating_rubric)
+    except payloads.PayloadError as error:
+        raise payload_error(error) from error
 
 
 def _campaign_set_targets(campaign: Campaign, targets: list[CampaignTarget]) -> None:

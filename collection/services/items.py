@@ -89,30 +89,25 @@ IMPORT_CHECK_MAX_ERRORS = 50
 def items_check(*, campaign: Campaign, stream, file_format: str) -> ImportCheck:
     """Read the whole file as the import would and list each bad row with its line.
 
-    A row that cannot be parsed at all (bad JSON, bad UTF-8) ends the reading there,
-    since the readers cannot resume after it; every row before it is still checked.
+    A line that is not JSON or not UTF-8 is listed and the reading goes on; what
+    leaves the rest unreadable (a damaged gzip stream, a CSV quote left open) ends it.
     """
-    if file_format not in imports.READERS:
-        raise ServiceError(
-            f"Unknown format; use one of {', '.join(imports.FORMATS)}.", field="format"
-        )
-    limit = settings.IMPORT_MAX_BYTES
-    if limit:
-        stream = imports._Capped(stream, limit)
     preview: list[dict] = []
     errors: list[str] = []
     seen: dict[str, int] = {}
     rows = 0
-    reader = imports.READERS[file_format](stream)
+    unit = "Line"
     try:
-        for number, row in reader:
+        opened = imports.rows_open(stream, file_format, limit=settings.IMPORT_MAX_BYTES)
+        unit = opened.unit
+        for number, row in opened.rows:
             rows += 1
-            if len(preview) < IMPORT_PREVIEW_ROWS:
+            if len(preview) < IMPORT_PREVIEW_ROWS and isinstance(row, dict):
                 preview.append({"line": number, "row": row})
             try:
                 # The import's own row check, one row at a time, so one bad row does
                 # not hide the next.
-                list(imports._validated(campaign, [(number, row)], seen))
+                list(imports._validated(campaign, [(number, row)], seen, unit=opened.unit))
             except imports.ImportFileError as error:
                 errors.append(str(error))
             if len(errors) >= IMPORT_CHECK_MAX_ERRORS:
@@ -127,7 +122,7 @@ def items_check(*, campaign: Campaign, stream, file_format: str) -> ImportCheck:
     )
     for external_id in sorted(existing, key=lambda name: seen[name]):
         errors.append(
-            f"Line {seen[external_id]}: external_id: An item with external_id "
+            f"{unit} {seen[external_id]}: external_id: An item with external_id "
             f"{external_id!r} exists already in this campaign."
         )
     return ImportCheck(rows=rows, preview=preview, errors=errors)

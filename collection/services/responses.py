@@ -124,6 +124,7 @@ def _store_response(
             item_payload=item.payload,
             preference_format=campaign.preference_format,
             rating_scale=campaign.rating_scale,
+            rubric=campaign.rubric_names,
             ask_rationale=campaign.ask_rationale,
             ask_confidence=campaign.ask_confidence,
         )

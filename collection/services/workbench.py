@@ -93,6 +93,7 @@ CAMPAIGN_COPIED_FIELDS = (
     "preference_format",
     "rating_min",
     "rating_max",
+    "rating_rubric",
     "ask_rationale",
     "ask_confidence",
     "per_participant_cap",

@@ -146,9 +146,15 @@ def test_page_shows_the_numbers_campaign_metrics_computes(client, staff, board_c
         slots = progress[slug]
         filled = round(slots["fill"] * slots["slots"])
         assert cell("fill") == f"{filled} of {slots['slots']} {percent(slots['fill'])}"
-        alpha = expected[slug]["agreement"]["choice"]["alpha_nominal"]
-        shown = tables.metric("agreement", "alpha", audience=slug, judgement="choice")
-        assert shown == ("–" if alpha is None else floatformat(alpha, 3))
+        choice = expected[slug]["agreement"]["choice"]
+        row = {"audience": slug, "judgement": "choice"}
+        shown = tables.metric("agreement", "alpha", **row)
+        assert tables.metric("agreement", "pairable_units", **row) == str(choice["pairable_units"])
+        if choice["too_few_overlapping_judgements"]:
+            assert shown.startswith("too few overlapping judgements")
+        else:
+            alpha = choice["alpha_nominal"]
+            assert shown == ("–" if alpha is None else floatformat(alpha, 3))
 
     assert expected["ward"]["coverage"]["items_at_k"] == 10  # the engine filled every slot
     assert progress["ward"]["fill"] == 1.0
@@ -294,7 +300,7 @@ def test_the_campaign_page_lists_releases_and_starts_one(
     html = client.get(f"/campaigns/{board_campaign.slug}/").content.decode()
     _header, row = Tables(html).rows("releases")
     assert row["cells"][:2] == ["v1", "Succeeded"]
-    assert f"/campaigns/{board_campaign.slug}/releases/v1/download/" in html
+    assert f"/campaigns/{board_campaign.slug}/releases/1/download/" in html
     assert "board-pairs-v1.zip" in html
 
 

@@ -113,10 +113,10 @@ def test_the_release_page_starts_an_export_and_lists_downloads(
     assert response.status_code == 302
     html = client.get(page).content.decode()
     release = Release.objects.get()
-    assert "v1" in html and "/campaigns/advice-pairs/releases/v1/download/" in html
+    assert "v1" in html and "/campaigns/advice-pairs/releases/1/download/" in html
     assert "uk-adults/preferences.openai.jsonl" in html
-    download = client.get("/campaigns/advice-pairs/releases/v1/download/")
+    download = client.get("/campaigns/advice-pairs/releases/1/download/")
     assert download.status_code == 200
     assert download["Content-Disposition"].endswith(f'"{release.zip_name}"')
-    readme = client.get("/campaigns/advice-pairs/releases/v1/files/README.md")
+    readme = client.get("/campaigns/advice-pairs/releases/1/files/README.md")
     assert b"configs:" in b"".join(readme.streaming_content)

@@ -6,6 +6,8 @@ queries add `collection.selectors.RELEASABLE_ITEM_SQL` / `RELEASABLE_RESPONSE_SQ
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from collection import services
@@ -57,3 +59,23 @@ def test_a_rejected_demonstration_leaves_later_releases(
     job = build(campaign, django_capture_on_commit_callbacks, formats=["jsonl"])
     text = "".join(p.read_text() for p in release_dir(releases_root, job).rglob("*.jsonl"))
     assert "A reply to reject." not in text
+
+
+def test_the_card_counts_rejected_demonstrations_and_excluded_items(
+    releases_root, django_capture_on_commit_callbacks
+):
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 1}, items=3, item_kind="demonstration")
+    answer_all(campaign, audience, {"text": "A reply."}, people=1)
+    first, second, third = campaign.responses.order_by("item_id")
+    services.response_review(response=first, review="rejected")
+    services.response_review(response=second, review="rejected")
+    services.item_exclude(item=third.item)
+    job = build(campaign, django_capture_on_commit_callbacks)
+    card = (release_dir(releases_root, job) / "README.md").read_text()
+    assert (
+        "Left out by the researchers: 1 item they excluded from releases, "
+        "and 2 demonstrations a reviewer rejected." in card
+    )
+    metrics = json.loads((release_dir(releases_root, job) / "metrics.json").read_text())
+    assert metrics["counts"]["rejected_demonstrations"] == 2

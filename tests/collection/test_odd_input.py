@@ -9,6 +9,7 @@ through each API write endpoint and filter, each web form and each import format
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import uuid
@@ -383,6 +384,7 @@ HH_GOOD = {
     "chosen": "\n\nHuman: Hi\n\nAssistant: Hello",
     "rejected": "\n\nHuman: Hi\n\nAssistant: Go",
 }
+PAIRS_GOOD = {"prompt": "Q", "chosen": "A", "rejected": "B"}
 # (format, the bad line's row with ODD in it, the field it must name)
 IMPORT_ROWS = [
     ("jsonl", {**PAIR, "prompt": ODD}, "prompt"),
@@ -396,7 +398,13 @@ IMPORT_ROWS = [
     ("jsonl", {**PAIR, "expected": {"choice": ODD}}, "expected.choice"),
     ("hh-rlhf", {**HH_GOOD, "chosen": ODD}, "chosen"),
     ("hh-rlhf", {**HH_GOOD, "id": ODD}, "id"),
+    ("pairs", {**PAIRS_GOOD, "prompt": ODD}, "prompt"),
+    ("pairs", {**PAIRS_GOOD, "chosen": ODD}, "chosen"),
+    ("pairs", {**PAIRS_GOOD, "chosen": [{"role": "assistant", "content": ODD}],
+               "rejected": [{"role": "assistant", "content": "B"}]}, "chosen.0.content"),
+    ("pairs", {**PAIRS_GOOD, "id": ODD}, "id"),
 ]  # fmt: skip
+GOOD_LINES = {"hh-rlhf": HH_GOOD, "pairs": PAIRS_GOOD}
 IMPORT_CASES = [
     pytest.param(file_format, row, field, odd, id=f"{file_format} {field}: {name}")
     for file_format, row, field in IMPORT_ROWS
@@ -424,11 +432,39 @@ def refused_import(world, content: bytes, file_format: str) -> dict:
 
 @pytest.mark.parametrize(("file_format", "row", "field", "odd"), IMPORT_CASES)
 def test_odd_import_line_is_refused_naming_line_and_field(world, file_format, row, field, odd):
-    good = json.dumps(HH_GOOD if file_format == "hh-rlhf" else GOOD).encode() + b"\n"
+    good = json.dumps(GOOD_LINES.get(file_format, GOOD)).encode() + b"\n"
     body = refused_import(world, good + jsonl_line(row, odd), file_format)
     assert body["line"] == 2
     assert names(body["field"], field), body
     assert "Line 2" in body["detail"]
+
+
+@pytest.mark.parametrize(("file_format", "row", "field", "odd"), IMPORT_CASES)
+def test_odd_gzipped_line_is_refused_naming_line_and_field(world, file_format, row, field, odd):
+    good = json.dumps(GOOD_LINES.get(file_format, GOOD)).encode() + b"\n"
+    content = gzip.compress(good + jsonl_line(row, odd))
+    body = refused_import(world, content, "auto")
+    assert body["line"] == 2
+    assert names(body["field"], field), body
+
+
+@pytest.mark.parametrize(("file_format", "row", "field", "odd"), IMPORT_CASES)
+def test_a_keep_valid_import_lists_an_odd_line_and_keeps_the_good_one(
+    world, file_format, row, field, odd
+):
+    good = json.dumps(GOOD_LINES.get(file_format, GOOD)).encode() + b"\n"
+    stream = io.BytesIO(good + jsonl_line(row, odd))
+    before = Item.objects.count()
+    answer = api(world, "researcher").post(
+        "/api/v1/campaigns/main/items/import/",
+        {"file": stream, "format": file_format, "mode": "keep_valid"},
+        format="multipart",
+    )
+    assert answer.status_code == 201, answer.content[:300]
+    body = answer.json()
+    assert (body["created"], body["rejected_count"]) == (1, 1)
+    assert body["rejected"][0]["line"] == 2 and names(body["rejected"][0]["field"], field), body
+    assert Item.objects.count() == before + 1
 
 
 def test_a_5000_digit_external_id_is_refused_naming_line_and_field(world):

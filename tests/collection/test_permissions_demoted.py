@@ -66,8 +66,9 @@ def page_doors(dyad_file: str, chart: str) -> list[str]:
         f"{base}/",
         chart,
         f"{base}/releases/",
-        f"{base}/releases/v1/download/",
-        f"{base}/releases/v1/files/{dyad_file}",
+        f"{base}/releases/1/",
+        f"{base}/releases/1/download/",
+        f"{base}/releases/1/files/{dyad_file}",
     ]
 
 

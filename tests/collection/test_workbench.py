@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 
@@ -245,6 +246,49 @@ def test_a_good_file_is_imported_and_its_items_get_slots(client, me):
     assert page.status_code == 200
     assert "Imported 4 items." in page.content.decode()
     assert Slot.objects.filter(campaign=campaign).count() == 8
+
+
+def test_a_keep_valid_import_stores_the_good_lines_and_lists_the_rejected_ones(client, me):
+    campaign = make_campaign(audiences={AudienceFactory(): 1}, items=0, owners=[me])
+    good = [json.dumps(preference_row(n)) for n in range(3)]
+    bad = json.dumps({"external_id": "x", "prompt": "", "payload": {"candidates": []}})
+    body = io.BytesIO(gzip.compress(("\n".join([good[0], bad, good[1], good[2]]) + "\n").encode()))
+    body.name = "items.jsonl.gz"
+    page = client.post(
+        reverse("workbench:item_import", args=[campaign.slug]),
+        {"file": body, "format": "auto", "keep_valid": "on"},
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Imported 3 items (read as jsonl); 1 row rejected and left out." in text
+    assert "Line 2: payload.candidates: Give at least two candidate responses." in text
+    assert campaign.items.count() == 3
+
+
+def test_a_parquet_file_is_checked_and_imported_from_the_page(client, me, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    campaign = make_campaign(audiences={AudienceFactory(): 1}, items=0, owners=[me])
+    rows = [
+        {"prompt": "Q", "chosen": "Yes.", "rejected": "No."},
+        {"prompt": "Q2", "chosen": "Sure.", "rejected": "\x00"},
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "pairs.parquet")
+    native = [{"prompt": "Q", "payload": {"candidates": ["A", "B"]}, "seed": b"\x01"}]
+    pq.write_table(pa.Table.from_pylist(native), tmp_path / "native.parquet")
+    url = reverse("workbench:item_import", args=[campaign.slug])
+    with (tmp_path / "pairs.parquet").open("rb") as body:
+        page = client.post(url, {"file": body, "format": "auto"})
+    assert page.status_code == 400
+    assert "Row 2: rejected: Must not contain the NUL" in page.content.decode()
+    with (tmp_path / "native.parquet").open("rb") as body:
+        page = client.post(url, {"file": body, "format": "jsonl"})
+    assert page.status_code == 400 and "Row 1: seed: Unknown field." in page.content.decode()
+    with (tmp_path / "pairs.parquet").open("rb") as body:
+        page = client.post(url, {"file": body, "format": "auto", "keep_valid": "on"})
+    assert "Imported 1 item (read as pairs); 1 row rejected" in page.content.decode()
+    assert campaign.items.count() == 1
 
 
 # Flags, items, responses, reviews -------------------------------------------------------

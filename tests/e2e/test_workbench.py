@@ -146,5 +146,20 @@ def test_a_researcher_sets_up_runs_and_releases_a_study_in_the_browser(
     page.goto(f"{live_server.url}/campaigns/tone/")
     page.get_by_role("button", name="Build a new release").click()
     page.get_by_role("heading", name="Published releases").wait_for()
+    assert "Release v1 is published." in page.locator(".messages").inner_text()
     shoot(page, f"workbench-releases-{tag}")
+    page.get_by_role("link", name="Read the dataset card").click()
+    card = page.get_by_role("article", name="Dataset card")
+    card.get_by_role("heading", name="Tone: release v1").wait_for()
+    text = card.inner_text()
+    assert "items, 1 judgement from 1 participant." in text
+    assert "Left out by the researchers: 0 items they excluded from releases." in text
+    # Its plots load from the release's files.
+    plots = card.locator("img")
+    assert plots.count() >= 1
+    assert all(
+        plots.nth(n).evaluate("img => img.complete && img.naturalWidth > 0")
+        for n in range(plots.count())
+    )
+    shoot(page, f"workbench-release-card-{tag}")
     context.close()

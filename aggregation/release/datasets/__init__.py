@@ -23,6 +23,8 @@ from aggregation.release.datasets import (
     participants,
     preferences,
     qa,
+    rating_kto,
+    rating_targets,
     soft_labels,
     split_views,
     ties,
@@ -54,6 +56,8 @@ DATASETS: tuple[Dataset, ...] = (
     icl_packs.DATASET,
     demonstrations.DATASET,
     qa.DATASET,
+    rating_kto.DATASET,
+    rating_targets.DATASET,
     *participants.DATASETS,
 )
 # A dataset that several item kinds share (participants) has one entry per kind, alike

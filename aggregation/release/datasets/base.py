@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from collections.abc import Callable
 
 import numpy as np
@@ -56,6 +57,7 @@ class Part:
     people: tables.PeopleColumns
     preference_format: str
     midpoint: float | None  # of the rating scale; None without one
+    rubric: tuple[str, ...] = ()  # single-response ratings: the attributes scored
     audience_kind: str = ""
     views: Views | None = None  # None outside a release (metrics only)
 
@@ -94,6 +96,16 @@ class Part:
             return None
         return tables.ratings_long(self.judgements, self.items, self.item_pos)
 
+    @functools.cached_property
+    def scores(self) -> np.ndarray | None:
+        """Single-response ratings: judgements × rubric attributes, in rubric order (every
+        response scores every attribute); None when the part has no scores."""
+        column = self.judgements.column("scores")
+        if not self.rubric or column.null_count == self.judgements.num_rows:
+            return None
+        rows = [json.loads(raw) for raw in column.to_pylist()]
+        return np.array([[row[name] for name in self.rubric] for row in rows], dtype=np.int64)
+
 
 def _counts_nothing(part: Part, tally: Tally) -> None:
     return None
@@ -109,6 +121,9 @@ class Dataset:
     card_columns: Callable[[bool], str]  # the card's "Columns" entry (conversational?)
     count: Callable[[Part, Tally], None] = _counts_nothing
     openai: Callable[[dict], dict | None] | None = None  # a row as an OpenAI record
+    # The card's lines about this campaign's file (its threshold, its rubric), if any:
+    # given the campaign and the card's escape for user text (`card._inline`).
+    card_notes: Callable[[object, Callable[[str], str]], list[str]] | None = None
     # Named splits: ``build`` then gives a table per split, written as
     # ``<audience>/<name>/<split>.parquet`` and declared as one config with these splits.
     splits: tuple[str, ...] = ()

@@ -27,8 +27,8 @@ def kto_table(
     flat = items.candidate_offsets[item_pos] + candidate
     columns = tables.common_columns(context, items, people, item_pos, person)
     columns["prompt"] = tables.prompt_column(items, item_pos, conversational=context.conversational)
-    columns["completion"] = tables.reply_column(
-        items.candidate_texts, flat, conversational=context.conversational
+    columns["completion"] = tables.candidate_column(
+        items, flat, conversational=context.conversational
     )
     columns["label"] = pa.array(rating > midpoint, pa.bool_())
     columns["rating"] = pa.array(rating, pa.int64())

@@ -1,6 +1,6 @@
 """Rows as OpenAI fine-tuning records (the ``openai`` export format): chat ``messages``
 for supervised fine-tuning, ``input`` / ``preferred_output`` / ``non_preferred_output``
-for preference fine-tuning, ties left out."""
+for preference fine-tuning, ties and multi-turn completions left out."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ def _text_of(reply) -> str:
 def preference_record(row: dict) -> dict | None:
     if row.get("tie"):
         return None
+    if any(isinstance(row[key], list) and len(row[key]) > 1 for key in ("chosen", "rejected")):
+        return None  # OpenAI's preferred_output is one assistant message, not several turns
     return {
         "input": {"messages": _messages_of(row["prompt"])},
         "preferred_output": [{"role": "assistant", "content": _text_of(row["chosen"])}],

@@ -55,12 +55,8 @@ def strict_table(part: Part) -> pa.Table:
     keep = np.flatnonzero(~pairs.tie)
     columns, (chosen, rejected) = pair_columns(part, keep)
     items, conversational = part.items, part.context.conversational
-    columns["chosen"] = tables.reply_column(
-        items.candidate_texts, chosen, conversational=conversational
-    )
-    columns["rejected"] = tables.reply_column(
-        items.candidate_texts, rejected, conversational=conversational
-    )
+    columns["chosen"] = tables.candidate_column(items, chosen, conversational=conversational)
+    columns["rejected"] = tables.candidate_column(items, rejected, conversational=conversational)
     columns["chosen_id"] = tables.dictionary_array(chosen, items.candidate_ids)
     columns["rejected_id"] = tables.dictionary_array(rejected, items.candidate_ids)
     columns["chosen_source"] = tables.dictionary_array(chosen, items.candidate_sources)
@@ -104,7 +100,8 @@ def _card_columns(conversational: bool) -> str:
             " in conversational form: `prompt` is a list of `{role, content}` messages "
             "(persona and situation as a system message, then the conversation, then the "
             "prompt as the user's turn unless the conversation already ends with one) and "
-            "`chosen`/`rejected` the one assistant reply"
+            "`chosen`/`rejected` the assistant's reply as a one-message list (all its turns, "
+            "assistant and user, when a candidate goes on past its first reply)"
             if conversational
             else " in standard form (plain text)"
         )

@@ -21,12 +21,8 @@ def ties_table(part: Part) -> pa.Table | None:
         return None
     columns, (first, second) = pair_columns(part, keep)
     items, conversational = part.items, part.context.conversational
-    columns["completion_a"] = tables.reply_column(
-        items.candidate_texts, first, conversational=conversational
-    )
-    columns["completion_b"] = tables.reply_column(
-        items.candidate_texts, second, conversational=conversational
-    )
+    columns["completion_a"] = tables.candidate_column(items, first, conversational=conversational)
+    columns["completion_b"] = tables.candidate_column(items, second, conversational=conversational)
     columns["id_a"] = tables.dictionary_array(first, items.candidate_ids)
     columns["id_b"] = tables.dictionary_array(second, items.candidate_ids)
     columns["source_a"] = tables.dictionary_array(first, items.candidate_sources)

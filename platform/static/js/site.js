@@ -103,6 +103,29 @@ document.documentElement.classList.replace("no-js", "js");
     renumber();
   }
 
+  // <time data-local> holds a UTC moment the server wrote as "4 Dec 2026, 19:11 UTC";
+  // show it in the viewer's own time zone, in the same format.
+  const TIME_FORMATS = {
+    date: { day: "numeric", month: "short", year: "numeric" },
+    time: { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" },
+    datetime: {
+      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZoneName: "short",
+    },
+  };
+
+  function localTimes(root) {
+    for (const node of root.querySelectorAll("time[data-local]")) {
+      const moment = new Date(node.getAttribute("datetime"));
+      const format = TIME_FORMATS[node.dataset.local];
+      if (Number.isNaN(moment.getTime()) || !format) continue;
+      if (!node.title) node.title = node.textContent.trim();
+      node.textContent = new Intl.DateTimeFormat("en-GB", format).format(moment);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => localTimes(document));
+
   document.addEventListener("DOMContentLoaded", () => {
     const form = document.getElementById("answer-form");
     if (!form) return;
@@ -117,6 +140,28 @@ document.documentElement.classList.replace("no-js", "js");
     if (list) setUpRanking(form, list);
 
     const choiceButtons = form.querySelectorAll("button[data-key]");
+    // When the campaign asks for confidence, a choice key waits for a second key, 1-5,
+    // that says how confident: two keys answer the whole form (Escape takes it back).
+    const confidence = form.querySelectorAll("input[type=radio][name=confidence]");
+    const keyStatus = document.getElementById("key-status");
+    let pending = null;
+
+    function say(text) {
+      if (keyStatus) keyStatus.textContent = text;
+    }
+
+    function choose(button) {
+      const confident = Array.from(confidence).some((radio) => radio.checked);
+      if (confidence.length === 0 || confident) {
+        submitWith(form, button);
+        return;
+      }
+      if (pending) pending.setAttribute("aria-pressed", "false");
+      pending = button;
+      button.setAttribute("aria-pressed", "true");
+      say(button.dataset.label + ". Now press 1 to 5: how confident are you? (Escape: undo)");
+    }
+
     document.addEventListener("keydown", (event) => {
       if (event.altKey || event.metaKey || event.defaultPrevented) return;
       if (event.ctrlKey && event.key === "Enter" && choiceButtons.length === 0) {
@@ -125,10 +170,23 @@ document.documentElement.classList.replace("no-js", "js");
         return;
       }
       if (event.ctrlKey || isTyping(event.target)) return;
+      if (pending) {
+        const radio = Array.from(confidence).find((input) => input.value === event.key);
+        if (radio) {
+          event.preventDefault();
+          radio.checked = true;
+          submitWith(form, pending);
+        } else if (event.key === "Escape") {
+          pending.setAttribute("aria-pressed", "false");
+          pending = null;
+          say("");
+        }
+        return;
+      }
       for (const button of choiceButtons) {
         if (button.dataset.key === event.key) {
           event.preventDefault();
-          submitWith(form, button);
+          choose(button);
           return;
         }
       }

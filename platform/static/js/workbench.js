@@ -54,6 +54,14 @@
     box.replaceChildren();
     const file = input.files && input.files[0];
     if (!file) return;
+    if (/\.(gz|parquet|arrow)$/i.test(file.name)) {
+      // Compressed or columnar: the check after upload shows its first rows.
+      const note = document.createElement("p");
+      note.className = "meta";
+      note.textContent = `${file.name} (${file.size.toLocaleString()} bytes) is read on the server; its first rows show in the report.`;
+      box.append(note);
+      return;
+    }
     file.slice(0, 64 * 1024).text().then((text) => {
       const lines = text.split(/\r?\n/).filter((l) => l.trim()).slice(0, 5);
       const heading = document.createElement("p");

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("collection", "0008_item_excluded_index"),
+        ("collection", "0009_campaign_rating_rubric"),
     ]
 
     operations = [

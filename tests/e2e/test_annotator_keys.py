@@ -1,0 +1,88 @@
+"""The annotator's small things in a real browser: the keyboard answers a whole pairs form
+(confidence included), keyboard hints stay off phones, times show in the viewer's zone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collection.models import Response
+from tests.factories import PASSWORD, AudienceFactory, make_campaign, ready_participant
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SHOTS = Path("/work/wt/shots/papercuts")
+
+
+def shoot(page, name: str) -> None:
+    if SHOTS.parent.is_dir():
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def annotator_page(browser, live_server, participant, campaign, **context):
+    page = browser.new_context(**context).new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/login/?next=/campaigns/{campaign.slug}/annotate/")
+    page.get_by_label("Username").fill(participant.user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.locator(".candidate").first.wait_for()
+    return page
+
+
+def test_two_keys_answer_a_pair_when_the_campaign_asks_for_confidence(browser, live_server):
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 1}, items=2, ask_confidence=True)
+    participant = ready_participant(audience=audience, campaign=campaign)
+    page = annotator_page(
+        browser, live_server, participant, campaign, viewport={"width": 1280, "height": 900}
+    )
+    hint = page.locator(".lease").inner_text()
+    assert "1 or 2 picks a response, 0 is a tie; then 1 to 5 says how confident you are" in hint
+
+    page.keyboard.press("2")
+    status = page.locator("#key-status")
+    assert "B is better. Now press 1 to 5" in status.inner_text()
+    assert page.get_by_role("button", name="B is better").get_attribute("aria-pressed") == "true"
+    shoot(page, "annotate-confidence-keys-1280")
+    page.keyboard.press("4")
+    page.get_by_text("Item 2").wait_for()
+    first = Response.objects.get(participant=participant)
+    assert first.payload["confidence"] == 4
+    assert first.payload["choice"] in {c["id"] for c in first.item.candidates}
+
+    # Escape takes the choice back; then a tie, very sure.
+    page.keyboard.press("1")
+    page.keyboard.press("Escape")
+    assert page.get_by_role("button", name="A is better").get_attribute("aria-pressed") == "false"
+    page.keyboard.press("0")
+    page.keyboard.press("5")
+    page.get_by_role("heading", name="All done").wait_for()
+    last = Response.objects.exclude(pk=first.pk).get(participant=participant)
+    assert last.payload["choice"] == "tie" and last.payload["confidence"] == 5
+
+
+def test_keyboard_hints_are_not_shown_on_a_phone_and_times_are_the_viewers(browser, live_server):
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 1}, items=1)
+    participant = ready_participant(audience=audience, campaign=campaign)
+    phone = annotator_page(
+        browser,
+        live_server,
+        participant,
+        campaign,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        timezone_id="Asia/Tokyo",
+    )
+    assert not phone.get_by_text("Keys:").is_visible()
+    assert not phone.locator(".choice-buttons kbd").first.is_visible()
+    assert phone.get_by_role("button", name="A is better").is_visible()
+    # The lease time, in Tokyo's time zone, not UTC.
+    lease = phone.locator(".lease time")
+    assert lease.inner_text().endswith("GMT+9"), lease.inner_text()
+    assert lease.get_attribute("title").endswith("UTC")
+    shoot(phone, "annotate-phone-no-keys-390")
