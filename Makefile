@@ -23,10 +23,18 @@ migrate: install
 
 demo: migrate
 	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py demo_models
 	$(BIN)/python manage.py record_alerts
 
+# Without PLURALIGN_DEMO_MODEL_URL the demo's conversations talk to the stand-in model,
+# started here beside the server and stopped with it.
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	@if [ -z "$$PLURALIGN_DEMO_MODEL_URL" ]; then \
+		$(BIN)/python manage.py standin_model --api-key sk-demo-standin \
+			--port $${PLURALIGN_DEMO_STANDIN_PORT:-8011} --latency-ms 40 & \
+		trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+	fi; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 browser:

@@ -37,7 +37,7 @@ def main() -> None:
     from benchmarks import common
 
     # Not the shared bench database: other benchmarks may be using it right now.
-    common.BENCH_DB = "pluralign_bench_generation"
+    common.BENCH_DB = os.environ.get("PLURALIGN_BENCH_DB", "pluralign_bench") + "_generation"
     os.environ.setdefault("PLURALIGN_ENDPOINT_KEYS", "")
     campaign0 = common.bench_campaign(k=1)
     import logging

@@ -76,7 +76,10 @@ print(json.dumps(keys))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen:
+def start_server(
+    database_url: str, port: int, workers: int, *, boot_seconds: int = 60
+) -> subprocess.Popen:
+    """gunicorn on loopback; ``boot_seconds`` for a worker to start (and answer)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -104,11 +107,13 @@ def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen
             str(workers),
             "--log-level",
             "warning",
+            "--timeout",
+            str(boot_seconds),
         ],
         cwd=ROOT,
         env=env,
     )
-    deadline = time.time() + 60
+    deadline = time.time() + boot_seconds
     while time.time() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/me/", timeout=1)

@@ -11,12 +11,15 @@ from collection.models import (
     Campaign,
     CampaignAudience,
     Consent,
+    Conversation,
+    ConversationSettings,
     Invitation,
     Item,
     Membership,
     Participant,
     Response,
     Slot,
+    Turn,
     Withdrawal,
 )
 
@@ -82,7 +85,7 @@ class InvitationAdmin(admin.ModelAdmin):
 class CampaignAudienceInline(admin.TabularInline):
     model = CampaignAudience
     extra = 1
-    fields = ["audience", "overlap_k", "stratum_reserve_share"]
+    fields = ["audience", "overlap_k", "quota_release_at"]
 
 
 @admin.register(Campaign)
@@ -240,3 +243,56 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             services.api_token_revoke(user=token.user, token_id=token.pk)
+
+
+# Conversations (issue #12): read-only evidence, like responses. Settings are changed on
+# the campaign's conversations page or through the API, which check the endpoints.
+
+
+@admin.register(ConversationSettings)
+class ConversationSettingsAdmin(ReadOnlyAdmin):
+    list_display = ["campaign", "replies_per_turn", "turn_limit", "arena", "tokens_used"]
+    list_filter = ["arena"]
+
+
+class TurnInline(admin.StackedInline):
+    model = Turn
+    extra = 0
+    can_delete = False
+    readonly_fields = [
+        "index",
+        "message",
+        "history",
+        "replies",
+        "shown",
+        "judgement",
+        "chosen",
+        "rationale",
+        "edited_text",
+        "time_on_task_ms",
+        "created_at",
+    ]
+    exclude = []
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "campaign",
+        "audience",
+        "item",
+        "participant",
+        "status",
+        "closing_rating",
+        "created_at",
+        "withdrawn_at",
+    ]
+    list_filter = ["campaign", "audience", "status", "arena"]
+    search_fields = ["participant__user__username", "item__external_id"]
+    list_select_related = ["campaign", "audience", "item", "participant__user"]
+    inlines = [TurnInline]
+    show_full_result_count = False

@@ -539,18 +539,18 @@ def validate_rubric(rubric: Any) -> list[dict]:
             raise PayloadError(f"{field}.name", f"Attribute {name!r} appears twice.")
         seen.add(name)
         label = attribute.get("label") or name.replace("_", " ").capitalize()
-        result.append(
-            {
-                "name": name,
-                "label": text_field(label, f"{field}.label", limit=200),
-                "description": text_field(
-                    attribute.get("description"),
-                    f"{field}.description",
-                    limit=1000,
-                    required=False,
-                ),
-            }
-        )
+        entry = {
+            "name": name,
+            "label": text_field(label, f"{field}.label", limit=200),
+            "description": text_field(
+                attribute.get("description"), f"{field}.description", limit=1000, required=False
+            ),
+        }
+        for key in ("label", "description"):
+            # One line each: the workbench shows a rubric as one attribute a line.
+            if "\n" in entry[key] or "\r" in entry[key]:
+                raise PayloadError(f"{field}.{key}", "Must be one line.")
+        result.append(entry)
     return result
 
 

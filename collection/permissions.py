@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from rest_framework import permissions
 
-from collection.models import Audience, Campaign
+from collection.models import Audience, Campaign, Conversation
 
 RESEARCHERS_GROUP = "researchers"
 
@@ -59,6 +59,21 @@ def audiences_visible_to(user) -> QuerySet[Audience]:
     return Audience.objects.filter(
         mine | Q(kind=Audience.Kind.MASS) | Q(kind=Audience.Kind.PUBLIC, screened=False)
     ).distinct()
+
+
+def conversations_visible_to(user) -> QuerySet[Conversation]:
+    """A conversation is its person's and its campaign's researchers' (an admin's too),
+    whatever the audience: for a dyad, exactly "that person and the campaign's
+    researchers". A deleted conversation is nobody's to see."""
+    if not (user and user.is_authenticated):
+        return Conversation.objects.none()
+    visible = Conversation.objects.filter(deleted_at__isnull=True)
+    if is_admin(user):
+        return visible
+    mine = Q(participant__user=user)
+    if is_researcher(user):
+        return visible.filter(mine | Q(campaign__in=campaigns_managed_by(user)))
+    return visible.filter(mine)
 
 
 def audiences_managed_by(user) -> QuerySet[Audience]:

@@ -128,6 +128,12 @@ MEDIA_ROOT = Path(os.environ.get("PLURALIGN_MEDIA_ROOT", BASE_DIR / "var" / "med
 PLURALIGN_ENDPOINT_KEYS = env_list("PLURALIGN_ENDPOINT_KEYS", [])
 # First wait before retrying a model endpoint's 429/5xx/timeout (doubles each attempt).
 PLURALIGN_GENERATION_BACKOFF_S = float(os.environ.get("PLURALIGN_GENERATION_BACKOFF_S") or 0.5)
+# The demo's model (endpoints/demo.py): an OpenAI-compatible base URL, e.g. Ollama's
+# http://127.0.0.1:11434/v1, its model id and key; empty URL: the stand-in on its port.
+PLURALIGN_DEMO_MODEL_URL = os.environ.get("PLURALIGN_DEMO_MODEL_URL", "")
+PLURALIGN_DEMO_MODEL = os.environ.get("PLURALIGN_DEMO_MODEL", "llama3.2")
+PLURALIGN_DEMO_MODEL_KEY = os.environ.get("PLURALIGN_DEMO_MODEL_KEY", "")
+PLURALIGN_DEMO_STANDIN_PORT = int(os.environ.get("PLURALIGN_DEMO_STANDIN_PORT") or 8011)
 RELEASES_ROOT = Path(os.environ.get("PLURALIGN_RELEASES_ROOT", MEDIA_ROOT / "releases"))
 
 # Free text is bounded everywhere it enters: forms, API and imports share these.

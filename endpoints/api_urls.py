@@ -1,6 +1,7 @@
 from django.urls import path
 
 from endpoints import apis
+from endpoints.conversations import apis as conversation_apis
 
 urlpatterns = [
     path("endpoints/", apis.EndpointListCreateApi.as_view(), name="api-endpoints"),
@@ -20,5 +21,15 @@ urlpatterns = [
         "generation-jobs/<int:job_id>/resume/",
         apis.GenerationJobResumeApi.as_view(),
         name="api-generation-job-resume",
+    ),
+    path(
+        "campaigns/<slug:slug>/conversation-settings/",
+        conversation_apis.ConversationSettingsApi.as_view(),
+        name="api-conversation-settings",
+    ),
+    path(
+        "campaigns/<slug:slug>/conversations/",
+        conversation_apis.ConversationListApi.as_view(),
+        name="api-conversations",
     ),
 ]

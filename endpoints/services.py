@@ -6,13 +6,14 @@ thread pool calls the endpoints, at most ``max_concurrency`` requests in flight
 per endpoint, each with its timeout and bounded retries. Results are saved as
 they arrive, in batches of at most a quarter second (a killed worker loses no
 more), and an item's candidates are written
-through `collection.services.item_candidates_append` once all its requests are
+through `collection.services.items_candidates_append` once all its requests are
 final, in the same transaction that marks them applied.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -29,7 +30,7 @@ from django.utils import timezone
 
 from collection import payloads
 from collection.models import Campaign, Item
-from collection.services import Conflict, ServiceError, item_candidates_append
+from collection.services import Conflict, ServiceError, items_candidates_append
 
 # The module, not its task: tasks.py imports this module, and whichever is imported
 # first must find the other's module object (its names are not there yet).
@@ -402,16 +403,6 @@ def _lock_key(job_id: int, chunk: int) -> list[int]:
     return [(LOCK_NAMESPACE << 56) | ((job_id & (2**36 - 1)) << 20) | (chunk & (2**20 - 1))]
 
 
-SAVED_FIELDS = [
-    "attempts",
-    "finished_at",
-    "status",
-    "error",
-    "text",
-    "finish_reason",
-    "latency_ms",
-    "usage",
-]
 # Replies are saved in small batches: one UPDATE per reply held the chunk's loop to
 # ~100 requests/s however many were in flight. A killed worker loses at most these.
 SAVE_EVERY = 16
@@ -441,56 +432,115 @@ def _result(request: GenerationRequest, outcome: _Outcome) -> GenerationRequest:
     return request
 
 
-def _apply_item(job: GenerationJob, item_id: int) -> bool:
-    """Write the item's candidates once all its requests are final; True when written."""
-    with transaction.atomic():
-        requests = list(
-            GenerationRequest.objects.select_for_update()
-            .select_related("endpoint")
-            .filter(job=job, item_id=item_id)
-            .order_by("id")
+def _save_results(requests: list[GenerationRequest]) -> None:
+    """Store finished requests in one pipelined round trip.
+
+    Not ``bulk_update``: its CASE expression per field and row cost the chunk's loop
+    ~0.1 s of Python per 16 replies (profiled), time the replies then queued behind.
+    """
+    rows = [
+        (
+            r.attempts,
+            r.finished_at,
+            str(r.status),  # the value; psycopg would write an Enum's name
+            r.error,
+            r.text,
+            r.finish_reason,
+            r.latency_ms,
+            None if r.usage is None else json.dumps(r.usage),
+            r.pk,
         )
-        if not requests or any(r.status == GenerationRequest.Status.PENDING for r in requests):
-            return False
-        if all(r.applied for r in requests):
-            return False
-        succeeded = [r for r in requests if r.status == GenerationRequest.Status.SUCCEEDED]
-        item = Item.objects.select_related("campaign").get(pk=item_id)
-        present = {(c.get("generation") or {}).get("request") for c in item.candidates}
-        fresh = [r for r in succeeded if r.pk not in present]
-        room = max(0, _capacity(item.campaign) - len(item.candidates))
-        want = min(room, job.keep - (len(succeeded) - len(fresh)))
-        if job.diverse and len(fresh) > want:
-            chosen = [fresh[i] for i in diversity.most_diverse([r.text for r in fresh], want)]
-        else:
-            chosen = fresh[: max(want, 0)]
-        if chosen:
-            try:
-                item_candidates_append(
-                    item_id=item_id,
-                    candidates=[
-                        {
-                            "text": r.text,
-                            "source": r.endpoint.name,
-                            "generation": {
-                                "job": job.pk,
-                                "request": r.pk,
-                                "endpoint": r.endpoint_id,
-                                "model": r.endpoint.model,
-                                "params": r.params,
-                                "latency_ms": r.latency_ms,
-                                "usage": r.usage or {},
-                            },
-                        }
-                        for r in chosen
-                    ],
-                )
-            except ServiceError as error:
-                GenerationRequest.objects.filter(pk__in=[r.pk for r in chosen]).update(
-                    status=GenerationRequest.Status.FAILED, error=error.message[:1000]
-                )
-        GenerationRequest.objects.filter(pk__in=[r.pk for r in requests]).update(applied=True)
-    return bool(chosen)
+        for r in requests
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"""
+            UPDATE {GenerationRequest._meta.db_table}
+            SET attempts = %s, finished_at = %s, status = %s, error = %s, text = %s,
+                finish_reason = %s, latency_ms = %s, usage = %s::jsonb
+            WHERE id = %s
+            """,
+            rows,
+        )
+
+
+def _apply_items(job: GenerationJob, item_ids: list[int]) -> int:
+    """Write the candidates of the items whose requests are all final, in one
+    transaction with the requests marked applied; returns the items written.
+
+    A batch, not an item at a time: under a full pool of calls every round trip also
+    waits for the interpreter lock, and per-item transactions (eight statements each)
+    left seconds of writing after the last of 400 replies (profiled).
+    """
+    if not item_ids:
+        return 0
+    with transaction.atomic():
+        by_item: dict[int, list[GenerationRequest]] = defaultdict(list)
+        for request in (
+            GenerationRequest.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .filter(job=job, item_id__in=item_ids)
+            .order_by("item_id", "id")
+        ):
+            by_item[request.item_id].append(request)
+        final = [
+            item_id
+            for item_id, requests in by_item.items()
+            if all(r.status != GenerationRequest.Status.PENDING for r in requests)
+            and not all(r.applied for r in requests)
+        ]
+        if not final:
+            return 0
+        items = Item.objects.select_related("campaign").in_bulk(final)
+        chosen = {
+            item_id: _chosen(job, items[item_id], by_item[item_id])
+            for item_id in final
+            if item_id in items
+        }
+        chosen = {item_id: requests for item_id, requests in chosen.items() if requests}
+        written, refused = items_candidates_append(
+            candidates_by_item={
+                item_id: [_candidate(job, r) for r in requests]
+                for item_id, requests in chosen.items()
+            }
+        )
+        for item_id, error in refused.items():
+            GenerationRequest.objects.filter(pk__in=[r.pk for r in chosen[item_id]]).update(
+                status=GenerationRequest.Status.FAILED, error=error.message[:1000]
+            )
+        GenerationRequest.objects.filter(job=job, item_id__in=final).update(applied=True)
+    return len(written)
+
+
+def _chosen(
+    job: GenerationJob, item: Item, requests: list[GenerationRequest]
+) -> list[GenerationRequest]:
+    """The item's replies to append: the fresh ones up to ``keep`` (the most different
+    ones with ``diverse``), within the room the item has left."""
+    succeeded = [r for r in requests if r.status == GenerationRequest.Status.SUCCEEDED]
+    present = {(c.get("generation") or {}).get("request") for c in item.candidates}
+    fresh = [r for r in succeeded if r.pk not in present]
+    room = max(0, _capacity(item.campaign) - len(item.candidates))
+    want = min(room, job.keep - (len(succeeded) - len(fresh)))
+    if job.diverse and len(fresh) > want:
+        return [fresh[i] for i in diversity.most_diverse([r.text for r in fresh], want)]
+    return fresh[: max(want, 0)]
+
+
+def _candidate(job: GenerationJob, request: GenerationRequest) -> dict:
+    return {
+        "text": request.text,
+        "source": request.endpoint.name,
+        "generation": {
+            "job": job.pk,
+            "request": request.pk,
+            "endpoint": request.endpoint_id,
+            "model": request.endpoint.model,
+            "params": request.params,
+            "latency_ms": request.latency_ms,
+            "usage": request.usage or {},
+        },
+    }
 
 
 def generation_chunk_run(*, job_id: int, chunk: int) -> int | None:
@@ -555,9 +605,8 @@ def _run_chunk(job: GenerationJob, chunk: int) -> int:
             flushed = time.monotonic()
 
             def flush() -> None:
-                GenerationRequest.objects.bulk_update(batch, SAVED_FIELDS)
-                for item_id in ready:
-                    _apply_item(job, item_id)
+                _save_results(batch)
+                _apply_items(job, ready)
                 batch.clear()
                 ready.clear()
 
@@ -576,8 +625,7 @@ def _run_chunk(job: GenerationJob, chunk: int) -> int:
         for openai_client in clients.values():
             openai_client.close()
     # Items finished by an earlier run that was killed before writing them.
-    for item_id in rows.filter(applied=False).values_list("item_id", flat=True).distinct():
-        _apply_item(job, item_id)
+    _apply_items(job, list(rows.filter(applied=False).values_list("item_id", flat=True).distinct()))
     return len(pending)
 
 

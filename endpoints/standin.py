@@ -41,6 +41,7 @@ class Behaviour:
     hang: bool = False
     variety: int | None = None  # only this many distinct replies (seed mod variety)
     words: int = 24
+    text: str | None = None  # reply exactly this (say, markup, to show it is escaped)
 
 
 def reply_text(*, model: str, messages: list, seed, temperature, variety: int | None, words: int):
@@ -105,6 +106,11 @@ class StandinServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: StandinServer
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as uvicorn (vLLM, LiteLLM) and Ollama's server set it: a reply is
+    # two writes (headers, then body), and with Nagle's algorithm the body waited for
+    # the client's delayed ACK, adding ~40 ms to every request (measured: p50 44 ms
+    # against 6 ms for a sequential request at no latency).
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):  # quiet: tests and benchmarks read stdout
         pass
@@ -173,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             if behaviour.retry_after is not None:
                 headers["Retry-After"] = f"{behaviour.retry_after:g}"
             return self._error(behaviour.status, HTTPStatus(behaviour.status).phrase, headers)
-        text = reply_text(
+        text = behaviour.text or reply_text(
             model=model,
             messages=messages,
             seed=body.get("seed"),

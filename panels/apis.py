@@ -43,6 +43,7 @@ class StudyOutputSerializer(serializers.ModelSerializer):
             "screenout_code",
             "overquota_code",
             "completion_url",
+            "quotas_released_at",
             "active",
             "entry_url",
             "completions_url",
@@ -81,6 +82,11 @@ class StudyListCreateApi(ListAPIView):
         )
         place_minutes = serializers.IntegerField(min_value=1, max_value=10_080, required=False)
         completion_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+        quotas_released_at = serializers.DateTimeField(
+            required=False,
+            allow_null=True,
+            help_text="From then on only the total number of places counts.",
+        )
 
     @extend_schema(responses=StudyOutputSerializer(many=True), summary="Your panel studies")
     def get(self, request):

@@ -60,6 +60,10 @@ class PanelStudy(models.Model):
     # Where a finished participant goes; "{code}" is replaced by the code that applies.
     # Empty: Prolific's own completion URL for Prolific, otherwise a page showing the code.
     completion_url = models.URLField(max_length=500, blank=True)
+    # For a group that never arrives: from this moment only the total number of places
+    # counts, so the other groups may fill the rest. Set ahead (a deadline) or by the
+    # researcher's decision on the study page; empty means the quotas hold.
+    quotas_released_at = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

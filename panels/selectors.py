@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from collection import quotas
 from collection.permissions import campaigns_managed_by
@@ -43,7 +44,10 @@ def status_counts(study: PanelStudy) -> list[tuple[str, int]]:
     return [(label, counts.get(value, 0)) for value, label in PanelEntrant.Status.choices]
 
 
-def study_quota(study: PanelStudy) -> quotas.Quota:
+def study_quota(study: PanelStudy, now=None) -> quotas.Quota:
+    """The study's quotas; once released (`quotas_released_at` passed), the total only."""
+    if study.quotas_released_at is not None and (now or timezone.now()) >= study.quotas_released_at:
+        return quotas.Quota(places=study.places, values={})
     return quotas.quota_for(
         places=study.places,
         target_marginals=study.audience.target_marginals or {},
@@ -69,7 +73,12 @@ def places_taken(study: PanelStudy, quota: quotas.Quota, now) -> tuple[int, dict
 def quota_rows(study: PanelStudy, now) -> list[dict]:
     """Each quota (cell, or attribute value) with its places and how many are held,
     for the researcher's live view."""
-    quota = study_quota(study)
+    # The study's own quotas, even once released: the page shows where places went.
+    quota = quotas.quota_for(
+        places=study.places,
+        target_marginals=study.audience.target_marginals or {},
+        cells=study.quota_cells,
+    )
     total, taken = places_taken(study, quota, now)
     rows = [{"label": "All places", "places": quota.places, "taken": total}]
     if quota.cells:

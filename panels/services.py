@@ -79,6 +79,7 @@ def panel_study_create(
     judgements_required: int = 10,
     place_minutes: int = 60,
     completion_url: str = "",
+    quotas_released_at=None,
 ) -> PanelStudy:
     if panel not in PanelStudy.Panel.values:
         raise services.ServiceError(
@@ -111,6 +112,7 @@ def panel_study_create(
             judgements_required=judgements_required,
             place_minutes=place_minutes,
             completion_url=completion_url,
+            quotas_released_at=quotas_released_at,
             invitation=invitation,
             created_by=created_by,
         )
@@ -120,6 +122,16 @@ def panel_study_create(
             field, problems = next(iter(error.message_dict.items()))
             raise services.ServiceError(problems[0], field=field) from error
         study.save()
+    return study
+
+
+def panel_study_release_quotas(*, study: PanelStudy, at=None) -> PanelStudy:
+    """Let the remaining places go to anyone the study admits, now or from ``at``:
+    the way out when a group never arrives and its places would stay empty."""
+    with transaction.atomic():
+        study = PanelStudy.objects.select_for_update().get(pk=study.pk)
+        study.quotas_released_at = at or timezone.now()
+        study.save(update_fields=["quotas_released_at"])
     return study
 
 
@@ -163,6 +175,8 @@ def panel_enter(
     existing = PanelEntrant.objects.filter(study=study, external_id=external_id).first()
     if existing is not None:
         return existing
+    if study.campaign.status != Campaign.Status.OPEN:
+        raise services.NotEligible("This study is not open right now.", field="campaign")
     try:
         with transaction.atomic():
             # A random username: the external id stays in this app's table only.
@@ -197,10 +211,14 @@ def panel_screen(*, entrant: PanelEntrant, attributes: dict) -> PanelEntrant:
         if entrant.status != PanelEntrant.Status.ENTERED:
             return entrant  # decided already (a second tab, a reload)
         now = timezone.now()
-        quota = selectors.study_quota(study)
+        quota = selectors.study_quota(study, now)
         total, taken = selectors.places_taken(study, quota, now)
         decision = quotas.decide(clean, quota, taken_total=total, taken=taken)
-        entrant.cell = decision.cell
+        # After a release the quota has no groups; the place still records the
+        # person's values, so the study page can show where the places went.
+        entrant.cell = decision.cell or {
+            name: clean.get(name) for name in study.audience.target_marginals
+        }
         if decision.outcome == quotas.OK:
             services.membership_join(
                 participant=entrant.participant,

@@ -13,6 +13,11 @@ urlpatterns = [
     path("panels/", views.study_list, name="panel_study_list"),
     path("panels/<int:study_id>/", views.study_detail, name="panel_study_detail"),
     path(
+        "panels/<int:study_id>/release-quotas/",
+        views.release_quotas,
+        name="panel_release_quotas",
+    ),
+    path(
         "panels/<int:study_id>/completions.csv",
         views.completions_csv,
         name="panel_completions_csv",

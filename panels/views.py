@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from collection import services as collection_services
 from collection.forms import ConsentForm, ProfileForm
 from collection.models import Consent
-from collection.permissions import is_admin, is_researcher
+from collection.permissions import campaigns_managed_by, is_admin, is_researcher
 from panels import selectors, services
 from panels.models import PanelEntrant, PanelStudy
 
@@ -198,7 +198,13 @@ def study_list(request: HttpRequest) -> HttpResponse:
     if not (is_researcher(request.user) or is_admin(request.user)):
         raise Http404
     studies = selectors.panel_studies_managed_by(request.user)
-    return render(request, "panels/study_list.html", {"studies": studies})
+    campaign = None
+    if request.GET.get("campaign"):
+        campaign = get_object_or_404(
+            campaigns_managed_by(request.user), slug=request.GET["campaign"]
+        )
+        studies = studies.filter(campaign=campaign)
+    return render(request, "panels/study_list.html", {"studies": studies, "campaign": campaign})
 
 
 @login_required
@@ -217,8 +223,19 @@ def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
             "id_name": id_name,
             "quotas": selectors.quota_rows(study, timezone.now()),
             "statuses": selectors.status_counts(study),
+            "released": study.quotas_released_at is not None
+            and study.quotas_released_at <= timezone.now(),
         },
     )
+
+
+@login_required
+@require_POST
+def release_quotas(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = get_object_or_404(selectors.panel_studies_managed_by(request.user), pk=study_id)
+    services.panel_study_release_quotas(study=study)
+    messages.success(request, "Quotas released: the remaining places go to anyone who qualifies.")
+    return redirect("panel_study_detail", study_id=study.pk)
 
 
 @login_required

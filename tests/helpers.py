@@ -18,10 +18,13 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from collection import conversations as conversation_writes
 from collection import imports, payloads, services
 from collection import services as collection_services
 from collection.models import Audience, Campaign, Item, Response
 from endpoints import services as endpoint_services
+from endpoints.conversations import services as conversation_services
+from endpoints.models import ModelEndpoint
 from endpoints.standin import StandinServer
 from tests.factories import (
     AudienceFactory,
@@ -249,3 +252,81 @@ def celery_worker(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+# Conversations ---------------------------------------------------------------------
+
+
+def conversation_campaign(
+    owner,
+    server: StandinServer,
+    *,
+    endpoints: int = 2,
+    seeds: int = 2,
+    k: int = 1,
+    audience=None,
+    settings: dict | None = None,
+    seed_rows: list[dict] | None = None,
+    **fields,
+):
+    """An open conversation campaign over ``seeds`` seed items (openings given), targeting
+    ``audience`` (a new mass one by default) with ``k``, answered by ``endpoints``
+    stand-in endpoints ("model-0", "model-1"..., the owner's own if made already);
+    returns (campaign, audience, endpoints)."""
+    campaign = CampaignFactory(owners=[owner], item_kind=Campaign.ItemKind.CONVERSATION, **fields)
+    audience = audience or AudienceFactory(slug=f"everyone-{campaign.slug}")
+    collection_services.campaign_set_target(campaign=campaign, audience=audience, overlap_k=k)
+    rows = seed_rows or [
+        {"external_id": f"s{n}", "prompt": f"How do I start conversation {n}?"}
+        for n in range(seeds)
+    ]
+    collection_services.items_create(campaign=campaign, rows=rows)
+    made = [
+        ModelEndpoint.objects.filter(
+            owner=owner, name=f"model-{n}", base_url=server.base_url
+        ).first()
+        or make_endpoint(owner, server, f"model-{n}")
+        for n in range(endpoints)
+    ]
+    conversation_services.conversation_settings_save(
+        campaign=campaign,
+        user=owner,
+        endpoint_ids=[endpoint.pk for endpoint in made],
+        **{"replies_per_turn": min(endpoints, 4), **(settings or {})},
+    )
+    return campaign, audience, made
+
+
+def events_of(stream) -> list[dict]:
+    """Every event of a turn (`endpoints.conversations.services.turn_ask`), keepalives left out."""
+    return [event for event in stream if event["event"] != "keepalive"]
+
+
+def converse(participant, campaign, *, turns: int = 1, rating: int | None = 4, pick=None):
+    """Run a conversation through the services: ``turns`` messages, each judged by
+    ``pick(shown_ids)`` (default: the first shown), then closed with ``rating`` (None: left
+    open). Returns the conversation."""
+    conversation = conversation_services.conversation_begin(
+        participant=participant, campaign=campaign
+    )
+    for n in range(turns):
+        events = events_of(
+            conversation_services.turn_ask(
+                participant=participant, conversation=conversation, message=f"Message {n}"
+            )
+        )
+        assert events[-1]["event"] == "done", events[-1]
+        conversation.refresh_from_db()
+        shown = conversation.pending["shown"]
+        conversation_writes.turn_save(
+            participant=participant,
+            conversation_id=conversation.pk,
+            token=conversation.pending["token"],
+            judgement={"choice": (pick or (lambda ids: ids[0]))(shown)},
+        )
+        conversation.refresh_from_db()
+    if rating is not None:
+        conversation = conversation_writes.conversation_close(
+            participant=participant, conversation_id=conversation.pk, rating=rating
+        )
+    return conversation

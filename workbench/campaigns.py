@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from markdown_it import MarkdownIt
@@ -36,9 +36,11 @@ def render_markdown(text: str) -> str:
 
 
 def _target_rows(request: HttpRequest, campaign: Campaign | None) -> list[dict]:
-    current = {}
+    current, released = {}, {}
     if campaign is not None:
-        current = {target.audience_id: target.overlap_k for target in campaign.targets.all()}
+        for target in campaign.targets.all():
+            current[target.audience_id] = target.overlap_k
+            released[target.audience_id] = target.quota_release_at
     rows = []
     for audience in audiences_visible_to(request.user).order_by("slug"):
         if request.method == "POST":
@@ -47,7 +49,17 @@ def _target_rows(request: HttpRequest, campaign: Campaign | None) -> list[dict]:
         else:
             chosen = audience.pk in current
             k = str(current.get(audience.pk, 3))
-        rows.append({"audience": audience, "chosen": chosen, "k": k})
+        rows.append(
+            {
+                "audience": audience,
+                "chosen": chosen,
+                "k": k,
+                "targeted": audience.pk in current,
+                # Public audiences with targets hold quotas; the researcher may release them.
+                "quotas": audience.kind == audience.Kind.PUBLIC and bool(audience.target_marginals),
+                "quota_release_at": released.get(audience.pk),
+            }
+        )
     return rows
 
 
@@ -132,6 +144,22 @@ def campaign_edit(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, "Saved.")
             return redirect("campaign_detail", slug=campaign.slug)
     return _form_page(request, form, rows, campaign)
+
+
+@login_required
+@require_POST
+def campaign_release_quotas(request: HttpRequest, slug: str, audience_slug: str) -> HttpResponse:
+    campaign = managed_campaign(request, slug)
+    target = get_object_or_404(
+        campaign.targets.select_related("audience"), audience__slug=audience_slug
+    )
+    services.campaign_release_quotas(campaign=campaign, audience=target.audience)
+    messages.success(
+        request,
+        f"Quotas of {target.audience.name} released: any member may now take the remaining "
+        "places, so the sample drifts from the targets.",
+    )
+    return redirect("workbench:campaign_edit", slug=campaign.slug)
 
 
 @login_required

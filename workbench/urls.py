@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workbench import audiences, campaigns, flags, imports, items, landing, reviews
+from workbench import audiences, campaigns, flags, generation, imports, items, landing, reviews
 
 app_name = "workbench"
 
@@ -23,9 +23,15 @@ urlpatterns = [
     path("campaigns/<slug:slug>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<slug:slug>/status/", campaigns.campaign_status, name="campaign_status"),
     path(
+        "campaigns/<slug:slug>/audiences/<slug:audience_slug>/release-quotas/",
+        campaigns.campaign_release_quotas,
+        name="campaign_release_quotas",
+    ),
+    path(
         "campaigns/<slug:slug>/duplicate/", campaigns.campaign_duplicate, name="campaign_duplicate"
     ),
     path("campaigns/<slug:slug>/import/", imports.item_import, name="item_import"),
+    path("campaigns/<slug:slug>/generate/", generation.generation, name="generation"),
     path("campaigns/<slug:slug>/items/", items.item_list, name="item_list"),
     path("campaigns/<slug:slug>/items/<int:item_id>/", items.item_detail, name="item_detail"),
     path(

@@ -181,6 +181,11 @@ class LexicalDiversity:
         self._pairs = np.unique(np.concatenate([self._pairs, *self._new_pairs]))
         self._new_pairs = []
 
+    @property
+    def words(self) -> int:
+        """Words counted so far: what distinct-1 is a share of."""
+        return self._words
+
     def result(self) -> dict[str, float]:
         self._merge()
         nan = float("nan")

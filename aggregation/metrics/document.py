@@ -95,6 +95,12 @@ def _agreement(
     return result
 
 
+def _lexical(counter) -> dict:
+    """distinct-1 and distinct-2, and the words they are shares of."""
+    result = {key: _number(value) for key, value in counter.result().items()}
+    return {**result, "words": counter.words}
+
+
 def _attribute_report(audience, people, min_cell_size: int) -> tuple[dict, dict]:
     """Counts, shares and spread of each attribute over the published values; suppressed
     participants count only as suppressed. Every allowed value is listed, found or not,
@@ -194,26 +200,68 @@ def metrics_document(
         if "diversity" in parts:
             report["diversity"] = {"attribute_entropy": entropy}
             if a in tally.texts:
-                report["diversity"]["demonstrations"] = {
-                    key: _number(value) for key, value in tally.texts[a].result().items()
-                }
+                report["diversity"]["demonstrations"] = _lexical(tally.texts[a])
         report["privacy"] = {"suppressed_participants": people.suppressed_participants}
         per_audience[audience.slug] = report
 
     result: dict = {"items": len(tally.item_ids)}
     if "diversity" in parts:
-        result["diversity"] = {
-            "prompts": {key: _number(value) for key, value in tally.prompts.result().items()}
-        }
+        result["diversity"] = {"prompts": _lexical(tally.prompts)}
     result["audiences"] = per_audience
     if tally.item_kind == "preference":
         if "agreement" in parts:
             _agreement_metrics(tally, result, seed=seed, min_pairable_units=min_pairable_units)
         if "pluralism" in parts:
             result["pluralism"] = _pluralism(tally, seed=seed)
-    elif tally.item_kind == "rating" and "agreement" in parts:
-        _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
+    elif tally.item_kind == "rating":
+        if "agreement" in parts:
+            _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
+        if "pluralism" in parts:
+            result["pluralism"] = {"divergence": _rating_divergence(tally)}
+    elif tally.item_kind == "conversation" and "pluralism" in parts:
+        # Judged turns are pairs of endpoints' replies, not votes over an item's candidates.
+        result["pluralism"] = _strengths(tally, seed=seed)
     return result
+
+
+def _rating_divergence(tally) -> list[dict]:
+    """Single-response ratings: per rubric attribute and pair of audiences, the
+    Jensen–Shannon divergence between their distributions of scores for the same
+    response (Lin 1991; `jensen_shannon`), averaged over the items both rated, with
+    how many that is and the most divergent items."""
+    entries: list[dict] = []
+    if tally.ratings is None:
+        return entries
+    slug = [audience.slug for audience in tally.audiences]
+    for k, name in enumerate(tally.rubric[: tally.ratings.shape[2]]):
+        counts = tally.ratings[:, :, k, :].astype(np.float64)  # audiences × items × values
+        seen = counts.sum(axis=2)
+        for a, b in combinations(range(len(tally.audiences)), 2):
+            shared = np.flatnonzero((seen[a] > 0) & (seen[b] > 0))
+            if not len(shared):
+                continue
+            jsd = jensen_shannon(
+                counts[a, shared] / seen[a, shared, None], counts[b, shared] / seen[b, shared, None]
+            )
+            top = np.argsort(-jsd, kind="stable")[:TOP_ITEMS]
+            entries.append(
+                {
+                    "attribute": name,
+                    "audience_a": slug[a],
+                    "audience_b": slug[b],
+                    "shared_items": len(shared),
+                    "mean_jsd": _number(jsd.mean()),
+                    "most_divergent_items": [
+                        {
+                            "item_id": int(tally.item_ids[shared[i]]),
+                            "external_id": tally.external_id(int(shared[i])),
+                            "jsd": _number(jsd[i]),
+                        }
+                        for i in top
+                    ],
+                }
+            )
+    return entries
 
 
 # Which stream of the seed each statistic draws from (with the audience's id; a rubric
@@ -297,6 +345,13 @@ def _pluralism(tally, *, seed: int) -> dict:
                 }
             )
         pluralism["consensus"] = _consensus(tally, votes, seen, present)
+    return pluralism | _strengths(tally, seed=seed)
+
+
+def _strengths(tally, *, seed: int) -> dict:
+    """Bradley–Terry strengths of the sources (candidates' models, or a conversation
+    campaign's endpoints) per audience, and Kendall's τ between audiences' orderings."""
+    pluralism: dict = {}
     strengths, intervals, support = {}, {}, {}
     for a, audience in enumerate(tally.audiences):
         counts = {
@@ -329,7 +384,12 @@ def _pluralism(tally, *, seed: int) -> dict:
     }
     pluralism["bradley_terry_support"] = support
     pluralism["kendall_tau"] = [
-        {"audience_a": a, "audience_b": b, "tau": _number(kendall_tau(sa, sb))}
+        {
+            "audience_a": a,
+            "audience_b": b,
+            "tau": _number(kendall_tau(sa, sb)),
+            "shared_sources": len(sa.dropna().index.intersection(sb.dropna().index)),
+        }
         for (a, sa), (b, sb) in combinations(strengths.items(), 2)
     ]
     return pluralism
@@ -352,8 +412,10 @@ def _consensus(tally, votes: np.ndarray, seen: np.ndarray, present: list[int]) -
     item_ids = tally.item_ids[voted][item_pos]
     order = np.lexsort((position, item_ids, -values))[:TOP_ITEMS]
     best = np.where(listed, score, -np.inf).max(axis=1)
+    votes_on = seen[present][:, voted].sum(axis=0)  # per voted item, over the audiences
     return {
         "audiences": audiences,
+        "items": len(voted),
         "mean_best_candidate": _number(best.mean()) if len(best) else None,
         "top_items": [
             {
@@ -361,6 +423,7 @@ def _consensus(tally, votes: np.ndarray, seen: np.ndarray, present: list[int]) -
                 "external_id": tally.external_id(int(voted[item_pos[k]])),
                 "candidate": tally.candidate_id(int(voted[item_pos[k]]), int(position[k])),
                 "consensus": _number(values[k]),
+                "votes": int(votes_on[item_pos[k]]),
             }
             for k in order
         ],

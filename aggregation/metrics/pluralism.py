@@ -36,9 +36,10 @@ def vote_distribution(
     Returns one row per (item, audience, candidate) with `votes` (outright
     votes for the candidate), `ties` (tie votes on the item in that audience,
     repeated on each candidate row), `total` (all votes, ties included) and
-    `share` = (votes + ties / number of candidates) / total: a tie counts as
-    an equal fraction of a vote for each candidate, so shares sum to 1. This
-    keeps the disagreement a majority label throws away (Uma et al.,
+    `share` = (votes + ties / number of candidates) / total, computed by
+    `vote_shares` (the one implementation; releases call it on their counts): a
+    tie counts as an equal fraction of a vote for each candidate, so shares sum
+    to 1. This keeps the disagreement a majority label throws away (Uma et al.,
     "Learning from Disagreement: A Survey", JAIR 72, 2021).
     """
     rows = votes[[item, audience, choice]].dropna()
@@ -57,12 +58,26 @@ def vote_distribution(
     if len(table[table["_merge"] == "both"]) != len(decided):
         raise ValueError("some votes choose a candidate the item does not list")
     table = table.fillna({"votes": 0})
-    n_candidates = table.groupby([item, audience])["candidate"].transform("size")
-    table["share"] = (table["votes"] + table["ties"] / n_candidates) / table["total"]
+    table["share"] = _long_shares(table, keys=[item, audience])
     table = table.sort_values([item, audience, "_position"], kind="stable")
     columns = [item, audience, "candidate", "votes", "ties", "total", "share"]
     table = table[columns].reset_index(drop=True)
     return table.astype({"votes": int, "ties": int, "total": int})
+
+
+def _long_shares(table: pd.DataFrame, *, keys: list[str]) -> np.ndarray:
+    """`vote_shares` on a long table of (item, audience, candidate) rows: each
+    (item, audience) is one row of the count matrix, each candidate's position a column."""
+    if table.empty:
+        return np.zeros(0)
+    group = table.groupby(keys, sort=False).ngroup().to_numpy()
+    position = table["_position"].to_numpy()
+    groups = group.max() + 1
+    votes = np.zeros((groups, position.max() + 1), dtype=np.int64)
+    votes[group, position] = table["votes"].to_numpy()
+    ties = np.zeros(groups, dtype=np.int64)
+    ties[group] = table["ties"].to_numpy()
+    return vote_shares(votes, ties, np.bincount(group, minlength=groups))[group, position]
 
 
 def _candidate_table(
@@ -232,9 +247,14 @@ def bradley_terry_from_counts(counts: dict, *, alpha: float = 0.01) -> pd.Series
     return pd.Series(bradley_terry_fit(matrix, alpha=alpha), index=sources, name="log_strength")
 
 
-def bradley_terry_fit(wins: np.ndarray, *, alpha: float = 0.01) -> np.ndarray:
-    """Log-strengths, centred on mean 0, from ``wins[i, j]`` = times i beat j."""
-    theta = choix.ilsr_pairwise_dense(np.asarray(wins, dtype=float), alpha=alpha)
+def bradley_terry_fit(
+    wins: np.ndarray, *, alpha: float = 0.01, initial: np.ndarray | None = None
+) -> np.ndarray:
+    """Log-strengths, centred on mean 0, from ``wins[i, j]`` = times i beat j; ``initial``
+    starts the iterations there (the same fixed point, reached in fewer steps)."""
+    theta = choix.ilsr_pairwise_dense(
+        np.asarray(wins, dtype=float), alpha=alpha, initial_params=initial
+    )
     return theta - theta.mean()
 
 

@@ -26,6 +26,7 @@ TASK_TAGS = {
     "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
     "demonstration": ["sft", "demonstrations"],
     "qa": ["question-answering"],
+    "conversation": ["conversational", "preference", "rlhf", "dpo", "sft"],
     "rating": ["rating", "kto", "reward-modeling"],
 }
 
@@ -240,7 +241,7 @@ UNITS = {"choice": "items", "ranking": "ranked candidates", "ratings": "rated ca
 def _agreement_line(judgement: str, values: dict) -> str:
     """Krippendorff's α with its interval and what it rests on, or "too few overlapping
     judgements" when fewer units than the release's minimum were judged twice."""
-    units = UNITS.get(judgement, "units")
+    units = UNITS.get(judgement, "rated responses")  # else a rubric attribute
     pairable = values.get("pairable_units", 0)
     support = (
         f"{pairable:,} {units} judged at least twice "
@@ -281,9 +282,11 @@ def _pluralism(metrics: dict) -> list[str]:
     )
     if divergence:
         top = divergence[0]
+        # Rating campaigns compare score distributions per rubric attribute.
+        on = f" on {_code(top['attribute'])}" if "attribute" in top else ""
         lines.append(
-            f"Audiences {_code(top['audience_a'])} and {_code(top['audience_b'])} vote most "
-            "differently: "
+            f"Audiences {_code(top['audience_a'])} and {_code(top['audience_b'])} "
+            f"{'score' if on else 'vote'} most differently{on}: "
             f"a mean Jensen–Shannon divergence of {top['mean_jsd']:.3f} bits over "
             f"{top['shared_items']:,} shared items (0 = alike, 1 = opposite)."
         )
@@ -295,8 +298,11 @@ def _pluralism(metrics: dict) -> list[str]:
                 f"{_inline(item['external_id'] or item['item_id'])} ({item['jsd']:.2f})"
                 for item in entry["most_divergent_items"][:3]
             )
+            attribute = (
+                f" on {_code(entry['attribute'], cell=True)}" if "attribute" in entry else ""
+            )
             lines.append(
-                f"| {_inline(entry['audience_a'])} / {_inline(entry['audience_b'])} "
+                f"| {_inline(entry['audience_a'])} / {_inline(entry['audience_b'])}{attribute} "
                 f"| {entry['shared_items']:,} "
                 f"| {entry['mean_jsd']:.3f} | {items} |"
             )
@@ -323,12 +329,16 @@ def _pluralism(metrics: dict) -> list[str]:
             )
         lines.append("")
     for entry in pluralism.get("kendall_tau", []):
-        if entry["tau"] is not None:
-            lines.append(
-                f"- Kendall's τ between {_code(entry['audience_a'])} and "
-                f"{_code(entry['audience_b'])} "
-                f"orderings: {entry['tau']:+.2f}."
-            )
+        value = (
+            f"{entry['tau']:+.2f}"
+            if entry["tau"] is not None
+            else "not defined (fewer than two sources, or strengths tied)"
+        )
+        lines.append(
+            f"- Kendall's τ between {_code(entry['audience_a'])} and "
+            f"{_code(entry['audience_b'])} orderings: {value}, over the "
+            f"{entry.get('shared_sources', 0)} sources both rank."
+        )
     consensus = pluralism.get("consensus") or {}
     if consensus.get("top_items"):
         best = consensus["top_items"][0]
@@ -336,7 +346,8 @@ def _pluralism(metrics: dict) -> list[str]:
             f"- Group-aware consensus (Polis) over "
             f"{', '.join(_code(slug) for slug in consensus['audiences'])}: the item all "
             f"audiences agree on most is {_inline(best['external_id'] or best['item_id'])} "
-            f"(candidate {_inline(best['candidate'])}, {best['consensus']:.2f})."
+            f"(candidate {_inline(best['candidate'])}, {best['consensus']:.2f}, from "
+            f"{best.get('votes', 0):,} votes; {consensus.get('items', 0):,} items scored)."
         )
     return [*lines, ""]
 
@@ -451,8 +462,8 @@ def render(
         "## Diversity",
         "",
         f"Prompts: distinct-1 {_num(prompts['distinct_1'])}, distinct-2 "
-        f"{_num(prompts['distinct_2'])} (share of words and word pairs that are new; low "
-        "means repetitive).",
+        f"{_num(prompts['distinct_2'])} over {prompts.get('words', 0):,} words (share of "
+        "words and word pairs that are new; low means repetitive).",
         "",
     ]
     for slug, report in metrics["audiences"].items():
@@ -460,7 +471,7 @@ def render(
             values = report["diversity"]["demonstrations"]
             lines.append(
                 f"- Demonstrations by {_code(slug)}: distinct-1 {_num(values['distinct_1'])}, "
-                f"distinct-2 {_num(values['distinct_2'])}."
+                f"distinct-2 {_num(values['distinct_2'])} over {values.get('words', 0):,} words."
             )
     lines += ["", *_pluralism(metrics), *_training(job, configs)]
     if plots:

@@ -134,6 +134,7 @@ class TableFile:
         name: str,
         *,
         jsonl: bool,
+        jsonl_record=None,
         openai=None,
         background: Background | None = None,
     ):
@@ -144,6 +145,7 @@ class TableFile:
         self._writer: pq.ParquetWriter | None = None
         self._jsonl = None
         self._want_jsonl = jsonl
+        self._jsonl_record = jsonl_record  # a row to its JSONL line's record, or None
         # (file name suffix, function from a row dict to a record or None)
         self._openai = openai
         self._openai_file = None
@@ -190,7 +192,10 @@ class TableFile:
         if self._jsonl is not None or self._openai_file is not None:
             for row in table.to_pylist():
                 if self._jsonl is not None:
-                    self._jsonl.write(json_line({k: _jsonable(v) for k, v in row.items()}))
+                    record = {k: _jsonable(v) for k, v in row.items()}
+                    if self._jsonl_record is not None:
+                        record = self._jsonl_record(record)
+                    self._jsonl.write(json_line(record))
                 if self._openai_file is not None:
                     record = self._openai(row)
                     if record is not None:

@@ -87,11 +87,18 @@ class _Reader:
         self.tally.add_items(chunk.start, items)
         judgements = chunk.judgements
         audience_ids = judgements.column("audience_id").to_numpy()
+        turn_audiences = None if chunk.turns is None else chunk.turns.column("audience_id")
         for a, audience in enumerate(self.selection.audiences):
             first, last = np.searchsorted(audience_ids, [audience.id, audience.id + 1])
             if last > first:
                 part = judgements.slice(int(first), int(last - first))
-                self._audience_chunk(a, audience, part, items, chunk.start)
+                turns = None
+                if turn_audiences is not None:
+                    low, high = np.searchsorted(
+                        turn_audiences.to_numpy(), [audience.id, audience.id + 1]
+                    )
+                    turns = chunk.turns.slice(int(low), int(high - low))
+                self._audience_chunk(a, audience, part, items, chunk.start, turns)
         done = chunk.start + len(items)
         progress(done / max(total, 1), f"Read {done:,} of {total:,} items.")
 
@@ -105,7 +112,9 @@ class _Reader:
             episodic=campaign.is_episodic,
         )
 
-    def _audience_chunk(self, a: int, audience, part: pa.Table, items, start: int) -> None:
+    def _audience_chunk(
+        self, a: int, audience, part: pa.Table, items, start: int, turns: pa.Table | None = None
+    ) -> None:
         """One audience's judgements of one chunk of items (``start``: the chunk's first
         item position in the campaign): counted, and written by each dataset asked for."""
         people = self.people[audience.id]
@@ -128,6 +137,7 @@ class _Reader:
             preference_format=self.fmt,
             midpoint=self.midpoint,
             rubric=self.rubric,
+            turns=turns,
             audience_kind=audience.kind,
             views=self.views,
         )
@@ -404,13 +414,14 @@ def _files_opener(
         if kind not in job.kinds:
             return None
         if (audience.slug, kind, split) not in sinks:
-            openai = datasets.BY_NAME[kind].openai
+            dataset = datasets.BY_NAME[kind]
             sinks[(audience.slug, kind, split)] = files.TableFile(
                 directory,
                 f"{audience.slug}/{kind}/{split}" if split else f"{audience.slug}/{kind}",
-                jsonl="jsonl" in job.formats,
-                openai=openai if "openai" in job.formats else None,
-                background=backgrounds[bool(datasets.BY_NAME[kind].splits)],
+                jsonl="jsonl" in job.formats or dataset.jsonl_record is not None,
+                jsonl_record=dataset.jsonl_record,
+                openai=dataset.openai if "openai" in job.formats else None,
+                background=backgrounds[bool(dataset.splits)],
             )
         return sinks[(audience.slug, kind, split)]
 

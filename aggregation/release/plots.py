@@ -86,7 +86,7 @@ def coverage(metrics: dict, path: Path) -> None:
     _save(figure, path)
 
 
-TOO_FEW = "too few overlapping\njudgements"
+TOO_FEW = "too few\noverlapping\njudgements"
 
 
 def _agreement_groups(metrics: dict) -> list[tuple[str, dict]]:
@@ -116,7 +116,7 @@ def agreement(metrics: dict, path: Path) -> None:
             + ["agreement %"]
         )
     )
-    figure = Figure(figsize=(8, 4.6))
+    figure = Figure(figsize=(max(8.0, 1.25 * len(groups)), 4.6))
     ax = figure.subplots()
     shown = [
         (g, values)
@@ -148,34 +148,35 @@ def agreement(metrics: dict, path: Path) -> None:
                 errors[1].append(max(0.0, high - value))
                 lowest = min(lowest, value - 0.05, low - 0.05)
             if xs:
-                ax.bar(
-                    xs,
-                    ys,
-                    width,
-                    yerr=errors,
-                    capsize=3,
-                    label=label,
-                    color=COLOURS[i % len(COLOURS)],
-                    error_kw={"elinewidth": 0.8, "ecolor": "#333333"},
+                whiskers = (
+                    {}
+                    if label == "agreement %"
+                    else {
+                        "yerr": errors,
+                        "capsize": 3,
+                        "error_kw": {"elinewidth": 0.8, "ecolor": "#333333"},
+                    }
                 )
+                ax.bar(xs, ys, width, label=label, color=COLOURS[i % len(COLOURS)], **whiskers)
         for g, (_, values) in enumerate(groups):
             if values.get("too_few_overlapping_judgements", True):
-                ax.text(g, 0.5, TOO_FEW, ha="center", va="center", fontsize=8, color="#555555")
+                ax.text(g, 0.5, TOO_FEW, ha="center", va="center", fontsize=7.5, color="#555555")
         ax.axhline(0.8, color="#999999", linewidth=0.8, linestyle="--")
         ax.axhline(0.667, color="#cccccc", linewidth=0.8, linestyle=":")
         ax.set_xticks(
             range(len(groups)),
-            labels=[
-                f"{name}\n{values.get('pairable_units', 0):,} units judged ≥ 2×"
-                for name, values in groups
-            ],
+            labels=[f"{name}\nn = {values.get('pairable_units', 0):,}" for name, values in groups],
             fontsize=8,
         )
         ax.set_xlim(-0.6, len(groups) - 0.4)
         ax.set_ylim(lowest, 1.05)
         if shown:
             ax.legend(fontsize=8)
-    ax.set_title("Agreement within each audience (bars: 95% bootstrap interval; dashed: α = 0.8)")
+    ax.set_title(
+        "Agreement within each audience (whiskers: 95% bootstrap interval; dashed: α = 0.8)\n"
+        "n: units judged at least twice",
+        fontsize=10,
+    )
     figure.tight_layout()
     _save(figure, path)
 
@@ -198,9 +199,8 @@ def divergence(metrics: dict, path: Path) -> None:
     if len(names) < 2 or np.isnan(matrix).all():
         _empty(left, "one audience: nothing to compare")
     else:
-        image = left.imshow(
-            matrix, vmin=0, vmax=max(0.05, float(np.nanmax(matrix))), cmap="Oranges"
-        )
+        top = max(0.05, float(np.nanmax(matrix)))
+        image = left.imshow(matrix, vmin=0, vmax=top, cmap="Oranges")
         left.set_xticks(range(len(names)), labels=names, rotation=30, ha="right")
         left.set_yticks(range(len(names)), labels=names)
         for i in range(len(names)):
@@ -210,9 +210,12 @@ def divergence(metrics: dict, path: Path) -> None:
                 elif not np.isnan(matrix[i, j]):
                     # Each mean with the number of shared items it averages over.
                     text = f"{matrix[i, j]:.3f}\nn = {shared[i, j]:,}"
-                    left.text(j, i, text, ha="center", va="center", fontsize=8)
+                    colour = "white" if matrix[i, j] > 0.6 * top else "black"
+                    left.text(j, i, text, ha="center", va="center", fontsize=8, color=colour)
         figure.colorbar(image, ax=left, shrink=0.8, label="mean JSD (bits)")
-    left.set_title("How differently audiences vote")
+    left.set_title(
+        "How differently audiences vote\n(mean JSD; n: items both voted on)", fontsize=10
+    )
     strengths = pluralism.get("bradley_terry") or {}
     intervals = pluralism.get("bradley_terry_ci95") or {}
     sources = sorted({source for values in strengths.values() for source in values})
@@ -249,7 +252,9 @@ def divergence(metrics: dict, path: Path) -> None:
         right.set_xticks(positions, labels=sources, rotation=20, ha="right")
         right.set_ylabel("Bradley–Terry log-strength")
         right.legend(fontsize=8)
-    right.set_title("Which sources each audience prefers (95% bootstrap intervals)")
+    right.set_title(
+        "Which sources each audience prefers\n(whiskers: 95% bootstrap interval)", fontsize=10
+    )
     figure.tight_layout()
     _save(figure, path)
 

@@ -136,6 +136,7 @@ JUDGEMENT_COLUMNS = {
     "sources": pa.string(),
     "rationale": pa.string(),
     "confidence": pa.int64(),
+    "rating": pa.int64(),  # a conversation's closing rating
 }
 # What each column is read from, by item kind; a column a kind does not use reads as nulls.
 TEXT_SOURCES = {
@@ -154,6 +155,7 @@ KIND_COLUMNS = {
         "sources": "(r.payload->'sources')::text",
     },
     Campaign.ItemKind.RATING: {"scores": "(r.payload->'scores')::text"},
+    Campaign.ItemKind.CONVERSATION: {"rating": "r.payload->>'rating'"},
 }
 JUDGEMENTS_SQL = """
 SELECT r.audience_id, count(*), {columns}
@@ -238,15 +240,71 @@ class Chunk:
     start: int  # the first item's position among the campaign's ordinary items
     items: ItemChunk
     judgements: pa.Table
+    turns: pa.Table | None = None  # conversation campaigns: `TURNS_SQL`'s rows
 
 
-def _fetch_chunk(raw, judgements_sql: str, params: dict) -> tuple[tuple, list[tuple]]:
-    """The packed rows of one chunk: its items, then its judgements (a row per audience)."""
+# The judged turns of the conversations whose closing rating is one of the chunk's
+# judgements: the same conditions as `JUDGEMENTS_SQL`, so a conversation's turns are in
+# a release exactly when its closing rating is (consented, attentive, not withdrawn,
+# closed before the snapshot), and a deleted conversation (withdrawn_at set) is absent.
+# Conversations are few beside judgements, so these are plain rows.
+TURNS_SQL = """
+SELECT c.audience_id, c.item_id, c.participant_id, t.index, t.history::text, t.message,
+       t.replies::text, t.shown::text, t.judgement::text, t.chosen, t.rationale,
+       t.edited_text
+FROM collection_response r
+JOIN collection_conversation c ON c.assignment_id = r.assignment_id
+JOIN collection_turn t ON t.conversation_id = c.id
+WHERE r.campaign_id = %(campaign)s
+  AND r.audience_id = ANY(%(audiences)s)
+  AND r.item_id BETWEEN %(first)s AND %(last)s
+  AND r.withdrawn_at IS NULL
+  AND (%(snapshot)s::timestamptz IS NULL OR r.created_at <= %(snapshot)s::timestamptz)
+  AND r.participant_id <> ALL(%(excluded)s)
+  AND r.item_id <> ALL(%(withheld)s)
+  AND c.withdrawn_at IS NULL
+ORDER BY c.audience_id, c.item_id, c.participant_id, t.index
+"""
+TURN_COLUMNS = {
+    "audience_id": pa.int64(),
+    "item_id": pa.int64(),
+    "participant_id": pa.int64(),
+    "index": pa.int64(),
+    "history": pa.string(),  # JSON, as stored
+    "message": pa.string(),
+    "replies": pa.string(),  # JSON
+    "shown": pa.string(),  # JSON
+    "judgement": pa.string(),  # JSON
+    "chosen": pa.string(),
+    "rationale": pa.string(),
+    "edited_text": pa.string(),
+}
+
+
+def _turns(rows: list[tuple]) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in TURN_COLUMNS]
+    return pa.table(
+        {
+            name: pa.array(list(values), kind)
+            for (name, kind), values in zip(TURN_COLUMNS.items(), columns, strict=True)
+        }
+    )
+
+
+def _fetch_chunk(
+    raw, judgements_sql: str, params: dict, *, turns: bool = False
+) -> tuple[tuple, list[tuple], list[tuple] | None]:
+    """The packed rows of one chunk: its items, then its judgements (a row per audience),
+    and with ``turns`` the judged turns of its conversations."""
     with psycopg.Cursor(raw) as cursor:
         cursor.execute(ITEMS_SQL, params, binary=True)
         items = cursor.fetchone()
         cursor.execute(judgements_sql, params, binary=True)
-        return items, cursor.fetchall()
+        judgements = cursor.fetchall()
+        if not turns:
+            return items, judgements, None
+        cursor.execute(TURNS_SQL, params)
+        return items, judgements, cursor.fetchall()
 
 
 def chunks(
@@ -267,19 +325,25 @@ def chunks(
     judgements_sql = JUDGEMENTS_SQL.format(columns=", ".join(columns.values()))
     params = _base_params(selection) | {"excluded": [int(value) for value in excluded]}
     starts = list(range(0, len(item_ids), chunk_items))
+    turns = selection.campaign.item_kind == Campaign.ItemKind.CONVERSATION
 
     def fetch(start: int):
         ids = item_ids[start : start + chunk_items]
         bounds = {"first": int(ids[0]), "last": int(ids[-1])}
-        return pool.submit(_fetch_chunk, raw, judgements_sql, params | bounds)
+        return pool.submit(_fetch_chunk, raw, judgements_sql, params | bounds, turns=turns)
 
     if not starts:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-read") as pool:
         ahead = fetch(starts[0])
         for start, following in zip(starts, [*starts[1:], None], strict=True):
-            items, judgements = ahead.result()
+            items, judgements, turn_rows = ahead.result()
             if following is not None:
                 ahead = fetch(following)
             ids = item_ids[start : start + chunk_items]
-            yield Chunk(start, _item_chunk(items, ids), _judgements(judgements, list(columns), ids))
+            yield Chunk(
+                start,
+                _item_chunk(items, ids),
+                _judgements(judgements, list(columns), ids),
+                None if turn_rows is None else _turns(turn_rows),
+            )

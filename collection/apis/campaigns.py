@@ -17,7 +17,12 @@ from collection.permissions import audiences_visible_to, is_researcher
 class TargetSerializer(serializers.Serializer):
     audience = serializers.SlugField()
     overlap_k = serializers.IntegerField(min_value=1, max_value=1000)
-    stratum_reserve_share = serializers.FloatField(min_value=0, max_value=1, default=0.2)
+    quota_release_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Public audiences with targets: from then on each group's quota no longer "
+        "holds (for a group that never arrives); omit to keep the current one.",
+    )
 
 
 CAMPAIGN_FIELDS = [
@@ -63,7 +68,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
             {
                 "audience": target.audience.slug,
                 "overlap_k": target.overlap_k,
-                "stratum_reserve_share": target.stratum_reserve_share,
+                "quota_release_at": target.quota_release_at,
             }
             for target in selectors.campaign_targets(campaign=campaign)
         ]
@@ -107,7 +112,7 @@ def _targets(request, targets: list[dict]) -> list[services.CampaignTarget]:
             services.CampaignTarget(
                 audience=audience,
                 overlap_k=target["overlap_k"],
-                stratum_reserve_share=target["stratum_reserve_share"],
+                quota_release_at=target.get("quota_release_at", services.KEEP),
             )
         )
     return result

@@ -1,4 +1,4 @@
-"""A realistic demo: four audiences, four campaigns, a few hundred items, and
+"""A realistic demo: four audiences, five campaigns, a few hundred items, and
 simulated annotators whose answers go through the real assignment engine.
 
 The simulated audiences lean different ways on purpose (the public audience
@@ -6,7 +6,8 @@ likes concise answers, the nurses' group warm ones), so that coverage gaps and
 disagreement between audiences are visible in the dashboard and in releases.
 
 Modules: ``load`` (``demo_load``, what ``manage.py demo`` runs), ``content`` (fixed
-inputs and texts), ``accounts``, ``audiences``, ``campaigns``, ``simulation``.
+inputs and texts), ``accounts``, ``audiences``, ``campaigns`` (the rating one in ``rating``),
+``simulation``.
 """
 
 from collection.demo.accounts import DemoLogin

@@ -6,6 +6,7 @@ import random
 
 from collection import services
 from collection.demo.content import ASKS, CORES, QA_QUESTIONS, STYLES, TOPICS, WARD_SITUATIONS
+from collection.demo.rating import rating_campaign
 from collection.models import Campaign
 
 
@@ -163,6 +164,7 @@ def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]
         ],
     )
     campaigns["qa"] = qa
+    campaigns["rating"] = rating_campaign(researcher, everyone, public, nurses)
     for campaign in campaigns.values():
         services.campaign_set_status(campaign=campaign, status=Campaign.Status.OPEN)
     return campaigns

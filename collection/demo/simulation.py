@@ -13,6 +13,7 @@ from django.utils import timezone
 from collection import services
 from collection.demo.accounts import _user
 from collection.demo.content import AGE_BANDS, GENDERS, PUBLIC_SAMPLE, TASTES
+from collection.demo.rating import simulated_scores
 from collection.models import Assignment, Campaign, Participant
 
 
@@ -56,7 +57,7 @@ def _simulate(audiences, campaigns, alex: Participant, rng: random.Random) -> No
             members[slug].append(participant)
     # Each simulated person does a share of the work; a few keen ones do much more,
     # so the dashboard has someone who dominates.
-    workload = {"pairs": 0.55, "ranking": 0.6, "demos": 0.7, "qa": 0.5}
+    workload = {"pairs": 0.55, "ranking": 0.6, "demos": 0.7, "qa": 0.5, "rating": 0.85}
     for key, campaign in campaigns.items():
         for audience in campaign.audiences.all():
             people = members[audience.slug]
@@ -134,6 +135,8 @@ def _simulated_answer(campaign: Campaign, item, taste: dict[str, float], rng) ->
             "text": f"{opener} {situation.split(' ')[0]} first, I'll explain what is "
             f"happening and what happens next, and I'll stay with you."
         }
+    if campaign.item_kind == Campaign.ItemKind.RATING:
+        return simulated_scores(item, taste, rng)
     reference = item.payload.get("reference_answer", "")
     answer = reference if rng.random() < 0.8 else "I am not sure, I think " + reference.lower()
     return {"answer": answer, "sources": item.payload.get("sources", [])[:1]}

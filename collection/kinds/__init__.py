@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collection.models import Item, Response
 
 # Loaded in this order, which is the order of the campaign form's and the API's choices.
-MODULES = ("preference", "demonstration", "qa", "rating")
+MODULES = ("preference", "demonstration", "qa", "rating", "conversation")
 MAX_NAME_CHARS = 14  # Campaign.item_kind's max_length
 
 
@@ -65,6 +65,9 @@ class Kind:
     answer_text_key: ClassVar[str | None] = None
     # Whether items carry candidate responses (which generation jobs can append).
     has_candidates: ClassVar[bool] = False
+    # A kind whose annotator works on a page of its own (conversations, served by the
+    # endpoints app): the URL name, given the campaign's slug, the annotate page sends to.
+    annotate_url_name: ClassVar[str | None] = None
 
     # Items ------------------------------------------------------------------------
 

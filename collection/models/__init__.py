@@ -10,7 +10,8 @@ and the migrations are unchanged:
 - ``campaigns``: Campaign, CampaignAudience, Consent;
 - ``items``: Item;
 - ``engine``: Slot, Assignment, Response;
-- ``tokens``: ApiToken.
+- ``tokens``: ApiToken;
+- ``conversations``: ConversationSettings, Conversation, Turn (issue #12).
 """
 
 from collection.models.audiences import (
@@ -22,6 +23,7 @@ from collection.models.audiences import (
     Withdrawal,
 )
 from collection.models.campaigns import Campaign, CampaignAudience, Consent
+from collection.models.conversations import Conversation, ConversationSettings, Turn
 from collection.models.engine import Assignment, Response, Slot
 from collection.models.items import Item
 from collection.models.tokens import ApiToken
@@ -33,6 +35,8 @@ __all__ = [
     "Campaign",
     "CampaignAudience",
     "Consent",
+    "Conversation",
+    "ConversationSettings",
     "Invitation",
     "Item",
     "JoinedVia",
@@ -40,5 +44,6 @@ __all__ = [
     "Participant",
     "Response",
     "Slot",
+    "Turn",
     "Withdrawal",
 ]

@@ -32,6 +32,7 @@ class Campaign(models.Model):
         DEMONSTRATION = "demonstration", "Demonstration"
         QA = "qa", "Question–answer"
         RATING = "rating", "Rating (one response)"
+        CONVERSATION = "conversation", "Conversation with models"
 
     class PreferenceFormat(models.TextChoices):
         CHOICE = "choice", "Pick the better of two (or a tie)"
@@ -173,11 +174,11 @@ class CampaignAudience(models.Model):
     overlap_k = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(1000)]
     )
-    # Public audiences: once no more than this share of the slots is left, they are
-    # kept for participants from strata still below their target share.
-    stratum_reserve_share = models.FloatField(
-        default=0.2, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
-    )
+    # Public audiences with targets: each attribute value holds at most its target share
+    # of the slots (`collection.quotas`, checked as each slot is taken). From this moment
+    # (set ahead, or "now" by the researcher) the quotas no longer hold, for a group that
+    # never arrives: without it, its slots would stay empty for good.
+    quota_release_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["campaign_id", "audience_id"]

@@ -35,8 +35,6 @@ from collection.selectors.lists import (
 )
 from collection.selectors.progress import (
     campaign_progress,
-    response_counts_by_attribute,
-    stratum_status,
 )
 from collection.selectors.slot_counts import (
     SLOT_COUNTS_BY_AUDIENCE_SQL,
@@ -44,9 +42,11 @@ from collection.selectors.slot_counts import (
     SLOT_COUNTS_SQL,
     SLOT_FREE_SQL,
     SLOT_LIVE_LEASE_SQL,
+    GroupHolds,
     SlotCounts,
     slot_counts_by_audience,
     slot_counts_by_campaign,
+    slots_held_by_group,
 )
 from collection.selectors.workbench import (
     RELEASABLE_ITEM_SQL,
@@ -73,6 +73,7 @@ __all__ = [
     "SLOT_COUNTS_SQL",
     "SLOT_FREE_SQL",
     "SLOT_LIVE_LEASE_SQL",
+    "GroupHolds",
     "ItemFilters",
     "ParticipantCounts",
     "SlotCounts",
@@ -93,11 +94,10 @@ __all__ = [
     "participant_campaign_counts",
     "releasable_items",
     "releasable_responses",
-    "response_counts_by_attribute",
     "response_list",
     "slot_counts_by_audience",
     "slot_counts_by_campaign",
     "slot_next_free",
-    "stratum_status",
+    "slots_held_by_group",
     "withdrawal_covering",
 ]

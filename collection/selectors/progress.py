@@ -1,5 +1,4 @@
-"""A campaign's progress and a stratum's status: responses and slots per audience and
-attribute."""
+"""A campaign's progress: responses and slots per audience."""
 
 from __future__ import annotations
 
@@ -7,49 +6,10 @@ import dataclasses
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count
 from django.utils import timezone
 
-from collection.models import Audience, Campaign, CampaignAudience, Response
+from collection.models import Campaign, Response
 from collection.selectors.slot_counts import SlotCounts, slot_counts_by_audience
-
-
-def stratum_status(*, campaign: Campaign, audience: Audience) -> dict:
-    """Whether slots are scarce, and which attribute values are below their target share.
-
-    Shares are over the audience's live (not withdrawn) responses in the campaign.
-    """
-    target = CampaignAudience.objects.get(campaign=campaign, audience=audience)
-    slots = slot_counts_by_audience(
-        campaign=campaign, now=timezone.now(), audience_ids=[audience.pk]
-    ).get(audience.pk, SlotCounts())
-    # Scarcity counts unfilled slots, not free ones: a live lease is not yet a response.
-    unfilled = slots.slots - slots.filled
-    scarce = slots.slots > 0 and unfilled <= target.stratum_reserve_share * slots.slots
-    below: dict[str, list[str]] = {}
-    for name, shares in audience.target_marginals.items():
-        observed = response_counts_by_attribute(campaign=campaign, audience=audience, name=name)
-        total = sum(observed.values())
-        below[name] = [
-            value
-            for value, share in shares.items()
-            if total == 0 or observed.get(value, 0) / total < share
-        ]
-    return {"scarce": scarce, "below_target": below}
-
-
-def response_counts_by_attribute(
-    *, campaign: Campaign, audience: Audience, name: str
-) -> dict[str, int]:
-    rows = (
-        Response.objects.filter(campaign=campaign, audience=audience, withdrawn_at__isnull=True)
-        .filter(
-            participant__memberships__audience=audience,
-        )
-        .values(f"participant__memberships__attributes__{name}")
-        .annotate(n=Count("id"))
-    )
-    return {row[f"participant__memberships__attributes__{name}"]: row["n"] for row in rows}
 
 
 def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dict:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from collection.models import Campaign
+from collection.models import Audience, Campaign
 
 # How a slot is counted, in one place. A slot is taken while it holds a response
 # (``filled``) or a lease that has not run out: completed + live leases, which the
@@ -66,3 +66,48 @@ def slot_counts_by_campaign(*, campaign_ids: list[int], now: datetime) -> dict[i
     with connection.cursor() as cursor:
         cursor.execute(SLOT_COUNTS_BY_CAMPAIGN_SQL, {"campaigns": campaign_ids, "now": now})
         return {row[0]: SlotCounts(*row[1:]) for row in cursor.fetchall()}
+
+
+# The slots each group of a public audience holds (filled or live-leased), by the
+# attribute values of the member holding them: what the engine's quota check counts.
+# Taken as SLOT_LIVE_LEASE_SQL says (filled, or not filled with a live lease, which is
+# "filled or live lease"), through the holder's assignment to the member's attributes.
+SLOTS_HELD_BY_GROUP_SQL = """
+SELECT kv.key, kv.value, count(*)
+FROM collection_slot s
+JOIN collection_assignment a ON a.id = s.holder_id
+JOIN collection_membership m
+  ON m.participant_id = a.participant_id AND m.audience_id = s.audience_id
+CROSS JOIN LATERAL jsonb_each_text(m.attributes) AS kv
+WHERE s.campaign_id = %(campaign)s AND s.audience_id = %(audience)s
+  AND (s.filled OR s.lease_expires_at >= %(now)s)
+  AND kv.key = ANY(%(names)s)
+GROUP BY kv.key, kv.value
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupHolds:
+    slots: int  # all the audience's slots in the campaign
+    held: int  # filled or live-leased
+    by_group: dict[tuple[str, str], int]  # (attribute, value) -> slots held
+
+
+def slots_held_by_group(*, campaign: Campaign, audience: Audience, now: datetime) -> GroupHolds:
+    counts = slot_counts_by_audience(campaign=campaign, now=now, audience_ids=[audience.pk]).get(
+        audience.pk, SlotCounts()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SLOTS_HELD_BY_GROUP_SQL,
+            {
+                "campaign": campaign.pk,
+                "audience": audience.pk,
+                "now": now,
+                "names": list(audience.target_marginals),
+            },
+        )
+        by_group = {(name, value): n for name, value, n in cursor.fetchall()}
+    return GroupHolds(
+        slots=counts.slots, held=counts.filled + counts.live_leases, by_group=by_group
+    )

@@ -20,6 +20,8 @@ did the reverse: an outside probe saw 75 of 128 simultaneous pairs deadlock, the
 test 43-47 of 128 requests):
 
 1. the participant's advisory lock (``_lock_participant``), first, before any row;
+   then, serving the next item of a public audience with targets, the advisory lock
+   of each of the member's groups (``assignment._stratum_may_take``, sorted);
 2. the audience row, then the invitation row (joining only);
 3. the participant's assignment rows;
 4. slot rows: only the slot an assignment of theirs holds (a plain lock), or a free
@@ -51,7 +53,6 @@ so callers write ``from collection import services; services.response_submit(...
 """
 
 from collection.services.assignment import (
-    STRATA_CACHE_SECONDS,
     NoItem,
     assignment_next,
     assignment_skip,
@@ -71,8 +72,10 @@ from collection.services.audiences import (
 from collection.services.campaigns import (
     CAMPAIGN_TRANSITIONS,
     COMPETENCE_FOR_KIND,
+    KEEP,
     CampaignTarget,
     campaign_create,
+    campaign_release_quotas,
     campaign_set_status,
     campaign_set_target,
     campaign_update,
@@ -93,6 +96,7 @@ from collection.services.items import (
     IMPORT_PREVIEW_ROWS,
     ImportCheck,
     item_candidates_append,
+    items_candidates_append,
     items_check,
     items_create,
 )
@@ -117,7 +121,7 @@ __all__ = [
     "COMPETENCE_FOR_KIND",
     "IMPORT_CHECK_MAX_ERRORS",
     "IMPORT_PREVIEW_ROWS",
-    "STRATA_CACHE_SECONDS",
+    "KEEP",
     "CampaignTarget",
     "Conflict",
     "ConsentRequired",
@@ -140,6 +144,7 @@ __all__ = [
     "audience_update",
     "campaign_create",
     "campaign_duplicate",
+    "campaign_release_quotas",
     "campaign_set_status",
     "campaign_set_target",
     "campaign_target_remove",
@@ -152,6 +157,7 @@ __all__ = [
     "item_candidates_append",
     "item_exclude",
     "item_new_version",
+    "items_candidates_append",
     "items_check",
     "items_create",
     "membership_join",

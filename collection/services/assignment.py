@@ -5,12 +5,19 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from collection import selectors
-from collection.models import Assignment, Audience, Campaign, Membership, Participant, Slot
+from collection import quotas, selectors
+from collection.models import (
+    Assignment,
+    Audience,
+    Campaign,
+    CampaignAudience,
+    Membership,
+    Participant,
+    Slot,
+)
 from collection.services.errors import (
     Conflict,
     ConsentRequired,
@@ -85,7 +92,7 @@ def assignment_next(
                 )
         held_back = []
         for membership in memberships:
-            if not _stratum_may_take(membership, campaign):
+            if not _stratum_may_take(membership, campaign, now):
                 held_back.append(membership)
                 continue
             slot = selectors.slot_next_free(
@@ -96,7 +103,7 @@ def assignment_next(
             )
             if slot is not None:
                 return _lease(slot, participant=participant, now=now, lease=campaign.lease_seconds)
-    if held_back:
+    if held_back and any(_has_open_slots(m, campaign, now) for m in held_back):
         return NoItem(
             "The remaining places are kept for people from groups we have heard too little "
             "from. Thank you for your help!",
@@ -148,26 +155,55 @@ def _attention_check_due(campaign: Campaign, counts: selectors.ParticipantCounts
     return counts.attention_checks + 1 <= share * (counts.assigned + 1)
 
 
-STRATA_CACHE_SECONDS = 30
+def _stratum_may_take(membership: Membership, campaign: Campaign, now: datetime) -> bool:
+    """Public audiences with targets: whether this member's group is still under its
+    quota of the campaign's slots for the audience (`collection.quotas`: value v of an
+    attribute may hold ceil(share(v) x slots) of them, filled or live-leased).
 
-
-def _stratum_may_take(membership: Membership, campaign: Campaign) -> bool:
-    """For public audiences with targets: once slots are scarce, keep them for strata
-    still below their target share (quota sampling)."""
+    Counted live in this transaction, after taking the advisory lock of each of the
+    member's groups (sorted, so two members never wait on each other in a cycle), so
+    two members of one group cannot both take the last place of its quota. Until the
+    researcher releases the quotas (`CampaignAudience.quota_release_at`), a group that
+    reached its share waits, from the first slot on: no early surplus is locked in.
+    """
     audience = membership.audience
     if audience.kind != Audience.Kind.PUBLIC or not audience.target_marginals:
         return True
-    key = f"strata:{campaign.pk}:{audience.pk}"
-    status = cache.get(key)
-    if status is None:
-        status = selectors.stratum_status(campaign=campaign, audience=audience)
-        cache.set(key, status, STRATA_CACHE_SECONDS)
-    if not status["scarce"]:
-        return True
-    below = status["below_target"]
-    return any(
-        membership.attributes.get(name) in below.get(name, ()) for name in audience.target_marginals
+    released = (
+        CampaignAudience.objects.filter(campaign=campaign, audience=audience)
+        .values_list("quota_release_at", flat=True)
+        .first()
     )
+    if released is not None and released <= now:
+        return True
+    groups = sorted(
+        (name, str(membership.attributes.get(name))) for name in audience.target_marginals
+    )
+    with connection.cursor() as cursor:
+        for name, value in groups:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [QUOTA_LOCK_CLASS, f"{campaign.pk}:{audience.pk}:{name}:{value}"],
+            )
+    held = selectors.slots_held_by_group(campaign=campaign, audience=audience, now=now)
+    quota = quotas.quota_for(
+        places=held.slots, target_marginals=audience.target_marginals, cells=()
+    )
+    decision = quotas.decide(
+        dict(membership.attributes), quota, taken_total=held.held, taken=held.by_group
+    )
+    return decision.outcome == quotas.OK
+
+
+def _has_open_slots(membership: Membership, campaign: Campaign, now: datetime) -> bool:
+    counts = selectors.slot_counts_by_audience(
+        campaign=campaign, now=now, audience_ids=[membership.audience_id]
+    ).get(membership.audience_id, selectors.SlotCounts())
+    return counts.slots > counts.filled + counts.live_leases
+
+
+# The second key space of advisory locks (the participant's is 0x504C5552, "PLUR").
+QUOTA_LOCK_CLASS = 0x51554F54  # "QUOT"
 
 
 def assignment_skip(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -24,11 +25,16 @@ CAMPAIGN_TRANSITIONS = {
 COMPETENCE_FOR_KIND = kinds.CompetenceByKind()
 
 
+# A target's quota release is the researcher's decision: saving a target's k without
+# naming a release keeps the one it has.
+KEEP = object()
+
+
 @dataclasses.dataclass(frozen=True)
 class CampaignTarget:
     audience: Audience
     overlap_k: int
-    stratum_reserve_share: float = 0.2
+    quota_release_at: datetime | object | None = KEEP
 
 
 def _campaign_targets(
@@ -81,18 +87,24 @@ def campaign_update(
 ) -> Campaign:
     """Change a campaign's settings (not its kind or slug), checked as on creation, and
     the k of the ``targets`` given, in one transaction."""
-    rubric_before = list(campaign.rating_rubric or [])
+    rubric_before, scale_before = list(campaign.rating_rubric or []), campaign.rating_scale
     for name, value in fields.items():
         setattr(campaign, name, value)
     _check_rubric(campaign)
-    if (
-        payloads.validate_rubric(campaign.rating_rubric) != payloads.validate_rubric(rubric_before)
-        and campaign.responses.exists()
-    ):
-        # Scores already given name the old attributes; a release could not read both.
+    rubric_changed = payloads.validate_rubric(campaign.rating_rubric) != payloads.validate_rubric(
+        rubric_before
+    )
+    scale_changed = (
+        campaign.item_kind == Campaign.ItemKind.RATING and campaign.rating_scale != scale_before
+    )
+    if (rubric_changed or scale_changed) and campaign.responses.exists():
+        # Scores already given name the old attributes, on the old scale; a release
+        # could not read both.
+        what, field = ("rubric", "rating_rubric") if rubric_changed else ("scale", "rating_min")
         raise Conflict(
-            "The rubric cannot change once participants have rated; duplicate the campaign.",
-            field="rating_rubric",
+            f"The rating {what} cannot change once participants have rated; duplicate the "
+            "campaign.",
+            field=field,
         )
     try:
         campaign.full_clean(exclude=["owners", "slug"])
@@ -124,22 +136,24 @@ def _campaign_set_targets(campaign: Campaign, targets: list[CampaignTarget]) -> 
 def _target_save(campaign: Campaign, target: CampaignTarget, *, field: str) -> CampaignAudience:
     if target.overlap_k < 1:
         raise ServiceError("The overlap k must be at least 1.", field=field)
+    defaults: dict = {"overlap_k": target.overlap_k}
+    if target.quota_release_at is not KEEP:
+        defaults["quota_release_at"] = target.quota_release_at
     saved, _ = CampaignAudience.objects.update_or_create(
-        campaign=campaign,
-        audience=target.audience,
-        defaults={
-            "overlap_k": target.overlap_k,
-            "stratum_reserve_share": target.stratum_reserve_share,
-        },
+        campaign=campaign, audience=target.audience, defaults=defaults
     )
     return saved
 
 
 def campaign_set_target(
-    *, campaign: Campaign, audience: Audience, overlap_k: int, stratum_reserve_share: float = 0.2
+    *,
+    campaign: Campaign,
+    audience: Audience,
+    overlap_k: int,
+    quota_release_at: datetime | object | None = KEEP,
 ) -> CampaignAudience:
     target = CampaignTarget(
-        audience=audience, overlap_k=overlap_k, stratum_reserve_share=stratum_reserve_share
+        audience=audience, overlap_k=overlap_k, quota_release_at=quota_release_at
     )
     with transaction.atomic():
         saved = _target_save(campaign, target, field="overlap_k")
@@ -161,3 +175,21 @@ def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
     campaign.status = status
     campaign.save(update_fields=["status", "opened_at", "closed_at"])
     return campaign
+
+
+def campaign_release_quotas(
+    *, campaign: Campaign, audience: Audience, at: datetime | None = None
+) -> CampaignAudience:
+    """Stop holding the audience's quotas in this campaign, now or from ``at``: the way
+    out when a group never arrives and its share of the slots would stay empty."""
+    with transaction.atomic():
+        target = (
+            CampaignAudience.objects.select_for_update()
+            .filter(campaign=campaign, audience=audience)
+            .first()
+        )
+        if target is None:
+            raise ServiceError("The campaign does not target this audience.", field="audience")
+        target.quota_release_at = at or timezone.now()
+        target.save(update_fields=["quota_release_at"])
+    return target

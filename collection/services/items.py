@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -32,10 +33,13 @@ def item_candidates_append(*, item_id: int, candidates: list[dict]) -> Item:
     whose generation request is on the item already is left out, so a job that runs
     again after a killed worker adds nothing twice. Ids continue a, b, c....
     """
-    item = Item.objects.select_for_update().select_related("campaign").get(pk=item_id)
-    campaign = item.campaign
-    if not kinds.get(campaign.item_kind).has_candidates:
-        raise ServiceError("Only preference items have candidates.", field="item")
+    items, refused = items_candidates_append(candidates_by_item={item_id: candidates})
+    if item_id in refused:
+        raise refused[item_id]
+    return items[item_id]
+
+
+def _merged(item: Item, candidates: list[dict]) -> list[dict]:
     present = list(item.candidates)
     done = {(c.get("generation") or {}).get("request") for c in present} - {None}
     used = {c["id"] for c in present}
@@ -44,33 +48,70 @@ def item_candidates_append(*, item_id: int, candidates: list[dict]) -> Item:
         if (candidate.get("generation") or {}).get("request") in done:
             continue
         present.append({"id": next(free, f"g{len(present)}"), **candidate})
-    try:
-        clean = payloads.validate_item_payload(
-            campaign.item_kind,
-            {"candidates": present},
-            preference_format=campaign.preference_format,
-            prompts_only=True,
-        )
-    except payloads.PayloadError as error:
-        raise payload_error(error) from error
-    was_servable = len(item.candidates) >= 2
-    item.payload = clean
-    item.save(update_fields=["payload"])
-    if not was_servable and len(clean["candidates"]) >= 2 and not item.is_attention_check:
-        with connection.cursor() as cursor:
+    return present
+
+
+@transaction.atomic
+def items_candidates_append(
+    *, candidates_by_item: dict[int, list[dict]]
+) -> tuple[dict[int, Item], dict[int, ServiceError]]:
+    """`item_candidates_append` for many items in three statements: lock, update, slots.
+
+    Returns (the items written, by id; the refusals, by id). A refused item is left
+    as it was and the others are written. A generation job's loop writes its items
+    in batches: one transaction per item cost three round trips each, which under a
+    full pool of model calls left seconds of writing after the last reply.
+    """
+    ids = sorted(candidates_by_item)
+    # The campaign row too, as imports and changes of k do (`slots.campaign_lock_slots`).
+    found = Item.objects.select_for_update().select_related("campaign")
+    items = {item.pk: item for item in found.filter(pk__in=ids).order_by("pk")}
+    written: dict[int, Item] = {}
+    refused: dict[int, ServiceError] = {}
+    servable: list[int] = []
+    for item_id in ids:
+        item = items.get(item_id)
+        if item is None:
+            refused[item_id] = ServiceError("No such item.", field="item")
+            continue
+        if not kinds.get(item.campaign.item_kind).has_candidates:
+            refused[item_id] = ServiceError("Only preference items have candidates.", field="item")
+            continue
+        try:
+            clean = payloads.validate_item_payload(
+                item.campaign.item_kind,
+                {"candidates": _merged(item, candidates_by_item[item_id])},
+                preference_format=item.campaign.preference_format,
+                prompts_only=True,
+            )
+        except payloads.PayloadError as error:
+            refused[item_id] = payload_error(error)
+            continue
+        if len(item.candidates) < 2 <= len(clean["candidates"]) and not item.is_attention_check:
+            servable.append(item_id)
+        item.payload = clean
+        written[item_id] = item
+    with connection.cursor() as cursor:
+        if written:
+            cursor.executemany(
+                "UPDATE collection_item SET payload = %s::jsonb WHERE id = %s",
+                [(json.dumps(item.payload), item.pk) for item in written.values()],
+            )
+        if servable:
             cursor.execute(
                 """
                 INSERT INTO collection_slot (campaign_id, audience_id, item_id, index, filled)
-                SELECT t.campaign_id, t.audience_id, %s, s.n, false
-                FROM collection_campaignaudience t
+                SELECT t.campaign_id, t.audience_id, i.id, s.n, false
+                FROM collection_item i
+                JOIN collection_campaignaudience t ON t.campaign_id = i.campaign_id
                 CROSS JOIN LATERAL generate_series(0, t.overlap_k - 1) AS s(n)
-                WHERE t.campaign_id = %s
-                ORDER BY t.audience_id, s.n
+                WHERE i.id = ANY(%s)
+                ORDER BY i.id, t.audience_id, s.n
                 ON CONFLICT (item_id, audience_id, index) DO NOTHING
                 """,
-                [item.pk, campaign.pk],
+                [servable],
             )
-    return item
+    return written, refused
 
 
 @dataclasses.dataclass

@@ -9,8 +9,8 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from collection import payloads, selectors
-from collection.models import Assignment, Campaign, Participant, Response, Slot
+from collection import kinds, payloads, selectors
+from collection.models import Assignment, Campaign, Conversation, Participant, Response, Slot
 from collection.services.assignment import NoItem, assignment_next
 from collection.services.errors import Conflict, LeaseExpired, NotFound, ServiceError, payload_error
 from collection.services.locks import _lock_participant
@@ -100,6 +100,16 @@ def _check_submittable(assignment: Assignment, *, now: datetime) -> None:
         raise Conflict(f"This item was {assignment.status}.", field="assignment")
     if assignment.campaign.status == Campaign.Status.CLOSED:
         raise Conflict("This campaign is closed.", field="campaign")
+    if kinds.get(assignment.campaign.item_kind).annotate_url_name and not (
+        Conversation.objects.filter(
+            assignment_id=assignment.pk, status=Conversation.Status.CLOSED
+        ).exists()
+    ):
+        # A conversation's response is its closing rating, stored as the conversation
+        # closes (`collection.conversations.conversation_close`), never sent on its own.
+        raise Conflict(
+            "Conversations are answered on their own page, turn by turn.", field="assignment"
+        )
     if assignment.expires_at <= now:
         raise LeaseExpired(
             "Your time for this item ran out and it may have gone to someone else. "

@@ -8,7 +8,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from collection import selectors
-from collection.models import Assignment, Campaign, Participant, Response, Slot, Withdrawal
+from collection.models import (
+    Assignment,
+    Campaign,
+    Conversation,
+    Participant,
+    Response,
+    Slot,
+    Withdrawal,
+)
 from collection.services.locks import _lock_participant
 
 
@@ -39,6 +47,13 @@ def participant_withdraw(
             assignments = assignments.filter(campaign=campaign)
         released = list(assignments.values_list("pk", flat=True))
         count = responses.update(withdrawn_at=now)
+        # Conversations' turns leave later releases with the responses (issue #12).
+        conversations = Conversation.objects.filter(
+            participant=participant, withdrawn_at__isnull=True
+        )
+        if campaign is not None:
+            conversations = conversations.filter(campaign=campaign)
+        conversations.update(withdrawn_at=now, pending=None)
         Assignment.objects.filter(pk__in=released).update(
             status=Assignment.Status.RELEASED, finished_at=now
         )

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from collection import selectors, services
+from collection import kinds, selectors, services
 from collection.forms import FlagForm, ResponseForm
 from collection.models import Assignment, Audience, Campaign, Participant
 from collection.views.common import _campaign_for, _participant, _problem
@@ -20,6 +20,9 @@ from collection.views.common import _campaign_for, _participant, _problem
 def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
     campaign = _campaign_for(participant, slug)
+    own_page = kinds.get(campaign.item_kind).annotate_url_name
+    if own_page:  # conversations run on a page of their own
+        return redirect(own_page, campaign.slug)
     here = reverse("annotate", args=[campaign.slug])
     try:
         result = services.assignment_next(participant=participant, campaign=campaign)
@@ -75,7 +78,11 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def skip(request: HttpRequest, slug: str) -> HttpResponse:
-    """Skip the item, or flag it when the annotator gives a reason."""
+    """Skip the item, or flag it when the annotator gives a reason, and lease the next one.
+
+    One service call, one transaction, as the API's skip: the next item is leased with
+    the skip, and the annotate page the redirect lands on shows that lease.
+    """
     participant = _participant(request)
     campaign = _campaign_for(participant, slug)
     assignment = _own_assignment(participant, campaign, request.POST.get("assignment"))
@@ -90,7 +97,7 @@ def skip(request: HttpRequest, slug: str) -> HttpResponse:
         form = ResponseForm(assignment=assignment)
         return _render_annotate(request, participant, form, flag_form=flag_form, status=400)
     try:
-        services.assignment_skip(
+        services.assignment_skip_and_next(
             participant=participant,
             assignment_id=assignment.pk,
             flag_reason=reason if flagging else "",

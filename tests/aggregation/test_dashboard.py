@@ -364,7 +364,7 @@ def test_labels_that_look_like_markup_stay_text(client, staff, researcher):
 def test_a_large_campaign_is_not_computed_on_a_page_view(
     client, staff, board_campaign, monkeypatch
 ):
-    monkeypatch.setattr(dashboard, "INLINE_LIMIT", 0)
+    monkeypatch.setattr(dashboard.build, "INLINE_LIMIT", 0)
     client.force_login(staff)
     html = client.get(f"/campaigns/{board_campaign.slug}/").content.decode()
     assert "metrics not computed yet" in html
@@ -470,7 +470,7 @@ def test_only_open_campaigns_are_on_the_dashboard(client, staff, researcher, boa
 def test_responses_per_day_add_what_came_in_since_the_last_check(
     client, staff, board_campaign, monkeypatch
 ):
-    monkeypatch.setattr(dashboard, "INLINE_LIMIT", 0)
+    monkeypatch.setattr(dashboard.build, "INLINE_LIMIT", 0)
     call_command("record_alerts")
     a_late_participant_answers_everything(board_campaign)
     tables = page(client, staff, f"/campaigns/{board_campaign.slug}/")

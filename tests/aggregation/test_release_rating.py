@@ -22,7 +22,7 @@ from tests.helpers import respond
 pytestmark = pytest.mark.django_db
 
 RUBRIC = [
-    {"name": "helpfulness", "description": "How useful the response is."},
+    {"name": "helpfulness", "description": "How useful the response <b>really</b> is."},
     {"name": "verbosity", "description": "Too short (0) to too long (4)."},
 ]
 
@@ -113,7 +113,7 @@ def test_a_rating_release_loads_kto_rows_and_per_audience_targets_with_hand_comp
         everyone,
         {"r0": [h(4, 1), h(3, 1), h(2, 4)], "r1": [h(0, 2), h(1, 3), None]},
     )
-    rate(campaign, nurses, {"r0": [h(1, 0), h(1, 2)], "r1": [h(4, 4), h(3, 4)]})
+    rate(campaign, nurses, {"r0": [h(1, 0), h(1, 2)], "r1": [h(4, 4), h(3, 3)]})
     job = build(campaign, django_capture_on_commit_callbacks)
     folder = releases_root / job.release_path
 
@@ -129,7 +129,9 @@ def test_a_rating_release_loads_kto_rows_and_per_audience_targets_with_hand_comp
         "nurses-participants",
     }
     # The card states the label's attribute and threshold.
-    assert "`label` is true when `helpfulness` is above 2 (the middle of the 0–4 scale)" in readme
+    assert "`label` is true when `helpfulness` is above 2, the middle of the 0–4 scale" in readme
+    assert "- `verbosity` (Verbosity): Too short (0) to too long (4)." in readme
+    assert "response &lt;b&gt;really&lt;/b&gt; is." in readme and "<b>" not in readme
 
     targets = {
         (row["audience"], row["external_id"]): row
@@ -149,8 +151,8 @@ def test_a_rating_release_loads_kto_rows_and_per_audience_targets_with_hand_comp
     r1 = targets[("everyone", "r1")]
     assert (r1["n"], r1["mean_helpfulness"], r1["mean_verbosity"]) == (2, 0.5, 2.5)
     nurses_r1 = targets[("nurses", "r1")]
-    assert (nurses_r1["mean_helpfulness"], nurses_r1["mean_verbosity"]) == (3.5, 4.0)
-    assert nurses_r1["std_verbosity"] == 0.0
+    assert (nurses_r1["mean_helpfulness"], nurses_r1["mean_verbosity"]) == (3.5, 3.5)
+    assert nurses_r1["std_verbosity"] == pytest.approx(math.sqrt(0.5))
 
     kto = load(folder, "everyone-rating-kto")
     # The helpfulness 2 on r0 sits at the midpoint and is left out.
@@ -174,6 +176,17 @@ def test_a_rating_release_loads_kto_rows_and_per_audience_targets_with_hand_comp
     assert agreement["helpfulness"]["pairable_units"] == 2
     assert agreement["helpfulness"]["too_few_overlapping_judgements"] is True
     assert "too few overlapping judgements" in readme
+
+    # Between audiences, per attribute: Jensen–Shannon divergence of the score
+    # distributions of each shared item. Helpfulness never overlaps (1 bit on both
+    # items); verbosity on r1 is {2, 3} against {3, 4}: with M = (¼, ½, ¼) each side
+    # is ½·log2(½/¼) = ½ bit away, so the JSD is ½, and the mean (1 + ½) / 2.
+    divergence = {entry["attribute"]: entry for entry in metrics["pluralism"]["divergence"]}
+    assert divergence["helpfulness"]["mean_jsd"] == pytest.approx(1.0)
+    assert divergence["verbosity"]["mean_jsd"] == pytest.approx(0.75)
+    assert divergence["verbosity"]["shared_items"] == 2
+    assert divergence["verbosity"]["most_divergent_items"][-1]["external_id"] == "r1"
+    assert "score most differently on `helpfulness`" in readme
 
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: four

@@ -14,13 +14,16 @@ import json
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from aggregation.metrics import TOO_FEW
-from aggregation.models import ExportJob
+from aggregation.models import ExportJob, MetricsSnapshot
 from aggregation.release import jobs, plots
-from collection.models import Audience
+from collection import services
+from collection.models import Audience, Response
 from tests.aggregation.test_dashboard import Tables
+from tests.aggregation.test_release_rating import WORKED_EXAMPLE, rate, rating_campaign
 from tests.factories import AudienceFactory, UserFactory, make_campaign, make_researcher
 from tests.factories import ready_participant as joined
 from tests.helpers import respond
@@ -168,6 +171,20 @@ def test_bradley_terry_strengths_carry_intervals_and_divergence_its_shared_items
     (divergence,) = pluralism["divergence"]
     assert divergence["shared_items"] == 20  # every item has votes from both audiences
     assert "over 20 shared items" in card
+    (tau,) = pluralism["kendall_tau"]
+    # The ward's two sources won equally often: tied strengths, so τ is not defined.
+    assert (tau["shared_sources"], tau["tau"]) == (2, None)
+    assert (
+        "orderings: not defined (fewer than two sources, or strengths tied), over the "
+        "2 sources both rank." in card
+    )
+    consensus = pluralism["consensus"]
+    best = consensus["top_items"][0]
+    votes = Response.objects.filter(item_id=best["item_id"]).count()
+    assert (best["votes"], consensus["items"]) == (votes, 20)
+    assert f"from {votes:,} votes; 20 items scored" in card
+    words = metrics["diversity"]["prompts"]["words"]
+    assert words > 20 and f"over {words:,} words" in card
 
 
 def test_the_agreement_plot_draws_no_number_for_too_few(
@@ -207,3 +224,56 @@ def test_the_minimum_is_an_export_option_and_bad_values_name_it(
         )
         assert bad.status_code == 400 and bad.data["field"] == f"options.{field}"
     assert ExportJob.objects.count() == 1
+
+
+def test_a_rating_campaign_page_shows_each_rubric_attributes_alpha_or_too_few(client):
+    raters, few = AudienceFactory(slug="observers"), AudienceFactory(slug="few")
+    campaign = rating_campaign({raters: 4, few: 2}, items=0, rubric=[], scale=(1, 5))
+    services.items_create(
+        campaign=campaign,
+        rows=[
+            {"external_id": unit, "prompt": f"Unit {unit}", "payload": {"response": unit}}
+            for unit in WORKED_EXAMPLE
+        ],
+    )
+    # Krippendorff's worked example as the observers' scores; in `few` two people score
+    # every unit but only the first two together.
+    scores = {
+        unit: [None if v is None else {"overall": v} for v in values]
+        for unit, values in WORKED_EXAMPLE.items()
+    }
+    rate(campaign, raters, scores)
+    rate(
+        campaign,
+        few,
+        {
+            unit: [{"overall": 1 + u % 5}, {"overall": 1 + u % 5} if u < 2 else None]
+            for u, unit in enumerate(WORKED_EXAMPLE)
+        },
+    )
+    tables = page(client, campaign.owners.first(), f"/campaigns/{campaign.slug}/")
+    overall = tables.rows("agreement", audience="observers", judgement="overall")[0]["metrics"]
+    assert overall["alpha"] == "0.849"  # Krippendorff (2011): interval α of the example
+    assert (overall["pairable_units"], overall["pairable_values"]) == ("11", "40")
+    sparse = tables.rows("agreement", audience="few", judgement="overall")[0]["metrics"]
+    assert sparse["alpha"].startswith("too few overlapping judgements")
+    assert (sparse["pairable_units"], sparse["pairable_values"]) == ("2", "4")
+
+
+def test_a_snapshot_stored_before_alpha_carried_its_support_reads_too_few(client, owner, campaign):
+    # Snapshots stored by the periodic check before this change hold α without its
+    # support; until the next check replaces them, pages do not show that α as a number.
+    call_command("record_alerts")
+    snapshot = MetricsSnapshot.objects.get(campaign=campaign)
+    for report in snapshot.metrics["audiences"].values():
+        report["agreement"]["choice"] = {
+            key: value
+            for key, value in report["agreement"]["choice"].items()
+            if key in ("alpha_nominal", "percent_agreement", "units", "judgements")
+        }
+    snapshot.save()
+    cache.clear()
+    tables = page(client, owner, "/campaigns/ward-pairs/")
+    for slug in ("ward", "everyone"):
+        shown = tables.metric("agreement", "alpha", audience=slug, judgement="choice")
+        assert shown.startswith("too few overlapping judgements")

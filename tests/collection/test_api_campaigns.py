@@ -67,15 +67,15 @@ def test_a_campaign_created_with_targets_has_them_and_their_slots_from_the_start
             "item_kind": "preference",
             "targets": [
                 {"audience": "everyone", "overlap_k": 3},
-                {"audience": "uk", "overlap_k": 5, "stratum_reserve_share": 0.5},
+                {"audience": "uk", "overlap_k": 5, "quota_release_at": "2030-01-01T00:00:00Z"},
             ],
         },
         format="json",
     )
     assert created.status_code == 201
     assert created.json()["targets"] == [
-        {"audience": "everyone", "overlap_k": 3, "stratum_reserve_share": 0.2},
-        {"audience": "uk", "overlap_k": 5, "stratum_reserve_share": 0.5},
+        {"audience": "everyone", "overlap_k": 3, "quota_release_at": None},
+        {"audience": "uk", "overlap_k": 5, "quota_release_at": "2030-01-01T00:00:00Z"},
     ]
     targets = CampaignAudience.objects.filter(campaign__slug="pairs")
     assert {(t.audience_id, t.overlap_k) for t in targets} == {(everyone.pk, 3), (public.pk, 5)}

@@ -95,3 +95,39 @@ def test_concurrent_annotators_never_exceed_k_or_repeat_or_lose_a_submission():
     assert len(stored) == len(set(stored)) == Response.objects.count()
     pairs = Assignment.objects.values_list("participant_id", "item_id")
     assert len(pairs) == len(set(pairs))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_members_of_one_group_never_take_more_than_its_quota():
+    """Sixteen members of the over-represented group ask at once for slots of which
+    their group may hold half: exactly that half is leased, however they interleave."""
+    from tests.factories import public_age_audience
+
+    audience = public_age_audience()  # 50 % / 50 %
+    campaign = make_campaign(audiences={audience: 2}, items=6)  # 12 slots: 6 per band
+    young = [
+        ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "18-39"})
+        for _ in range(16)
+    ]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(young))
+
+    def ask(participant):
+        try:
+            start.wait(timeout=60)
+            services.assignment_next(participant=participant, campaign=campaign)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask, args=(person,)) for person in young]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert (
+        Assignment.objects.filter(campaign=campaign, status=Assignment.Status.LEASED).count() == 6
+    )
+    assert Slot.objects.filter(campaign=campaign, holder__isnull=False).count() == 6

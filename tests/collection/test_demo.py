@@ -28,7 +28,7 @@ def test_demo_is_idempotent_and_prints_the_logins():
     assert kinds == {"mass", "public", "group", "dyadic"}
     assert Item.objects.count() >= 300
     campaigns = Campaign.objects.all()
-    assert {c.item_kind for c in campaigns} == {"preference", "demonstration", "qa"}
+    assert {c.item_kind for c in campaigns} == {"preference", "demonstration", "qa", "rating"}
     assert all(c.competence == COMPETENCE_FOR_KIND[c.item_kind] for c in campaigns)
     episodic = Campaign.objects.get(transience="episodic")
     assert all(item.messages for item in episodic.items.all())

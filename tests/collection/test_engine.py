@@ -1,5 +1,6 @@
 """The assignment rules (docs/architecture.md, "Invariants"), each as a test."""
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -114,24 +115,78 @@ def test_retried_submission_with_same_key_stores_one_response():
     assert Response.objects.filter(participant=participant).count() == 1
 
 
-def test_public_audience_keeps_scarce_slots_for_strata_below_target():
-    audience = public_age_audience()
-    campaign = make_campaign(audiences={audience: 1}, items=5)
+def _held_by_band(campaign) -> Counter:
+    return Counter(
+        Assignment.objects.filter(campaign=campaign)
+        .exclude(status=Assignment.Status.SKIPPED)
+        .values_list("participant__memberships__attributes__age_band", flat=True)
+    )
+
+
+def test_a_group_holds_at_most_its_target_share_from_the_first_slot():
+    """Quotas hold from the first slot (issue #15): the early arrivals of an
+    over-represented group cannot lock in a surplus before slots get scarce."""
+    audience = public_age_audience()  # 50 % / 50 %
+    campaign = make_campaign(audiences={audience: 2}, items=5)  # 10 slots: 5 per band
     young = [
         ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "18-39"})
-        for _ in range(5)
+        for _ in range(3)
     ]
-    older = ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "40+"})
-    for participant in young[:4]:
-        answer(participant, services.assignment_next(participant=participant, campaign=campaign))
-    from django.core.cache import cache
-
-    cache.clear()
-    # One slot of five is left (20 %, the reserve): the over-represented young are held back.
-    refused = services.assignment_next(participant=young[4], campaign=campaign)
+    served = 0
+    for participant in young:
+        while isinstance(
+            result := services.assignment_next(participant=participant, campaign=campaign),
+            Assignment,
+        ):
+            answer(participant, result)
+            served += 1
+    assert served == 5  # of 10 slots, with 15 asked for
+    refused = services.assignment_next(participant=young[0], campaign=campaign)
     assert isinstance(refused, services.NoItem) and refused.code == "stratum_full"
-    served = services.assignment_next(participant=older, campaign=campaign)
-    assert isinstance(served, Assignment)
+    older = ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "40+"})
+    assert isinstance(services.assignment_next(participant=older, campaign=campaign), Assignment)
+
+
+def test_a_live_lease_counts_against_the_quota():
+    audience = public_age_audience()
+    campaign = make_campaign(audiences={audience: 1}, items=2)  # 2 slots: 1 per band
+    first, second = (
+        ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "18-39"})
+        for _ in range(2)
+    )
+    assert isinstance(services.assignment_next(participant=first, campaign=campaign), Assignment)
+    refused = services.assignment_next(participant=second, campaign=campaign)
+    assert isinstance(refused, services.NoItem) and refused.code == "stratum_full"
+
+
+def test_released_quotas_let_the_groups_that_came_fill_the_rest():
+    audience = public_age_audience()
+    campaign = make_campaign(audiences={audience: 1}, items=4)
+    young = [
+        ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "18-39"})
+        for _ in range(4)
+    ]
+    for participant in young[:2]:
+        answer(participant, services.assignment_next(participant=participant, campaign=campaign))
+    held = services.assignment_next(participant=young[2], campaign=campaign)
+    assert isinstance(held, services.NoItem) and held.code == "stratum_full"
+    services.campaign_release_quotas(campaign=campaign, audience=audience)
+    for participant in young[2:]:
+        answer(participant, services.assignment_next(participant=participant, campaign=campaign))
+    assert _held_by_band(campaign) == {"18-39": 4}
+
+
+def test_a_full_campaign_says_there_is_no_more_work_not_that_places_are_kept():
+    audience = public_age_audience()
+    campaign = make_campaign(audiences={audience: 1}, items=2)
+    for band in ("18-39", "40+"):
+        participant = ready_participant(
+            audience=audience, campaign=campaign, attributes={"age_band": band}
+        )
+        answer(participant, services.assignment_next(participant=participant, campaign=campaign))
+    late = ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "40+"})
+    result = services.assignment_next(participant=late, campaign=campaign)
+    assert isinstance(result, services.NoItem) and result.code == "exhausted"
 
 
 def test_attention_checks_are_mixed_in_at_the_campaign_share():

@@ -116,6 +116,8 @@ def test_a_researcher_defines_a_rubric_through_the_api_and_reads_it_back():
         ({"rating_rubric": ["helpfulness", "Helpful ness"]}, "rating_rubric.1.name"),
         ({"rating_rubric": ["helpfulness", "helpfulness"]}, "rating_rubric.1.name"),
         ({"rating_rubric": [{"name": "x", "weight": 2}]}, "rating_rubric.0.weight"),
+        ({"rating_rubric": [{"name": "x", "description": "a\nb"}]}, "rating_rubric.0.description"),
+        ({"rating_rubric": [{"name": "x", "label": "\u0000"}]}, "rating_rubric.0.label"),
         ({"rating_rubric": {"helpfulness": 1}}, "rating_rubric"),
         ({"rating_rubric": [f"a{n}" for n in range(10)]}, "rating_rubric"),
         ({"rating_min": None, "rating_max": None}, "rating_min"),
@@ -130,7 +132,7 @@ def test_a_bad_rubric_or_a_missing_scale_is_refused_naming_the_field(fields, fie
     assert not Campaign.objects.exists()
 
 
-def test_the_rubric_cannot_change_once_someone_has_rated():
+def test_the_rubric_and_scale_cannot_change_once_someone_has_rated():
     campaign = rating_campaign(rubric=["helpfulness"])
     owner = campaign.owners.get()
     client = APIClient()
@@ -148,8 +150,11 @@ def test_the_rubric_cannot_change_once_someone_has_rated():
         f"/api/v1/campaigns/{campaign.slug}/", {"rating_rubric": ["helpfulness"]}, format="json"
     )
     assert after.status_code == 409 and after.json()["field"] == "rating_rubric"
+    narrower = client.patch(f"/api/v1/campaigns/{campaign.slug}/", {"rating_max": 2}, format="json")
+    assert narrower.status_code == 409 and narrower.json()["field"] == "rating_min"
     campaign.refresh_from_db()
     assert campaign.rubric_names == ("helpfulness", "verbosity")
+    assert campaign.rating_scale == (0, 4)
 
 
 # Items -------------------------------------------------------------------------------
@@ -338,3 +343,25 @@ def test_the_researchers_pages_of_a_rating_campaign_show_the_response_and_mean_s
         reverse("coverage_dashboard"),
     ):
         assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("value", ["9", "abc", "", "3\x00"])
+def test_the_annotate_form_refuses_an_off_scale_or_junk_score_with_a_400(client, value):
+    campaign = rating_campaign(rubric=["helpfulness", "verbosity"], items=1)
+    _, person = annotator(campaign)
+    client.force_login(person.user)
+    page = client.get(reverse("annotate", args=[campaign.slug]))
+    assert page.status_code == 200
+    form = page.context["form"]
+    answer = client.post(
+        reverse("submit", args=[campaign.slug]),
+        {
+            "assignment": form.assignment.pk,
+            "idempotency_key": str(uuid.uuid4()),
+            "scores_helpfulness": value,
+            "scores_verbosity": "2",
+        },
+    )
+    assert answer.status_code == 400
+    assert "Helpfulness" in answer.content.decode()
+    assert not Response.objects.exists()

@@ -591,6 +591,36 @@ def test_skip_and_flag(client):
     assert second.flag_reason == "Both say the same."
 
 
+def test_skipping_on_the_page_leases_the_next_item_in_the_same_request(client):
+    # As the API's skip: one service call (assignment_skip_and_next), so the next item is
+    # leased with the skip, before the page the redirect lands on is asked for.
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 1}, items=2)
+    participant = annotator(client, campaign, audience)
+    skip_url = reverse("skip", args=[campaign.slug])
+    first = lease(client, campaign, participant)
+
+    skipped = client.post(skip_url, {"assignment": first.pk, "action": "skip"})
+    assert skipped.status_code == 302
+    held = Assignment.objects.get(participant=participant, status=Assignment.Status.LEASED)
+    assert held.item_id != first.item_id
+    page = client.get(skipped.url)
+    assert page.status_code == 200 and page.context["assignment"].pk == held.pk
+    assert Assignment.objects.filter(participant=participant).count() == 2
+
+    # Nothing left to lease: the flag still stands, and the page says why.
+    flagged = client.post(
+        skip_url, {"assignment": held.pk, "action": "flag", "flag_reason": "Off topic."}
+    )
+    assert flagged.status_code == 302
+    held.refresh_from_db()
+    assert held.status == Assignment.Status.FLAGGED and held.flag_reason == "Off topic."
+    assert not Assignment.objects.filter(
+        participant=participant, status=Assignment.Status.LEASED
+    ).exists()
+    assert "nothing left for you" in client.get(flagged.url).content.decode()
+
+
 def test_done_page_when_nothing_is_left(client):
     audience = AudienceFactory()
     campaign = make_campaign(audiences={audience: 1}, items=1, per_participant_cap=1)

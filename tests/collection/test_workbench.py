@@ -20,6 +20,7 @@ from tests.factories import (
     UserFactory,
     make_campaign,
     preference_row,
+    public_age_audience,
     ready_participant,
 )
 from workbench.items import pseudonym_key
@@ -454,3 +455,38 @@ def test_after_login_each_role_lands_on_its_own_page(client, role, page):
 def test_staff_see_a_link_to_the_django_admin(client):
     client.force_login(UserFactory(is_staff=True))
     assert reverse("admin:index") in client.get(reverse("campaign_list")).content.decode()
+
+
+def test_a_researcher_releases_a_public_audiences_quotas_and_editing_keeps_it(client, me):
+    audience = public_age_audience(slug="uk-quota")
+    campaign = make_campaign(audiences={audience: 2}, items=2, owners=[me])
+    page = client.get(reverse("workbench:campaign_edit", args=[campaign.slug]))
+    assert b"Release quotas" in page.content
+    released = client.post(
+        reverse("workbench:campaign_release_quotas", args=[campaign.slug, audience.slug])
+    )
+    assert released.status_code == 302
+    target = campaign.targets.get()
+    assert target.quota_release_at is not None
+    # Saving the campaign's settings (k) does not undo the researcher's release.
+    form = {
+        **campaign_form(name=campaign.name),
+        "target": [audience.slug],
+        f"k-{audience.slug}": "3",
+    }
+    saved = client.post(reverse("workbench:campaign_edit", args=[campaign.slug]), form)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    target.refresh_from_db()
+    assert target.overlap_k == 3 and target.quota_release_at is not None
+    assert (
+        b"Released" in client.get(reverse("workbench:campaign_edit", args=[campaign.slug])).content
+    )
+    # Someone else's campaign: 404, nothing changes.
+    other = make_campaign(audiences={audience: 2}, items=1)
+    assert (
+        client.post(
+            reverse("workbench:campaign_release_quotas", args=[other.slug, audience.slug])
+        ).status_code
+        == 404
+    )
+    assert other.targets.get().quota_release_at is None

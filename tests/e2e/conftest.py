@@ -82,3 +82,21 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def warm_live_server(request):
+    """Answer one request before a browser test starts: the first request imports the
+    URL modules (the `openai` client and scipy among them), which took 14 s on a loaded
+    machine and ran past Playwright's timeouts on the first page of a session."""
+    if "live_server" not in request.fixturenames or _WARMED:
+        return
+    from urllib.request import urlopen
+
+    server = request.getfixturevalue("live_server")
+    with urlopen(f"{server.url}/login/", timeout=120) as response:
+        response.read()
+    _WARMED.append(True)
+
+
+_WARMED: list[bool] = []

@@ -106,3 +106,52 @@ def test_an_annotator_rates_one_response_on_each_attribute_with_the_keyboard(
     screenshot("rating-submissions-desktop")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot("rating-submissions-phone")
+
+
+def test_a_researcher_defines_a_rubric_in_the_workbench_and_imports_rating_items(
+    page, live_server, screenshot, tmp_path
+):
+    import json
+
+    owner = make_researcher()
+    AudienceFactory(slug="raters", name="Raters")
+    page.goto(f"{live_server.url}/login/?next=/workbench/campaigns/new/")
+    page.get_by_label("Username").fill(owner.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    page.get_by_label("Slug").fill("helpsteer")
+    page.get_by_label("Name", exact=True).fill("Rate the reply")
+    page.get_by_label("Item kind").select_option("rating")
+    page.get_by_label("Rating scale from").fill("0")
+    page.get_by_label("Rating scale to").fill("4")
+    rubric = page.get_by_label("Rubric (rating campaigns)")
+    rubric.fill("helpfulness: How useful the reply is.\nVerbosity!: Too long?")
+    page.get_by_label("Consent text").fill("I agree.")
+    page.get_by_label("Raters", exact=True).check()
+    page.get_by_role("button", name="Create draft campaign").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "Line 2" in alert.inner_text()
+    assert not Campaign.objects.exists()
+    rubric = page.get_by_label("Rubric (rating campaigns)")
+    rubric.fill("\n".join(f"{a['name']}: {a['description']}" for a in HELPSTEER))
+    screenshot("rating-workbench-form-desktop")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot("rating-workbench-form-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("button", name="Create draft campaign").click()
+    page.get_by_role("heading", name="Rate the reply: import items").wait_for()
+    campaign = Campaign.objects.get(slug="helpsteer")
+    assert campaign.rubric_names == tuple(a["name"] for a in HELPSTEER)
+
+    lines = [
+        {"external_id": "egg", "prompt": "Boil an egg?", "payload": {"response": "Six minutes."}},
+        {"external_id": "tea", "prompt": "Tea?", "payload": {"response": {"text": "Yes."}}},
+    ]
+    path = tmp_path / "ratings.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    page.get_by_label("File", exact=True).set_input_files(str(path))
+    page.get_by_role("button", name="Check and import").click()
+    assert "Imported 2 items." in page.locator("#report").inner_text()
+    assert campaign.items.count() == 2

@@ -127,6 +127,10 @@ def test_prolific_entrant_consents_screens_works_and_returns_with_the_completion
 
     annotate = client.get(reverse("annotate", args=[study.campaign.slug]))
     assert b"Finish and return to the panel" in annotate.content
+    # The header says who they are without their random username; no API tokens for them.
+    assert b"Panel participant" in annotate.content
+    assert user.username.encode() not in annotate.content
+    assert reverse("api_tokens").encode() not in annotate.content
     # Finishing too early says how far they are and keeps them working.
     early = client.post(reverse("panel_finish", args=[study.token]), follow=True)
     assert b"You have done 0 of 2 judgements" in early.content
@@ -318,3 +322,64 @@ def test_external_ids_never_reach_a_release(
         settings.RELEASES_ROOT / job.release_path / study.audience.slug / "participants.parquet"
     )
     assert people.column("joined_via").to_pylist() == ["panel", "panel"]
+
+
+def test_released_quotas_let_the_groups_that_came_fill_the_places(client, study):
+    """A group that never arrives would keep its places empty for good; once the
+    researcher releases the quotas, the others may take them."""
+    study.places = 4
+    study.save()
+    for pid in ("a", "b", "c"):
+        browser = client.__class__()
+        _enter(browser, study, pid=pid)
+        _consent_and_screen(browser, study, age="18-39")
+    assert PanelEntrant.objects.get(external_id="c").status == "overquota"
+    client.force_login(study.created_by)
+    page = client.get(reverse("panel_study_detail", args=[study.pk]))
+    assert b"Release the quotas now" in page.content
+    assert client.post(reverse("panel_release_quotas", args=[study.pk])).status_code == 302
+    for pid in ("d", "e", "f"):
+        browser = client.__class__()
+        _enter(browser, study, pid=pid)
+        _consent_and_screen(browser, study, age="18-39")
+    statuses = dict(PanelEntrant.objects.values_list("external_id", "status"))
+    # Two places were left (18-39 held its 2 of 4); the third newcomer finds the study full.
+    assert [statuses[p] for p in "def"] == ["working", "working", "overquota"]
+    page = client.get(reverse("panel_study_detail", args=[study.pk]))
+    assert b"Quotas released" in page.content
+    assert b"age_band 18-39" in page.content
+
+
+def test_only_the_campaigns_researchers_release_quotas(client, study):
+    client.force_login(make_researcher(username="other"))
+    assert client.post(reverse("panel_release_quotas", args=[study.pk])).status_code == 404
+    study.refresh_from_db()
+    assert study.quotas_released_at is None
+
+
+def test_a_paused_campaign_admits_no_newcomer_but_resumes_who_came(client, study):
+    _enter(client, study, pid="early")
+    study.campaign.status = Campaign.Status.PAUSED
+    study.campaign.save()
+    late = client.__class__()
+    refused = _enter_post_only(late, study, pid="late")
+    assert refused.status_code == 403 and b"not open right now" in refused.content
+    assert _enter_post_only(client.__class__(), study, pid="early").status_code == 302
+    assert list(PanelEntrant.objects.values_list("external_id", flat=True)) == ["early"]
+
+
+def _enter_post_only(client, study, pid):
+    return client.post(reverse("panel_entry", args=[study.token]), {"PROLIFIC_PID": pid})
+
+
+def test_the_study_list_filters_by_a_managed_campaign_and_refuses_others(client, study):
+    client.force_login(study.created_by)
+    page = client.get(reverse("panel_study_list"), {"campaign": study.campaign.slug})
+    assert page.status_code == 200 and b"UK sample" in page.content
+    assert client.get(reverse("panel_study_list"), {"campaign": "nope"}).status_code == 404
+    client.force_login(make_researcher(username="elsewhere"))
+    assert (
+        client.get(reverse("panel_study_list"), {"campaign": study.campaign.slug}).status_code
+        == 404
+    )
+    assert b"UK sample" not in client.get(reverse("panel_study_list")).content

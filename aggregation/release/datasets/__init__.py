@@ -17,6 +17,10 @@ from them (pairs, votes, ratings), each computed once, when first asked for.
 from __future__ import annotations
 
 from aggregation.release.datasets import (
+    conversation_preferences,
+    conversation_ratings,
+    conversation_sft,
+    conversation_trees,
     demonstrations,
     icl_packs,
     kto,
@@ -58,6 +62,10 @@ DATASETS: tuple[Dataset, ...] = (
     qa.DATASET,
     rating_kto.DATASET,
     rating_targets.DATASET,
+    conversation_preferences.DATASET,
+    conversation_sft.DATASET,
+    conversation_ratings.DATASET,
+    conversation_trees.DATASET,
     *participants.DATASETS,
 )
 # A dataset that several item kinds share (participants) has one entry per kind, alike

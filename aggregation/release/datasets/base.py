@@ -58,6 +58,9 @@ class Part:
     preference_format: str
     midpoint: float | None  # of the rating scale; None without one
     rubric: tuple[str, ...] = ()  # single-response ratings: the attributes scored
+    # Conversation campaigns: the audience's judged turns of the chunk's conversations
+    # (`selectors.TURN_COLUMNS`, in item, participant and turn order); None otherwise.
+    turns: pa.Table | None = None
     audience_kind: str = ""
     views: Views | None = None  # None outside a release (metrics only)
 
@@ -124,6 +127,9 @@ class Dataset:
     # The card's lines about this campaign's file (its threshold, its rubric), if any:
     # given the campaign and the card's escape for user text (`card._inline`).
     card_notes: Callable[[object, Callable[[str], str]], list[str]] | None = None
+    # A JSONL file always, its lines made from rows by this (nested records that Parquet
+    # holds as JSON text, such as conversation trees); None: JSONL only when asked for.
+    jsonl_record: Callable[[dict], dict] | None = None
     # Named splits: ``build`` then gives a table per split, written as
     # ``<audience>/<name>/<split>.parquet`` and declared as one config with these splits.
     splits: tuple[str, ...] = ()

@@ -87,14 +87,16 @@ def _card_notes(campaign, inline) -> list[str]:
     low, high = campaign.rating_scale
     midpoint = (low + high) / 2
     first = campaign.rubric[0]["name"]
+    if midpoint == int(midpoint):
+        rule = (
+            f"and false below it; judgements scoring exactly {midpoint:g} are left out of "
+            "these rows (they count in the targets' means)"
+        )
+    else:
+        rule = f"({int(midpoint) + 1} or more) and false otherwise"
     return [
-        f"- KTO rows (`rating-kto`): `label` is true when `{first}` is above {midpoint:g} "
-        f"(the middle of the {low}–{high} scale) and false below it; the "
-        f"judgements scoring `{first}` exactly {midpoint:g} are left out of this file."
-        if midpoint == int(midpoint)
-        else f"- KTO rows (`rating-kto`): `label` is true when `{first}` is above "
-        f"{midpoint:g} (the middle of the {low}–{high} scale), i.e. {int(midpoint) + 1} or "
-        f"more, and false otherwise."
+        f"  - Threshold: `label` is true when `{first}` is above {midpoint:g}, the middle of "
+        f"the {low}–{high} scale, {rule}."
     ]
 
 

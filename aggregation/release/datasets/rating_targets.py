@@ -66,19 +66,11 @@ def _build(part: Part) -> pa.Table | None:
 
 def _card_notes(campaign, inline) -> list[str]:
     low, high = campaign.rating_scale
-    names = ", ".join(f"`{attribute['name']}`" for attribute in campaign.rubric)
-    described = [
-        f"  - `{attribute['name']}` ({inline(attribute['label'])}): "
-        f"{inline(attribute['description'])}"
-        for attribute in campaign.rubric
-        if attribute.get("description")
-    ]
-    return [
-        f"- Rating targets (`rating-targets`): per item and audience, `mean_<attribute>` and "
-        f"`std_<attribute>` for {names}, each scored from {low} to {high}, over `n` "
-        "judgements.",
-        *described,
-    ]
+    lines = [f"  - Attributes, each scored from {low} to {high}:"]
+    for attribute in campaign.rubric:
+        meaning = f": {inline(attribute['description'])}" if attribute.get("description") else ""
+        lines.append(f"    - `{attribute['name']}` ({inline(attribute['label'])}){meaning}")
+    return lines
 
 
 DATASET = Dataset(

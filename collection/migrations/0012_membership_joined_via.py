@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("collection", "0009_campaign_rating_rubric"),
+        ("collection", "0011_target_quota_release_at"),
     ]
 
     operations = [
