@@ -22,9 +22,8 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py demo
-	$(BIN)/python manage.py demo_models
-	$(BIN)/python manage.py record_alerts
+	$(BIN)/python manage.py demo --url http://$(HOST):$(PORT)/
+	$(BIN)/python manage.py demo_models --url http://$(HOST):$(PORT)/
 
 # Without PLURALIGN_DEMO_MODEL_URL the demo's conversations talk to the stand-in model,
 # started here beside the server and stopped with it.

@@ -33,8 +33,8 @@ from aggregation.models import (
     Release,
 )
 from aggregation.release import datasets, jobs
-from collection.apis.common import ListAPIView, paginate
-from collection.permissions import IsResearcher, campaigns_managed_by
+from collection.apis.common import ListAPIView, known_slug, paginate
+from collection.permissions import IsResearcher, audiences_visible_to, campaigns_managed_by
 
 
 def _campaign(request, slug: str):
@@ -238,15 +238,17 @@ class ExportRetryApi(APIView):
         )
 
 
-class ReleaseListApi(APIView):
+class ReleaseListApi(ListAPIView):
+    """GET: the campaign's releases, newest first, paginated like every list."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=ReleaseOutputSerializer(many=True), summary="List releases")
     def get(self, request, slug: str):
         campaign = _campaign(request, slug)
         releases = selectors.releases_for_campaign(campaign=campaign).select_related("campaign")
-        return Response(
-            ReleaseOutputSerializer(releases, many=True, context={"request": request}).data
+        return paginate(
+            self, request, releases, ReleaseOutputSerializer, context={"request": request}
         )
 
 
@@ -344,7 +346,7 @@ class AlertListApi(ListAPIView):
         responses={
             200: OutputSerializer(many=True),
             403: OpenApiResponse(description="Not a researcher"),
-            404: OpenApiResponse(description="No such campaign (or not yours)"),
+            400: OpenApiResponse(description="A filter names no campaign or audience of yours"),
         },
         summary="Coverage alerts of your campaigns",
     )
@@ -354,9 +356,11 @@ class AlertListApi(ListAPIView):
         wanted = data.validated_data
         campaigns = campaigns_managed_by(request.user)
         if "campaign" in wanted:
+            known_slug(campaigns, wanted["campaign"], field="campaign", what="campaign")
             campaigns = campaigns.filter(slug=wanted["campaign"])
-            if not campaigns.exists():
-                raise Http404("No such campaign.")
+        if "audience" in wanted:
+            audiences = audiences_visible_to(request.user)
+            known_slug(audiences, wanted["audience"], field="audience", what="audience")
         alerts = CoverageAlert.objects.filter(campaign__in=campaigns)
         if wanted["status"] != "all":
             alerts = alerts.filter(resolved_at__isnull=wanted["status"] == "open")

@@ -7,6 +7,7 @@ from celery import shared_task
 from aggregation.models import ExportJob
 from aggregation.monitoring import services as monitoring
 from aggregation.release import jobs
+from collection.models import Campaign
 
 
 @shared_task(name="aggregation.release_build", bind=True, max_retries=60)
@@ -33,6 +34,15 @@ def coverage_alerts_record() -> dict:
     """Recompute open campaigns' metrics for the dashboard and record coverage alerts
     (run by Celery beat; a run that finds another one still going does nothing)."""
     results = monitoring.alerts_check_all()
+    return {slug: dataclasses.asdict(result) for slug, result in results.items()}
+
+
+@shared_task(name="aggregation.coverage_alerts_record_campaign")
+def coverage_alerts_record_campaign(campaign_id: int) -> dict:
+    """The same check for one campaign, queued by a page that found its metrics stale
+    (safe to run twice: the check is idempotent)."""
+    slugs = list(Campaign.objects.filter(pk=campaign_id).values_list("slug", flat=True))
+    results = monitoring.alerts_check_all(slugs=slugs) if slugs else {}
     return {slug: dataclasses.asdict(result) for slug, result in results.items()}
 
 

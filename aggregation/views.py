@@ -10,8 +10,10 @@ campaigns is for staff.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,7 +22,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from markdown_it import MarkdownIt
 
-from aggregation import alerts, dashboard, selectors
+from aggregation import alerts, dashboard, selectors, tasks
 from aggregation.apis import release_file_response
 from aggregation.models import FORMATS, ExportJob
 from aggregation.monitoring import selectors as monitoring
@@ -197,12 +199,28 @@ def _rules() -> dict:
     }
 
 
+def _queue_refreshes(boards) -> None:
+    """Stale stored metrics of a campaign too large to compute on view: ask a worker for
+    the periodic check of that campaign (once per SNAPSHOT_MAX_AGE), so the numbers
+    catch up without `make beat`. Without a broker a task would run here, inside a GET
+    that must not write, so the page only says how old its numbers are."""
+    if not settings.CELERY_BROKER_URL:
+        return
+    for board in boards:
+        if board.snapshot_live or not board.snapshot_stale:
+            continue
+        wait = int(dashboard.SNAPSHOT_MAX_AGE.total_seconds())
+        if cache.add(f"dashboard:refresh-queued:{board.campaign_id}", True, wait):
+            tasks.coverage_alerts_record_campaign.delay(board.campaign_id)
+
+
 @login_required
 @require_GET
 def coverage_dashboard(request: HttpRequest) -> HttpResponse:
     if not is_admin(request.user):
         raise PermissionDenied("The coverage dashboard is for staff.")
     boards = dashboard.dashboard_boards(staff=True)
+    _queue_refreshes(boards)
     return render(
         request,
         "aggregation/dashboard.html",
@@ -227,6 +245,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign(request, slug)
     board = dashboard.campaign_board(campaign=campaign, staff=is_admin(request.user))
+    _queue_refreshes([board])
     return render(
         request,
         "aggregation/campaign_detail.html",

@@ -88,5 +88,10 @@ urlpatterns = [
     ),
     path("assignments/<int:assignment_id>/skip/", annotating.SkipApi.as_view(), name="api-skip"),
     path("responses/", responses.ResponseListApi.as_view(), name="api-responses"),
+    path(
+        "responses/<int:response_id>/",
+        responses.ResponseEditApi.as_view(),
+        name="api-response-edit",
+    ),
     path("withdrawals/", responses.WithdrawalApi.as_view(), name="api-withdrawals"),
 ]

@@ -19,6 +19,7 @@ urlpatterns = [
     path("campaigns/<slug:slug>/annotate/", views.annotate, name="annotate"),
     path("campaigns/<slug:slug>/submit/", views.submit, name="submit"),
     path("campaigns/<slug:slug>/skip/", views.skip, name="skip"),
+    path("campaigns/<slug:slug>/last/", views.edit_last, name="edit_last"),
     path("campaigns/<slug:slug>/withdraw/", views.withdraw_campaign, name="withdraw_campaign"),
     path("submissions/", views.submissions, name="submissions"),
     path("withdraw/", views.withdraw_platform, name="withdraw_platform"),

@@ -13,8 +13,8 @@ from rest_framework import serializers
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from collection.apis.common import ListAPIView, managed_campaign, paginate
-from collection.permissions import IsResearcher
+from collection.apis.common import ListAPIView, known_slug, managed_campaign, paginate
+from collection.permissions import IsResearcher, campaigns_managed_by
 from endpoints import selectors, services
 from endpoints.models import GenerationJob, ModelEndpoint
 
@@ -217,8 +217,11 @@ class GenerationJobListCreateApi(ListAPIView):
     @extend_schema(responses=JobOutputSerializer(many=True), summary="Generation jobs")
     def get(self, request):
         jobs = selectors.generation_jobs_visible_to(request.user)
-        if request.query_params.get("campaign"):
-            jobs = jobs.filter(campaign__slug=request.query_params["campaign"])
+        slug = request.query_params.get("campaign")
+        if slug:
+            campaigns = campaigns_managed_by(request.user)
+            known_slug(campaigns, slug, field="campaign", what="campaign")
+            jobs = jobs.filter(campaign__slug=slug)
         return paginate(self, request, jobs, JobOutputSerializer)
 
     @extend_schema(

@@ -330,3 +330,8 @@ def converse(participant, campaign, *, turns: int = 1, rating: int | None = 4, p
             participant=participant, conversation_id=conversation.pk, rating=rating
         )
     return conversation
+
+
+def error_fields(body: dict) -> set[str]:
+    """Every field an API error body names (the one shape, `collection.apis.errors`)."""
+    return {entry["field"] for entry in body.get("errors") or [body] if "field" in entry}

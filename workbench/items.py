@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, render
 
 from aggregation.models import ExportJob
 from aggregation.release.privacy import pseudonym
-from collection import selectors
+from collection import kinds, selectors
 from collection.models import Campaign, Response
 from workbench.access import managed_campaign
 from workbench.forms import ItemFilterForm
@@ -81,16 +81,27 @@ def _responses_with_pseudonyms(campaign: Campaign, responses) -> tuple[list[tupl
     return rows, version
 
 
+def _with_summaries(responses) -> list[Response]:
+    """Each response with ``summary``: its answer in words, as the annotator's own
+    submissions page says it (the item kind's summary), not the stored JSON."""
+    found = list(responses)
+    for response in found:
+        response.summary = kinds.get(response.campaign.item_kind).summary(response)
+        if response.payload.get("confidence") is not None:
+            response.summary.append(("Confidence", f"{response.payload['confidence']} of 5"))
+    return found
+
+
 @login_required
 def item_detail(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     campaign = managed_campaign(request, slug)
     item = get_object_or_404(campaign.items, pk=item_id)
     responses = (
         item.responses.filter(withdrawn_at__isnull=True)
-        .select_related("audience")
+        .select_related("audience", "campaign")
         .order_by("audience__slug", "created_at")
     )
-    rows, version = _responses_with_pseudonyms(campaign, responses)
+    rows, version = _responses_with_pseudonyms(campaign, _with_summaries(responses))
     flags = item.assignments.filter(status="flagged").order_by("finished_at")
     return render(
         request,
@@ -132,9 +143,10 @@ def participant_detail(
         raise Http404("No such participant.")
     responses = (
         Response.objects.filter(campaign=campaign, audience=target.audience, participant_id=match)
-        .select_related("item")
+        .select_related("item", "campaign")
         .order_by("created_at")
     )
+    responses = _with_summaries(responses)
     return render(
         request,
         "workbench/participant_detail.html",

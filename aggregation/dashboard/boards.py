@@ -26,6 +26,18 @@ class Stratum:
     target: float | None
     gap: float | None
     under: bool
+    # Under-coverage is judged once the audience has enough participants (alerts).
+    judged: bool = True
+
+    @property
+    def status_label(self) -> str:
+        if self.under:
+            return "under-covered"
+        if not self.count and self.target:
+            return "no participants yet"
+        if not self.judged:
+            return "too few to judge"
+        return "ok"
 
     @property
     def observed_percent(self) -> float | None:
@@ -172,6 +184,10 @@ class CampaignBoard:
     built_at: datetime
     progress_chart: charts.ChartSpec | None = None
     daily_chart: charts.ChartSpec | None = None
+    # Computed for this page (a small, stale campaign), not read from a stored snapshot.
+    snapshot_live: bool = False
+    # No metrics yet, or stored ones older than build.SNAPSHOT_MAX_AGE: a refresh is due.
+    snapshot_stale: bool = False
 
     def chart(self, name: str) -> charts.ChartSpec | None:
         found = [self.progress_chart, self.daily_chart]

@@ -91,6 +91,7 @@ def _attributes(audience: Audience, coverage: dict, limits: alerts.Thresholds) -
                 and alerts.is_under_covered(
                     row["observed_share"], row["target_share"], limits=limits
                 ),
+                judged=judged,
             )
             for row in rows
         ]
@@ -236,6 +237,8 @@ def _build(campaign: Campaign, *, staff: bool, now: datetime) -> CampaignBoard:
         snapshot_seconds=snapshot.seconds if snapshot else None,
         alerts=_alerts_for(campaign, snapshot, now),
         built_at=now,
+        snapshot_live=snapshot is not None and snapshot.pk is None,
+        snapshot_stale=snapshot is None or snapshot.computed_at < now - SNAPSHOT_MAX_AGE,
     )
     _chart_specs(board)
     return board

@@ -129,7 +129,9 @@ def _check_all(*, slugs: list[str] | None, now: datetime) -> dict[str, Recorded]
             results[campaign.slug] = alerts_check_campaign(campaign=campaign, now=now)
         else:
             results[campaign.slug] = alerts_record(campaign=campaign, found=[], now=now)
-        logger.info("coverage alerts of %s: %s", campaign.slug, results[campaign.slug])
+        # Debug only: the command prints these results and the beat task returns them
+        # (Celery logs it), so at INFO every line showed twice.
+        logger.debug("coverage alerts of %s: %s", campaign.slug, results[campaign.slug])
     if not slugs:
         stale = CoverageAlert.objects.filter(resolved_at__isnull=True).exclude(
             campaign__status__in=CHECKED_STATUSES

@@ -51,6 +51,9 @@ AUDIENCE_EXAMPLE = {
 
 
 class AudienceListApi(ListAPIView):
+    class FilterSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=Audience.Kind.choices, required=False)
+
     @extend_schema(
         responses=AudienceOutputSerializer(many=True),
         summary="Audiences you can see",
@@ -61,7 +64,9 @@ class AudienceListApi(ListAPIView):
         ],
     )
     def get(self, request):
-        audiences = selectors.audience_list(user=request.user, filters=request.query_params)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        audiences = selectors.audience_list(user=request.user, filters=filters.validated_data)
         return paginate(self, request, audiences, AudienceOutputSerializer)
 
 

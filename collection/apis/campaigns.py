@@ -119,6 +119,10 @@ def _targets(request, targets: list[dict]) -> list[services.CampaignTarget]:
 
 
 class CampaignListApi(ListAPIView):
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Campaign.Status.choices, required=False)
+        item_kind = serializers.ChoiceField(choices=Campaign.ItemKind.choices, required=False)
+
     @extend_schema(
         responses=CampaignOutputSerializer(many=True),
         summary="Campaigns: the ones you run (researchers) or can annotate (annotators)",
@@ -128,7 +132,9 @@ class CampaignListApi(ListAPIView):
         ],
     )
     def get(self, request):
-        campaigns = selectors.campaign_list(user=request.user, filters=request.query_params)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        campaigns = selectors.campaign_list(user=request.user, filters=filters.validated_data)
         return paginate(self, request, campaigns, CampaignOutputSerializer)
 
 

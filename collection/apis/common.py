@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import dataclasses
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from rest_framework import exceptions
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response as ApiResponse
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from collection import imports, services
+from collection.apis.errors import error_body
 from collection.models import Campaign
 from collection.permissions import campaigns_managed_by
 
 
 def exception_handler(exc, context):
-    """Service and import refusals become 4xx answers naming the field or line."""
+    """Service and import refusals become 4xx answers naming the field or line; every
+    other refusal is put in the same shape (`collection.apis.errors`)."""
     if isinstance(exc, services.ServiceError):
         body = {"detail": exc.message, "code": exc.code}
         if exc.field:
@@ -37,13 +43,21 @@ def exception_handler(exc, context):
         if exc.rejected:
             body["rejected"] = [dataclasses.asdict(row) for row in exc.rejected]
         return ApiResponse(body, status=exc.status)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, APIException | Http404 | PermissionDenied):
+        if isinstance(exc, Http404):
+            exc = exceptions.NotFound(str(exc) or None)
+        elif isinstance(exc, PermissionDenied):
+            exc = exceptions.PermissionDenied(str(exc) or None)
+        response.data = error_body(exc)
+    return response
 
 
-def paginate(view: APIView, request, queryset, serializer_class):
+def paginate(view: APIView, request, queryset, serializer_class, context: dict | None = None):
     paginator = view.pagination_class() if view.pagination_class else None
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    data = serializer_class(page, many=True, context=context or {}).data
+    return paginator.get_paginated_response(data)
 
 
 class ListAPIView(APIView):
@@ -83,3 +97,10 @@ def participant_of(request):
 
 def managed_campaign(request, slug: str) -> Campaign:
     return get_object_or_404(campaigns_managed_by(request.user), slug=slug)
+
+
+def known_slug(queryset, slug: str, *, field: str, what: str) -> None:
+    """A filter naming nothing the caller can see is bad input (400 naming the filter),
+    not an empty list that looks like "no data yet"."""
+    if not queryset.filter(slug=slug).exists():
+        raise services.ServiceError(f"No {what} {slug!r} among those you can see.", field=field)

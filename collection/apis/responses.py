@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -10,8 +11,9 @@ from rest_framework.views import APIView
 
 from collection import selectors, services
 from collection.apis.annotating import annotator_campaign
-from collection.apis.common import ListAPIView, paginate, participant_of
+from collection.apis.common import ListAPIView, known_slug, paginate, participant_of
 from collection.models import Campaign, Response
+from collection.permissions import audiences_visible_to, campaigns_managed_by
 
 
 class ResponseOutputSerializer(serializers.ModelSerializer):
@@ -62,8 +64,41 @@ class ResponseListApi(ListAPIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        responses = selectors.response_list(user=request.user, filters=filters.validated_data)
+        wanted = filters.validated_data
+        if "campaign" in wanted:
+            asked_about = Campaign.objects.filter(
+                Q(pk__in=campaigns_managed_by(request.user))
+                | Q(responses__participant__user=request.user)
+            )
+            known_slug(asked_about, wanted["campaign"], field="campaign", what="campaign")
+        if "audience" in wanted:
+            audiences = audiences_visible_to(request.user)
+            known_slug(audiences, wanted["audience"], field="audience", what="audience")
+        responses = selectors.response_list(user=request.user, filters=wanted)
         return paginate(self, request, responses, ResponseOutputSerializer)
+
+
+class ResponseEditApi(APIView):
+    """PATCH: change your last answer in a campaign while the item is still yours (within
+    its lease; `collection.services.edits`)."""
+
+    class InputSerializer(serializers.Serializer):
+        payload = serializers.JSONField(help_text="The new answer, as at submission.")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ResponseOutputSerializer},
+        summary="Change your last answer (while the item is still yours)",
+    )
+    def patch(self, request, response_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        response = services.response_edit(
+            participant=participant_of(request),
+            response_id=response_id,
+            payload=data.validated_data["payload"],
+        )
+        return ApiResponse(ResponseOutputSerializer(response).data)
 
 
 class WithdrawalApi(APIView):

@@ -1,4 +1,4 @@
-"""A realistic demo: four audiences, five campaigns, a few hundred items, and
+"""A realistic demo: four audiences, six campaigns, a few hundred items, and
 simulated annotators whose answers go through the real assignment engine.
 
 The simulated audiences lean different ways on purpose (the public audience

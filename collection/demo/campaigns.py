@@ -1,4 +1,5 @@
-"""The demo's four campaigns and their items (preferences, demonstrations, QA)."""
+"""The demo's six campaigns and their items (preferences as choices, rankings and
+per-reply ratings; demonstrations; QA; single-response ratings on a rubric)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]
         attention_check_share=0.05,
         per_participant_cap=120,
         description="Pairs of assistant answers to everyday questions.",
-        instructions="Pick the answer you would rather receive. Press 1 or 2, or 0 for a tie.",
+        instructions="Pick the answer you would rather receive, and say how sure you are. "
+        "With a keyboard: 1 or 2 (0 for a tie), then 1 to 5 for how sure.",
         targets={everyone: 3, public: 5, nurses: 2, alex: 1},
     )
     styles = list(STYLES)
@@ -108,6 +110,45 @@ def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]
         ],
     )
     campaigns["ranking"] = ranking
+
+    ratings = services.campaign_create(
+        slug="reply-pair-ratings",
+        name="Two replies: rate each from 1 to 5",
+        item_kind="preference",
+        owners=[researcher],
+        preference_format="rating",
+        rating_min=1,
+        rating_max=5,
+        description="Two replies to the same question, each rated on its own.",
+        instructions="Rate every reply from 1 (poor) to 5 (excellent); equal ratings are fine.",
+        targets={everyone: 2, public: 2},
+    )
+    services.items_create(
+        campaign=ratings,
+        rows=[
+            {
+                "external_id": f"rate-{n:03d}",
+                "prompt": ASKS[(n * 3) % len(ASKS)].format(topic=TOPICS[(n * 5) % len(TOPICS)]),
+                "payload": {
+                    "candidates": [
+                        {
+                            "id": "a",
+                            "text": STYLES[style_a].format(core=CORES[n % 6].capitalize()),
+                            "source": style_a,
+                        },
+                        {
+                            "id": "b",
+                            "text": STYLES[style_b].format(core=CORES[(n + 1) % 6].capitalize()),
+                            "source": style_b,
+                        },
+                    ]
+                },
+            }
+            for n in range(40)
+            for style_a, style_b in [rng.sample(list(STYLES), 2)]
+        ],
+    )
+    campaigns["ratings"] = ratings
 
     demos = services.campaign_create(
         slug="ward-handover-demos",

@@ -57,7 +57,14 @@ def _simulate(audiences, campaigns, alex: Participant, rng: random.Random) -> No
             members[slug].append(participant)
     # Each simulated person does a share of the work; a few keen ones do much more,
     # so the dashboard has someone who dominates.
-    workload = {"pairs": 0.55, "ranking": 0.6, "demos": 0.7, "qa": 0.5, "rating": 0.85}
+    workload = {
+        "pairs": 0.55,
+        "ranking": 0.6,
+        "ratings": 0.5,
+        "demos": 0.7,
+        "qa": 0.5,
+        "rating": 0.85,
+    }
     for key, campaign in campaigns.items():
         for audience in campaign.audiences.all():
             people = members[audience.slug]
@@ -117,10 +124,12 @@ def _simulated_answer(campaign: Campaign, item, taste: dict[str, float], rng) ->
         order = sorted(strengths, key=strengths.get, reverse=True)
         if campaign.preference_format == Campaign.PreferenceFormat.RANKING:
             return {"ranking": order}
-        best, other = order[0], order[1]
-        choice = "tie" if strengths[best] < strengths[other] * 1.05 else best
         low, high = campaign.rating_scale
         ratings = {cid: max(low, min(high, round(2 + strengths[cid] * 2))) for cid in strengths}
+        if campaign.preference_format == Campaign.PreferenceFormat.RATING:
+            return {"ratings": ratings}
+        best, other = order[0], order[1]
+        choice = "tie" if strengths[best] < strengths[other] * 1.05 else best
         return {"choice": choice, "ratings": ratings, "confidence": rng.randint(2, 5)}
     if campaign.item_kind == Campaign.ItemKind.DEMONSTRATION:
         situation = (item.context or {}).get("situation", "")

@@ -9,7 +9,14 @@ from django import forms
 from collection import kinds
 from collection.forms import ResponseForm, text_widget, unix_newlines
 from collection.models import Campaign, Item, Response
-from collection.payloads import MAX_TEXT_CHARS, no_unknown, text_field
+from collection.payloads import MAX_TEXT_CHARS, PayloadError, no_unknown, text_field
+
+CONFIRM = "confirm_unchanged"
+
+
+def _unchanged(text: str, item_payload: dict) -> bool:
+    draft = item_payload.get("draft") or ""
+    return bool(draft.strip()) and text.strip() == draft.strip()
 
 
 class Demonstration(kinds.Kind):
@@ -26,11 +33,22 @@ class Demonstration(kinds.Kind):
         return {"draft": draft} if draft else {}
 
     def validate_response(self, payload: Mapping, item_payload: dict, rules: kinds.Rules) -> dict:
-        no_unknown(payload, {"text", "rationale", "confidence"}, "")
-        return {"text": text_field(payload.get("text"), "text", limit=MAX_TEXT_CHARS)}
+        no_unknown(payload, {"text", "rationale", "confidence", CONFIRM}, "")
+        text = text_field(payload.get("text"), "text", limit=MAX_TEXT_CHARS)
+        confirmed = payload.get(CONFIRM, False)
+        if not isinstance(confirmed, bool):
+            raise PayloadError(CONFIRM, "Must be true or false.")
+        # The draft sent back untouched is more often a slip than a demonstration.
+        if _unchanged(text, item_payload) and not confirmed:
+            raise PayloadError(
+                "text",
+                "This is the draft exactly as it was given. Edit it, or confirm that you "
+                f"want to submit it unchanged ({CONFIRM}: true).",
+            )
+        return {"text": text}
 
     def form_fields(self, form: ResponseForm) -> dict[str, forms.Field]:
-        return {
+        fields = {
             "text": forms.CharField(
                 label="Your response",
                 required=False,
@@ -39,9 +57,20 @@ class Demonstration(kinds.Kind):
                 widget=text_widget(12, MAX_TEXT_CHARS),
             )
         }
+        # Asked only once an answer came back as the untouched draft.
+        sent = unix_newlines(form.data.get("text", "")) if form.is_bound else None
+        if sent is not None and _unchanged(sent, form.item.payload):
+            fields[CONFIRM] = forms.BooleanField(
+                label="Yes, submit the draft unchanged: it is the reply I would want",
+                required=False,
+            )
+        return fields
 
     def form_payload(self, form: ResponseForm, data: dict) -> dict:
-        return {"text": unix_newlines(data.get("text", ""))}
+        payload = {"text": unix_newlines(data.get("text", ""))}
+        if data.get(CONFIRM):
+            payload[CONFIRM] = True
+        return payload
 
     def annotator_item(self, item: Item) -> dict:
         return {"draft": item.payload["draft"]} if item.payload.get("draft") else {}

@@ -48,6 +48,7 @@ so callers write ``from collection import services; services.response_submit(...
 - ``items``: items, generated candidates, the import check;
 - ``assignment``: the engine (next item, lease, skip, skip-and-next);
 - ``responses``: submission (and submit-and-next);
+- ``edits``: changing one's last answer while the item is still one's own;
 - ``withdrawal``: withdrawal;
 - ``workbench``: the researcher workbench's writes (exclude, new version, flags, review).
 """
@@ -80,6 +81,7 @@ from collection.services.campaigns import (
     campaign_set_target,
     campaign_update,
 )
+from collection.services.edits import response_edit, response_last_editable
 from collection.services.errors import (
     Conflict,
     ConsentRequired,
@@ -166,6 +168,8 @@ __all__ = [
     "participant_get_or_create",
     "participant_withdraw",
     "payload_error",
+    "response_edit",
+    "response_last_editable",
     "response_review",
     "response_submit",
     "response_submit_and_next",

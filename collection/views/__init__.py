@@ -10,12 +10,14 @@ One module per page area; the view functions are re-exported here for `collectio
 - ``accounts``: sign-up, API tokens;
 - ``joining``: home, joining an audience or invitation, profile, consent;
 - ``annotating``: annotate, submit, skip;
+- ``edits``: changing one's last answer;
 - ``submissions``: my submissions, withdrawal;
 - ``common``: the helpers they share.
 """
 
 from collection.views.accounts import api_tokens, signup
 from collection.views.annotating import annotate, skip, submit
+from collection.views.edits import edit_last
 from collection.views.joining import (
     FILL_CACHE_SECONDS,
     audience_join,
@@ -38,6 +40,7 @@ __all__ = [
     "api_tokens",
     "audience_join",
     "consent",
+    "edit_last",
     "home",
     "invitation_join",
     "profile",

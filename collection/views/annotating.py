@@ -38,7 +38,15 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
         return render(
             request,
             "collection/done.html",
-            {"campaign": campaign, "reason": result.reason, "code": result.code, "counts": counts},
+            {
+                "campaign": campaign,
+                "reason": result.reason,
+                "code": result.code,
+                "counts": counts,
+                "last_editable": services.response_last_editable(
+                    participant=participant, campaign=campaign
+                ),
+            },
         )
     result.campaign = campaign
     return _render_annotate(request, participant, ResponseForm(assignment=result))
@@ -119,8 +127,10 @@ def _render_annotate(
     *,
     flag_form: FlagForm | None = None,
     status: int = 200,
+    extra: dict | None = None,
 ) -> HttpResponse:
     assignment, campaign = form.assignment, form.campaign
+    extra = extra or {}
     counts = selectors.participant_campaign_counts(participant=participant, campaign=campaign)
     cap = campaign.per_participant_cap
     context = {
@@ -138,7 +148,13 @@ def _render_annotate(
         "format": campaign.preference_format,
         "answer_fields": [form[name] for name in form.answer_fields],
         **form.kind.annotate_context(form),
+        "last_editable": None
+        if "editing" in extra
+        else services.response_last_editable(participant=participant, campaign=campaign),
+        **extra,
     }
+    if "editing" in extra:
+        context["item_number"] = counts.completed
     return render(request, form.kind.template_name, context, status=status)
 
 

@@ -226,8 +226,9 @@ def test_arena_releases_give_endpoint_strengths_per_audience_and_kendall_tau(
     for slug, sign in ((left.slug, 1), (right.slug, -1)):
         ranked = sorted(strengths[slug], key=lambda name: -sign * strengths[slug][name])
         assert ranked == ["model-0", "model-1", "model-2"], (slug, strengths[slug])
+    # τ over the three endpoints both audiences ranked (the support the card prints).
     assert pluralism["kendall_tau"] == [
-        {"audience_a": left.slug, "audience_b": right.slug, "tau": -1.0}
+        {"audience_a": left.slug, "audience_b": right.slug, "tau": -1.0, "shared_sources": 3}
     ]
     readme = (folder / "README.md").read_text()
     assert "Bradley–Terry" in readme and "Kendall" in readme

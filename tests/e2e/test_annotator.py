@@ -58,7 +58,7 @@ def test_a_new_annotator_from_sign_up_to_withdrawal(page, live_server, screensho
     page.goto(f"{live_server.url}/signup/")
     page.get_by_label("Username").fill("grace")
     page.get_by_label("Email").fill("grace@example.org")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password (required)", exact=True).fill(PASSWORD)
     page.get_by_label("Password confirmation").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
     page.get_by_role("button", name="Join Everyone").click()

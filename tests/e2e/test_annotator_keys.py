@@ -86,3 +86,32 @@ def test_keyboard_hints_are_not_shown_on_a_phone_and_times_are_the_viewers(brows
     assert lease.inner_text().endswith("GMT+9"), lease.inner_text()
     assert lease.get_attribute("title").endswith("UTC")
     shoot(phone, "annotate-phone-no-keys-390")
+
+
+def test_sign_up_marks_every_required_field_and_a_new_token_has_a_copy_button(browser, live_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/signup/")
+    email = page.get_by_label("Email (required)")
+    assert email.get_attribute("required") is not None
+    for label in ("Username (required)", "Password (required)", "Password confirmation"):
+        assert page.get_by_label(label, exact=label != "Password confirmation").count() == 1
+    shoot(page, "signup-390")
+
+    page.get_by_label("Username (required)").fill("tokenuser")
+    email.fill("tokenuser@example.org")
+    page.get_by_label("Password (required)", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    page.goto(f"{live_server.url}/account/tokens/")
+    page.get_by_label("Name, so you can tell your tokens apart").fill("notebook")
+    page.get_by_role("button", name="Create token").click()
+    key = page.get_by_label("Your new key").input_value()
+    assert len(key) > 20
+    page.get_by_role("button", name="Copy key").click()
+    page.get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    shoot(page, "tokens-390")
+    context.close()

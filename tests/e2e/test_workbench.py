@@ -155,11 +155,10 @@ def test_a_researcher_sets_up_runs_and_releases_a_study_in_the_browser(
     assert "items, 1 judgement from 1 participant." in text
     assert "Left out by the researchers: 0 items they excluded from releases." in text
     # Its plots load from the release's files.
-    plots = card.locator("img")
-    assert plots.count() >= 1
-    assert all(
-        plots.nth(n).evaluate("img => img.complete && img.naturalWidth > 0")
-        for n in range(plots.count())
+    assert card.locator("img").count() >= 1
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.release-card img'))"
+        ".every(img => img.complete && img.naturalWidth > 0)"
     )
     shoot(page, f"workbench-release-card-{tag}")
     context.close()

@@ -1,5 +1,7 @@
 """Add the demo's model endpoints, conversation campaign and arena (after ``manage.py demo``)."""
 
+import os
+
 from django.core.management.base import BaseCommand
 
 from endpoints.demo import demo_models_load
@@ -11,6 +13,13 @@ class Command(BaseCommand):
         "(PLURALIGN_DEMO_MODEL_URL: a real OpenAI-compatible server; else the stand-in)."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--url",
+            default=f"http://127.0.0.1:{os.environ.get('PORT') or 8000}/",
+            help="Where the site will be served, for the links printed.",
+        )
+
     def handle(self, *args, **options):
         loaded = demo_models_load()
         where = (
@@ -20,4 +29,4 @@ class Command(BaseCommand):
         )
         self.stdout.write(self.style.SUCCESS(f"Demo models: {where}."))
         for slug in loaded.campaigns:
-            self.stdout.write(f"  http://127.0.0.1:8000/campaigns/{slug}/chat/")
+            self.stdout.write(f"  {options['url'].rstrip('/')}/campaigns/{slug}/chat/")

@@ -126,6 +126,29 @@ document.documentElement.classList.replace("no-js", "js");
 
   document.addEventListener("DOMContentLoaded", () => localTimes(document));
 
+  // A button with data-copy="<id>" copies that field's value (or that element's text).
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-copy]").forEach((button) => {
+      const label = button.textContent;
+      button.addEventListener("click", () => {
+        const source = document.getElementById(button.dataset.copy);
+        if (!source) return;
+        const text = "value" in source ? source.value : source.textContent.trim();
+        const done = () => {
+          button.textContent = "Copied";
+          setTimeout(() => (button.textContent = label), 2000);
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done, () => source.select && source.select());
+        } else if (source.select) {
+          source.select();
+          document.execCommand("copy");
+          done();
+        }
+      });
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", () => {
     const form = document.getElementById("answer-form");
     if (!form) return;

@@ -1,4 +1,4 @@
-// Researcher workbench: share sums while pasting targets, copy buttons, a preview of
+// Researcher workbench: share sums while pasting targets, a preview of
 // an import file's first lines, confirmation of irreversible buttons. Every page
 // works without it; the server checks everything again.
 (function () {
@@ -84,24 +84,6 @@
     const file = document.querySelector("input[type=file]");
     const fileBox = document.getElementById("file-preview");
     if (file && fileBox) file.addEventListener("change", () => filePreview(file, fileBox));
-
-    document.querySelectorAll("[data-copy]").forEach((button) => {
-      button.addEventListener("click", () => {
-        const field = document.getElementById(button.dataset.copy);
-        if (!field) return;
-        const done = () => {
-          button.textContent = "Copied";
-          setTimeout(() => (button.textContent = "Copy"), 2000);
-        };
-        if (navigator.clipboard && window.isSecureContext) {
-          navigator.clipboard.writeText(field.value).then(done, () => field.select());
-        } else {
-          field.select();
-          document.execCommand("copy");
-          done();
-        }
-      });
-    });
 
     document.querySelectorAll("[data-confirm]").forEach((button) => {
       button.addEventListener("click", (event) => {
