@@ -8,11 +8,12 @@ PORT ?= 8000
 
 .PHONY: run test install browser migrate demo worker beat lint format clean stop
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-trl.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)" % sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-trl.txt
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -36,6 +36,13 @@ DEFAULT_OPTIONS = {
     # Krippendorff's α over fewer units judged at least twice is shown as "too few
     # overlapping judgements" (metrics.json keeps it, with its support).
     "min_pairable_units": settings.PLURALIGN_MIN_PAIRABLE_UNITS,
+    # The pluralistic views (`aggregation.release.splits`, `aggregation.release.datasets`):
+    # the seed and share of the train/test splits, the judgements in a held-out
+    # participant's context set, and the examples in an in-context pack.
+    "split_seed": 0,
+    "test_percent": 20,
+    "context_judgements": 4,
+    "icl_examples": 8,
 }
 
 

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from collection import payloads, quotas, services
-from collection.models import Audience, Campaign, Invitation, Participant, Response
+from collection.models import Audience, Campaign, Invitation, JoinedVia, Participant, Response
 from panels import selectors
 from panels.models import PanelEntrant, PanelStudy
 
@@ -225,6 +225,7 @@ def panel_screen(*, entrant: PanelEntrant, attributes: dict) -> PanelEntrant:
                 audience=study.audience,
                 invitation=study.invitation,
                 attributes=clean,
+                joined_via=JoinedVia.PANEL,
             )
             entrant.status = PanelEntrant.Status.WORKING
             entrant.placed_at = now

@@ -2,7 +2,9 @@
 
 The header's ``configs`` list names one config per audience and file kind
 (``everyone-preferences`` → ``everyone/preferences.parquet``), so
-``datasets.load_dataset(release_dir, name="everyone-preferences")`` works.
+``datasets.load_dataset(release_dir, name="everyone-preferences")`` works; a dataset with
+splits declares a file per split (``everyone/preferences_by_participant/test.parquet``),
+so ``split="test"`` works too.
 Strings in the header are written as JSON strings, which YAML reads as is.
 
 Everything a user typed (names, descriptions, attribute labels and values,
@@ -106,13 +108,56 @@ def _header(job, campaign, configs: list[dict], license_id: str) -> list[str]:
         "configs:",
     ]
     for config in configs:
-        lines += [
-            f"- config_name: {_q(config['name'])}",
-            "  data_files:",
-            "  - split: train",
-            f"    path: {_q(config['path'])}",
-        ]
+        lines += [f"- config_name: {_q(config['name'])}", "  data_files:"]
+        for split, path in config["files"]:
+            lines += [f"  - split: {_q(split)}", f"    path: {_q(path)}"]
     return [*lines, "---", ""]
+
+
+def _training(job, configs: list[dict]) -> list[str]:
+    """How to train on the release: a recipe per view, the ties left out of DPO, the
+    splits' seed."""
+    by_kind: dict[str, list[dict]] = {}
+    for config in configs:
+        by_kind.setdefault(config["kind"], []).append(config)
+    if "preferences" not in by_kind:
+        return []
+    lines = [
+        "## Train on it",
+        "",
+        "**DPO per audience (TRL)**: each `<audience>-preferences` config holds only pairs "
+        "with a winner, in TRL's preference format, so it trains as it is: "
+        '`DPOTrainer(model=..., train_dataset=load_dataset(path, name="<audience>-'
+        'preferences", split="train"), ...)`, one model (or adapter) per audience.',
+        "",
+    ]
+    for config in by_kind["preferences"]:
+        ties = next(
+            (c["rows"] for c in by_kind.get("ties", []) if c["audience"] == config["audience"]),
+            0,
+        )
+        lines.append(
+            f"- {_code(config['audience'])}: {config['rows']:,} strict pairs; "
+            f"{ties:,} tied pairs left out of every DPO config"
+            + (f" (in {_code(config['audience'] + '-ties')})." if ties else ".")
+        )
+    lines.append("")
+    for dataset in datasets.BY_NAME.values():
+        if dataset.recipe and dataset.name in by_kind:
+            lines += [dataset.recipe, ""]
+    lines += [
+        "Splits are fixed by a hash of the export's `split_seed` "
+        f"({job.option('split_seed')}) and internal ids, {job.option('test_percent')}% "
+        "on the test side (the seed is in `manifest.json`'s parameters): "
+        "`-preferences-by-participant` puts each person wholly in `train` or `test`, "
+        "`-preferences-by-item` each item, and `-heldout-participants` gives the "
+        "by-participant test side's people with a `context` split (the pairs of each "
+        f"person's first {job.option('context_judgements')} judgements, in item order) and "
+        "a `query` split (the rest). `participants` lists each person's side. A split "
+        "with no rows is not declared.",
+        "",
+    ]
+    return lines
 
 
 def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: int) -> list[str]:
@@ -343,13 +388,26 @@ def render(
         "from datasets import load_dataset",
         "",
     ]
-    for config in configs[:3]:
+    # The main files first (pairs, demonstrations, QA), then the views.
+    shown = sorted(configs, key=lambda c: c["kind"] not in ("preferences", "demonstrations", "qa"))
+    for config in shown[:3]:
         lines.append(f'ds = load_dataset("path/to/this/folder", name={_q(config["name"])})')
+    split = next((c for c in configs if len(c["files"]) > 1), None)
+    if split is not None:
+        lines.append(
+            f'test = load_dataset("path/to/this/folder", name={_q(split["name"])}, '
+            f"split={_q(split['files'][-1][0])})"
+        )
     lines += ["```", "", "| config | file | rows | contents |", "| --- | --- | ---: | --- |"]
     for config in configs:
+        rows = f"{config['rows']:,}"
+        if len(config["files"]) > 1:
+            rows = ", ".join(
+                f"{name} {config['split_rows'][name]:,}" for name, _ in config["files"]
+            )
         lines.append(
             f"| {_code(config['name'], cell=True)} | {_code(config['path'], cell=True)} "
-            f"| {config['rows']:,} "
+            f"| {rows} "
             f"| {datasets.BY_NAME[config['kind']].contents} |"
         )
     if not configs:
@@ -415,7 +473,7 @@ def render(
                 f"- Demonstrations by {_code(slug)}: distinct-1 {_num(values['distinct_1'])}, "
                 f"distinct-2 {_num(values['distinct_2'])} over {values.get('words', 0):,} words."
             )
-    lines += ["", *_pluralism(metrics)]
+    lines += ["", *_pluralism(metrics), *_training(job, configs)]
     if plots:
         lines += ["## Plots", ""]
         lines += [f"![{name.removesuffix('.png')}](plots/{name})" for name in plots]
@@ -436,6 +494,8 @@ def render(
         "- `attr_<name>`: the participant's self-reported attribute; null where the "
         f"combination of their attribute values is shared by fewer than "
         f"{job.option('min_cell_size')} participants, and always in dyadic audiences.",
+        "- `joined_via`: how the participant came in: `open` (open sign-up), `invited`, "
+        "`screened` (a screened public audience) or `panel`.",
         *[
             line
             for dataset in datasets.for_item_kind(campaign.item_kind)
@@ -443,6 +503,7 @@ def render(
                 dataset.card_columns(conversational),
                 *(dataset.card_notes(campaign, _inline) if dataset.card_notes else []),
             ]
+            if line
         ],
         "",
         "## Consent and licence",

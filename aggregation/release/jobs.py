@@ -266,6 +266,10 @@ def _clean_options(options: dict | None) -> dict:
         "batch_rows": (100, 1_000_000),
         "seed": (0, 2**32 - 1),
         "min_pairable_units": (1, 1_000_000),
+        "split_seed": (0, 2**31 - 1),
+        "test_percent": (1, 50),
+        "context_judgements": (1, 1000),
+        "icl_examples": (1, 64),
     }
     for name, (low, high) in limits.items():
         value = options.get(name, clean[name])

@@ -31,7 +31,7 @@ from django.utils import timezone
 from aggregation import selectors
 from aggregation.metrics import METRIC_PARTS, metrics_document
 from aggregation.models import DEFAULT_OPTIONS, ExportJob, Release
-from aggregation.release import card, datasets, files, plots, privacy, tables
+from aggregation.release import card, datasets, files, plots, privacy, splits, tables
 from aggregation.release.tally import PublishedPeople, Tally
 from collection.models import Campaign
 
@@ -53,9 +53,11 @@ class _Reader:
         tally: Tally,
         excluded: np.ndarray,
         conversational: bool,
-        files_for: Callable[[selectors.AudienceInfo, str], files.TableFile | None] | None,
+        files_for: Callable[..., files.TableFile | None] | None,
+        views: datasets.Views | None = None,
     ):
         self.selection = selection
+        self.views = views
         self.people = people
         self.tally = tally
         self.excluded = excluded
@@ -136,13 +138,41 @@ class _Reader:
             midpoint=self.midpoint,
             rubric=self.rubric,
             turns=turns,
+            audience_kind=audience.kind,
+            views=self.views,
         )
         for dataset in self.datasets:
             dataset.count(chunk_part, self.tally)
         for dataset in self.datasets:
-            sink = self.files_for(audience, dataset.name) if self.files_for else None
-            if sink is not None and (table := dataset.build(chunk_part)) is not None:
-                sink.write(table)
+            first = dataset.splits[0] if dataset.splits else ""
+            if not self.files_for or self.files_for(audience, dataset.name, first) is None:
+                continue
+            built = dataset.build(chunk_part)
+            if dataset.splits and built is not None:
+                for split in dataset.splits:
+                    self.files_for(audience, dataset.name, split).write(built[split])
+            elif built is not None:
+                self.files_for(audience, dataset.name).write(built)
+
+    def finish(self) -> None:
+        """The datasets written once per audience, after the pass (`Dataset.finish`)."""
+        if not self.files_for:
+            return
+        for a, audience in enumerate(self.selection.audiences):
+            final = datasets.Final(
+                audience=a,
+                audience_kind=audience.kind,
+                context=self._table_context(audience),
+                people=self.people[audience.id],
+                judgements=self.tally.load[a],
+                views=self.views,
+            )
+            for dataset in self.datasets:
+                if dataset.finish is None:
+                    continue
+                sink = self.files_for(audience, dataset.name)
+                if sink is not None and (table := dataset.finish(final)) is not None:
+                    sink.write(table)
 
 
 def selection_for(
@@ -201,6 +231,16 @@ def _read(
     per_item = participants.judgements / max(len(item_ids), 1)
     chunk_items = max(1, int(options["batch_rows"] / max(per_item, 1.0)))
     tally = _tally_for(selection, report, item_ids)
+    views = None
+    if files_for is not None:
+        views = datasets.Views.from_options(options, item_ids)
+        for audience in selection.audiences:
+            people[audience.id].held_out = splits.participants_held_out(
+                people[audience.id].ids,
+                audience_id=audience.id,
+                seed=options["split_seed"],
+                test_percent=options["test_percent"],
+            )
     reader = _Reader(
         selection,
         people=people,
@@ -208,8 +248,10 @@ def _read(
         excluded=participants.excluded_ids,
         conversational=conversational,
         files_for=files_for,
+        views=views,
     )
     reader.run(item_ids, chunk_items=chunk_items, progress=progress)
+    reader.finish()
     return tally, participants
 
 
@@ -301,8 +343,12 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
     selection = selection_for(
         campaign, audience_slugs=slugs or None, snapshot_at=job.snapshot_at, options=options
     )
-    sinks: dict[tuple[str, str], files.TableFile] = {}
-    background = files.Background()
+    # (audience slug, dataset, split or ""): the file.
+    sinks: dict[tuple[str, str, str], files.TableFile] = {}
+    # Two writing threads: the files every release had, and the pluralistic views (which
+    # write the strict pairs again, split). Each file is still written by one thread in
+    # order, so the bytes do not depend on timing.
+    backgrounds = (files.Background(), files.Background())
     progress(0.01, "Reading participants.")
     conversational = selectors.campaign_has_messages(campaign=campaign)
     try:
@@ -312,7 +358,7 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
             options=options,
             progress=lambda fraction, message: progress(0.02 + 0.83 * fraction, message),
             conversational=conversational,
-            files_for=_files_opener(job, directory, sinks, background),
+            files_for=_files_opener(job, directory, sinks, backgrounds),
         )
         for sink in sinks.values():
             sink.close()
@@ -328,9 +374,11 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
             conversational=conversational,
             progress=progress,
         )
-        background.finish()
+        for background in backgrounds:
+            background.finish()
     finally:
-        background.close()
+        for background in backgrounds:
+            background.close()
     data_files = sorted(path for sink in sinks.values() for path in sink.paths)
     names = ["README.md", "metrics.json", *data_files, *[f"plots/{p}" for p in plot_names]]
     entries = _manifest(job, directory, selection=selection, options=options, names=names)
@@ -356,25 +404,26 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
 def _files_opener(
     job: ExportJob,
     directory: Path,
-    sinks: dict[tuple[str, str], files.TableFile],
-    background: files.Background,
-) -> Callable[[selectors.AudienceInfo, str], files.TableFile | None]:
-    """Opens (once, into ``sinks``) the file of an audience and dataset the job asks for."""
+    sinks: dict[tuple[str, str, str], files.TableFile],
+    backgrounds: tuple[files.Background, files.Background],
+) -> Callable[..., files.TableFile | None]:
+    """Opens (once, into ``sinks``) the file of an audience and dataset the job asks for:
+    ``<audience>/<dataset>``, or ``<audience>/<dataset>/<split>`` for one split of it."""
 
-    def files_for(audience, kind: str) -> files.TableFile | None:
+    def files_for(audience, kind: str, split: str = "") -> files.TableFile | None:
         if kind not in job.kinds:
             return None
-        if (audience.slug, kind) not in sinks:
+        if (audience.slug, kind, split) not in sinks:
             dataset = datasets.BY_NAME[kind]
-            sinks[(audience.slug, kind)] = files.TableFile(
+            sinks[(audience.slug, kind, split)] = files.TableFile(
                 directory,
-                f"{audience.slug}/{kind}",
+                f"{audience.slug}/{kind}/{split}" if split else f"{audience.slug}/{kind}",
                 jsonl="jsonl" in job.formats or dataset.jsonl_record is not None,
                 jsonl_record=dataset.jsonl_record,
                 openai=dataset.openai if "openai" in job.formats else None,
-                background=background,
+                background=backgrounds[bool(dataset.splits)],
             )
-        return sinks[(audience.slug, kind)]
+        return sinks[(audience.slug, kind, split)]
 
     return files_for
 
@@ -410,17 +459,7 @@ def _write_reports(
     progress(0.9, "Drawing plots.")
     plot_names = plots.draw_all(directory / "plots", metrics=metrics, selection=selection)
     files.write_json(directory / "metrics.json", metrics_doc)
-    configs = [
-        {
-            "name": f"{audience}-{kind}".replace("_", "-"),
-            "path": f"{audience}/{kind}.parquet",
-            "rows": sinks[(audience, kind)].rows,
-            "audience": audience,
-            "kind": kind,
-        }
-        for (audience, kind) in sorted(sinks)
-        if sinks[(audience, kind)].rows
-    ]
+    configs = _configs(sinks)
     progress(0.93, "Writing the dataset card.")
     (directory / "README.md").write_text(
         card.render(
@@ -435,6 +474,36 @@ def _write_reports(
         encoding="utf-8",
     )
     return counts, plot_names
+
+
+def _configs(sinks: dict[tuple[str, str, str], files.TableFile]) -> list[dict]:
+    """The card's configs: one per audience and dataset with rows, its files by split
+    (``train`` alone for a dataset without splits; a split without rows is not declared)."""
+    grouped: dict[tuple[str, str], dict[str, files.TableFile]] = {}
+    for (audience, kind, split), sink in sorted(sinks.items()):
+        if sink.rows:
+            grouped.setdefault((audience, kind), {})[split] = sink
+    configs = []
+    for (audience, kind), by_split in sorted(grouped.items()):
+        order = datasets.BY_NAME[kind].splits or ("",)
+        configs.append(
+            {
+                "name": f"{audience}-{kind}".replace("_", "-"),
+                "path": f"{audience}/{kind}/"
+                if by_split.keys() - {""}
+                else f"{audience}/{kind}.parquet",
+                "files": [
+                    (split or "train", f"{by_split[split].name}.parquet")
+                    for split in order
+                    if split in by_split
+                ],
+                "rows": sum(sink.rows for sink in by_split.values()),
+                "split_rows": {split or "train": by_split[split].rows for split in by_split},
+                "audience": audience,
+                "kind": kind,
+            }
+        )
+    return configs
 
 
 def _manifest(
@@ -483,9 +552,13 @@ def _counts(job, selection, tally: Tally, participants, sinks, previous) -> dict
             **summary["audiences"][audience.slug],
             "suppressed_participants": person.suppressed_participants,
             "rows": {
-                kind: sinks[(audience.slug, kind)].rows
+                kind: sum(
+                    sink.rows
+                    for (slug, name, _), sink in sinks.items()
+                    if slug == audience.slug and name == kind
+                )
                 for kind in job.kinds
-                if (audience.slug, kind) in sinks
+                if any(key[:2] == (audience.slug, kind) for key in sinks)
             },
         }
     return {

@@ -160,6 +160,7 @@ def audience_people(
             ),
             weights=weights,
             attributes=attributes,
+            joined_via=pa.array(rows["joined_via"].tolist(), pa.string()),
         )
         report[audience.id] = PublishedPeople(
             ids=ids,

@@ -29,7 +29,7 @@ class Participants:
     """Participants with live responses in the selection, one row per (participant, audience)."""
 
     # participant_id, audience_id, responses (all live ones), judgements (of ordinary
-    # items), attributes (dict)
+    # items), attributes (dict), joined_via (`JOINED_VIA`)
     frame: pd.DataFrame
     excluded_ids: np.ndarray  # unconsented or failed attention checks
     unconsented: int
@@ -40,6 +40,14 @@ class Participants:
     last: datetime | None = None
 
 
+# How a member came in (`collection.models.JoinedVia`): as recorded at the join, else
+# what the membership shows: a screened public audience is joined by screening, any
+# other by invitation when one was used, else by open sign-up.
+JOINED_VIA = """CASE
+    WHEN m.joined_via <> '' THEN m.joined_via
+    WHEN a.kind = 'public' AND a.screened THEN 'screened'
+    WHEN m.invitation_id IS NOT NULL THEN 'invited'
+    ELSE 'open' END"""
 # Responses to ordinary items: a response to an attention check carries its verdict in
 # attention_passed (collection.models.Response), so no join with the items is needed.
 ORDINARY = "r.attention_passed IS NULL"
@@ -56,10 +64,11 @@ SELECT c.participant_id, c.audience_id, c.responses, c.judgements, c.failures,
        EXISTS (SELECT 1 FROM collection_consent k
                WHERE k.participant_id = c.participant_id
                  AND k.campaign_id = %(campaign)s) AS consented,
-       m.attributes
+       m.attributes, {JOINED_VIA} AS joined_via
 FROM counts c
 LEFT JOIN collection_membership m
   ON m.participant_id = c.participant_id AND m.audience_id = c.audience_id
+LEFT JOIN collection_audience a ON a.id = c.audience_id
 ORDER BY c.participant_id, c.audience_id
 """
 PER_ITEM_SQL = f"""
@@ -99,6 +108,7 @@ def participants_in_selection(selection: ReleaseSelection) -> Participants:
             "failures",
             "consented",
             "attrs",
+            "joined_via",
         ],
     )
     per_person = frame.groupby("participant_id").agg(

@@ -6,7 +6,7 @@ are held by `collection.services` under row locks.
 One module per concern; every model is re-exported here, so ``collection.models.Item``
 and the migrations are unchanged:
 
-- ``audiences``: Audience, Participant, Withdrawal, Invitation, Membership;
+- ``audiences``: Audience, Participant, Withdrawal, Invitation, Membership, JoinedVia;
 - ``campaigns``: Campaign, CampaignAudience, Consent;
 - ``items``: Item;
 - ``engine``: Slot, Assignment, Response;
@@ -14,7 +14,14 @@ and the migrations are unchanged:
 - ``conversations``: ConversationSettings, Conversation, Turn (issue #12).
 """
 
-from collection.models.audiences import Audience, Invitation, Membership, Participant, Withdrawal
+from collection.models.audiences import (
+    Audience,
+    Invitation,
+    JoinedVia,
+    Membership,
+    Participant,
+    Withdrawal,
+)
 from collection.models.campaigns import Campaign, CampaignAudience, Consent
 from collection.models.conversations import Conversation, ConversationSettings, Turn
 from collection.models.engine import Assignment, Response, Slot
@@ -32,6 +39,7 @@ __all__ = [
     "ConversationSettings",
     "Invitation",
     "Item",
+    "JoinedVia",
     "Membership",
     "Participant",
     "Response",

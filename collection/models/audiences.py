@@ -154,6 +154,13 @@ class Invitation(models.Model):
         )
 
 
+class JoinedVia(models.TextChoices):
+    OPEN = "open", "Open sign-up"
+    INVITED = "invited", "Invitation"
+    SCREENED = "screened", "Screened (a screened public audience)"
+    PANEL = "panel", "Panel link"
+
+
 class Membership(models.Model):
     """A participant in an audience, with the attributes that audience asks for."""
 
@@ -168,6 +175,13 @@ class Membership(models.Model):
         Invitation, null=True, blank=True, on_delete=models.SET_NULL, related_name="memberships"
     )
     joined_at = models.DateTimeField(default=timezone.now)
+    # How the participant came in, as releases publish it (`joined_via` on every row).
+    # Blank: not recorded at the join, so releases derive it (screened public audience,
+    # else invitation, else open sign-up: `aggregation.selectors.JOINED_VIA`); an entry
+    # path that the fields above cannot tell apart (a panel link) records it here.
+    joined_via = models.CharField(
+        max_length=16, choices=JoinedVia.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["audience_id", "joined_at"]

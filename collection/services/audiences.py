@@ -101,9 +101,12 @@ def membership_join(
     audience: Audience,
     invitation: Invitation | None = None,
     attributes: dict | None = None,
+    joined_via: str = "",
 ) -> Membership:
     """Add a participant to an audience, by open sign-up or by invitation, with their
-    attributes if given (an existing member's are replaced).
+    attributes if given (an existing member's are replaced). ``joined_via`` records an
+    entry path the membership cannot show by itself (`JoinedVia.PANEL`); releases derive
+    the others.
 
     All or nothing: the attributes are checked before anything is locked or written,
     and the membership and the invitation's use are saved in one transaction, so a
@@ -141,6 +144,7 @@ def membership_join(
             audience_kind=audience.kind,
             attributes=clean_attributes or {},
             invitation=invitation,
+            joined_via=joined_via,
         )
         if invitation is not None:
             invitation.uses += 1

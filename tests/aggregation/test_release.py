@@ -42,13 +42,16 @@ def release_dir(releases_root, job):
     return releases_root / job.release_path
 
 
-def load(path, name):
+def load_splits(path, name):
+    """Every split of a config, as `datasets` loads it."""
     import datasets
 
     os.environ["HF_HUB_OFFLINE"] = "1"
-    return datasets.load_dataset(str(path), name=name, cache_dir=str(path.parent / ".hf-cache"))[
-        "train"
-    ]
+    return datasets.load_dataset(str(path), name=name, cache_dir=str(path.parent / ".hf-cache"))
+
+
+def load(path, name):
+    return load_splits(path, name)["train"]
 
 
 @pytest.fixture
@@ -75,15 +78,25 @@ def test_the_card_names_a_config_per_audience_and_dataset_and_each_loads(publish
     readme = (folder / "README.md").read_text()
     header = readme.split("---")[1]
     names = [line.split('"')[1] for line in header.splitlines() if "config_name" in line]
-    assert set(names) == {
-        "everyone-preferences",
-        "everyone-preference-votes",
-        "uk-adults-preferences",
-        "uk-adults-preference-votes",
-        "uk-adults-ratings-kto",
+    views = {
+        "preferences",
+        "preference-votes",
+        "preferences-by-participant",
+        "preferences-by-item",
+        "soft-labels",
+        "icl-packs",
+        "participants",
     }
+    # Held-out participants get a config when the people the split holds out have
+    # decided pairs (the split hashes internal ids; uk-adults has one who only ties).
+    heldout = {"everyone-heldout-participants", "uk-adults-heldout-participants"}
+    assert set(names) - heldout == {f"everyone-{view}" for view in views} | {
+        f"uk-adults-{view}" for view in {*views, "ratings-kto", "ties"}
+    }
+    assert "everyone-heldout-participants" in names
     for name in names:
-        assert len(load(folder, name)) > 0
+        splits = load_splits(folder, name)
+        assert splits and all(len(rows) > 0 for rows in splits.values()), name
 
 
 def test_preference_pairs_have_trl_columns_in_standard_form_and_scope_columns(published):
@@ -99,11 +112,15 @@ def test_preference_pairs_have_trl_columns_in_standard_form_and_scope_columns(pu
     assert set(pairs["audience"]) == {"uk-adults"} and set(pairs["competence"]) == {"behaviour"}
 
 
-def test_ties_are_kept_and_marked_in_listed_order(published):
+def test_ties_are_kept_apart_from_dpo_pairs_in_listed_order(published):
     folder, _ = published
     pairs = load(folder, "uk-adults-preferences")
-    ties = [r for r in pairs if r["tie"]]
-    assert ties and all(r["chosen_id"] == "a" for r in ties)  # listed order, kept and marked
+    ties = load(folder, "uk-adults-ties")
+    assert "tie" not in pairs.column_names and all(
+        r["chosen_id"] != r["rejected_id"] for r in pairs
+    )
+    # One of the six ties on every item: kept, with the candidates in listed order.
+    assert len(ties) == 8 and all((r["id_a"], r["id_b"]) == ("a", "b") for r in ties)
 
 
 def test_kto_rows_are_labelled_by_the_scale_midpoint_and_leave_it_out(published):
@@ -125,14 +142,13 @@ def test_vote_distributions_have_one_row_per_item_with_shares_summing_to_one(pub
 def test_jsonl_twins_hold_the_same_rows_and_openai_files_only_decided_pairs(published):
     folder, _ = published
     pairs = load(folder, "uk-adults-preferences")
-    ties = [r for r in pairs if r["tie"]]
     jsonl = (folder / "uk-adults" / "preferences.jsonl").read_text().splitlines()
     assert len(jsonl) == len(pairs)
     openai = [
         json.loads(line)
         for line in (folder / "uk-adults" / "preferences.openai.jsonl").read_text().splitlines()
     ]
-    assert len(openai) == len(pairs) - len(ties)
+    assert len(openai) == len(pairs)
     assert openai[0]["input"]["messages"][-1]["role"] == "user"
     assert openai[0]["preferred_output"][0]["role"] == "assistant"
     assert openai[0]["non_preferred_output"][0]["content"]
@@ -160,8 +176,11 @@ def test_metrics_json_covers_every_audience_and_the_plots_are_drawn(published):
 
 def test_each_dataset_file_has_the_columns_its_module_declares(published):
     folder, _ = published
-    for path in folder.glob("*/*.parquet"):
-        declared = datasets.BY_NAME[path.stem].columns
+    paths = [*folder.glob("*/*.parquet"), *folder.glob("*/*/*.parquet")]
+    assert {path.parent.name for path in paths} >= {"preferences_by_participant"}
+    for path in paths:
+        name = path.stem if path.parent.parent == folder else path.parent.name
+        declared = datasets.BY_NAME[name].columns
         assert set(declared) <= set(pq.read_schema(path).names), path
 
 
@@ -209,11 +228,13 @@ def test_small_cells_are_suppressed_and_stated(
 ):
     job = build(preference_campaign, django_capture_on_commit_callbacks)
     folder = release_dir(releases_root, job)
-    rows = pq.read_table(folder / "uk-adults" / "preferences.parquet").to_pandas()
-    by_person = rows.groupby("participant_id")["attr_age_band"].first()
+    rows = pq.read_table(folder / "uk-adults" / "participants.parquet").to_pandas()
+    by_person = rows.set_index("participant_id")["attr_age_band"]
     # The one '40+' member is suppressed; so is the cell of five aged 18-39, for with it
     # shown, every reader would know the member without an age to be 40+.
     assert len(by_person) == 6 and by_person.isna().all()
+    pairs = pq.read_table(folder / "uk-adults" / "preferences.parquet").to_pandas()
+    assert pairs["attr_age_band"].isna().all()
     assert (
         "Attribute values of 6 participants are suppressed (null)"
         in (folder / "README.md").read_text()
@@ -235,11 +256,11 @@ def test_small_cells_are_suppressed_and_stated(
         preference_campaign, django_capture_on_commit_callbacks, options={"min_cell_size": 1}
     )
     rows = pq.read_table(
-        release_dir(releases_root, job) / "uk-adults" / "preferences.parquet"
+        release_dir(releases_root, job) / "uk-adults" / "participants.parquet"
     ).to_pandas()
     assert rows["attr_age_band"].notna().all()
-    # With every value published, rows carry raking weights (mean 1).
-    weights = rows.groupby("participant_id")["weight"].first()
+    # With every value published, rows carry raking weights (mean 1 over participants).
+    weights = rows.set_index("participant_id")["weight"]
     assert weights.round(6).nunique() == 2 and abs(weights.mean() - 1) < 1e-9
 
 

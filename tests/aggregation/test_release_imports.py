@@ -103,7 +103,7 @@ def test_each_released_pair_rebuilds_its_hh_rlhf_transcripts_byte_for_byte(relea
             for side in ("chosen", "rejected"):
                 rebuilt = hh_transcript(row["prompt"] + row[side])
                 assert rebuilt.encode() == original[side].encode()
-            assert not row["tie"]
+            assert row["chosen_id"] != row["rejected_id"]  # a DPO config holds no tie
 
 
 def test_released_pairs_are_trl_conversational_with_multi_turn_candidates(released):

@@ -123,8 +123,10 @@ def test_a_rating_release_loads_kto_rows_and_per_audience_targets_with_hand_comp
     assert names == {
         "everyone-rating-kto",
         "everyone-rating-targets",
+        "everyone-participants",
         "nurses-rating-kto",
         "nurses-rating-targets",
+        "nurses-participants",
     }
     # The card states the label's attribute and threshold.
     assert "`label` is true when `helpfulness` is above 2, the middle of the 0–4 scale" in readme

@@ -104,8 +104,8 @@ def test_admin_dashboard_and_researcher_campaign_page_on_the_demo(
     import datasets
 
     for name in configs:
-        rows = datasets.load_dataset(str(folder), name=name, cache_dir=str(tmp_path / "hf"))
-        assert len(rows["train"]) > 0, name
+        splits = datasets.load_dataset(str(folder), name=name, cache_dir=str(tmp_path / "hf"))
+        assert splits and all(len(rows) > 0 for rows in splits.values()), name
     pairs = datasets.load_dataset(
         str(folder), name="everyone-preferences", cache_dir=str(tmp_path / "hf")
     )["train"]

@@ -10,6 +10,7 @@ import uuid
 import zipfile
 from urllib.parse import urlencode
 
+import pyarrow.parquet as pq
 import pytest
 from django.urls import reverse
 
@@ -316,6 +317,11 @@ def test_external_ids_never_reach_a_release(
                 data = b"".join(archive.read(name) for name in archive.namelist())
         assert b"PANELID" not in data, path
         assert b"panel-" not in data, path  # nor the participants' usernames
+    # What a release says instead: these two came in through a panel.
+    people = pq.read_table(
+        settings.RELEASES_ROOT / job.release_path / study.audience.slug / "participants.parquet"
+    )
+    assert people.column("joined_via").to_pylist() == ["panel", "panel"]
 
 
 def test_released_quotas_let_the_groups_that_came_fill_the_places(client, study):

@@ -6,7 +6,9 @@ it adds to the ones every file starts with (`tables.common_columns`), how its Ar
 table is built from one audience's part of a chunk, what it counts for the metrics
 while the chunk is at hand, and its lines of the dataset card. The pipeline walks
 `for_item_kind` and never branches on the kind; a new dataset is a module here and one
-entry in `DATASETS`.
+entry in `DATASETS`. A dataset may declare named splits (one file per split, one config)
+or be written once per audience after the pass (`Dataset.finish`), and the pluralistic
+views share a `Views` across the chunks of one build.
 
 `Part` holds one audience's judgements of one chunk and what several datasets derive
 from them (pairs, votes, ratings), each computed once, when first asked for.
@@ -20,29 +22,42 @@ from aggregation.release.datasets import (
     conversation_sft,
     conversation_trees,
     demonstrations,
+    icl_packs,
     kto,
+    participants,
     preferences,
     qa,
     rating_kto,
     rating_targets,
+    soft_labels,
+    split_views,
+    ties,
     votes,
 )
-from aggregation.release.datasets.base import Dataset, Part
+from aggregation.release.datasets.base import Dataset, Final, Part, Views
 
 __all__ = [
     "BY_NAME",
     "DATASETS",
     "NAMES",
     "Dataset",
+    "Final",
     "Part",
+    "Views",
     "for_item_kind",
     "names_for",
 ]
 
 DATASETS: tuple[Dataset, ...] = (
     preferences.DATASET,
+    ties.DATASET,
     votes.DATASET,
     kto.DATASET,
+    split_views.BY_PARTICIPANT,
+    split_views.BY_ITEM,
+    split_views.HELDOUT,
+    soft_labels.DATASET,
+    icl_packs.DATASET,
     demonstrations.DATASET,
     qa.DATASET,
     rating_kto.DATASET,
@@ -51,7 +66,10 @@ DATASETS: tuple[Dataset, ...] = (
     conversation_sft.DATASET,
     conversation_ratings.DATASET,
     conversation_trees.DATASET,
+    *participants.DATASETS,
 )
+# A dataset that several item kinds share (participants) has one entry per kind, alike
+# but for the kind.
 BY_NAME = {dataset.name: dataset for dataset in DATASETS}
 NAMES = tuple(BY_NAME)
 

@@ -10,8 +10,37 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 
-from aggregation.release import tables
+from aggregation.release import splits, tables
 from aggregation.release.tally import Tally
+
+
+@dataclasses.dataclass
+class Views:
+    """What one build's pluralistic views share across its chunks: the export's options
+    for them, the items on the test side of the split by item, and each view's running
+    state per audience (``state[(dataset name, audience position)]``), which a dataset
+    keeps bounded (counts per participant, the k best items so far), so memory stays flat."""
+
+    seed: int
+    test_percent: int
+    context_judgements: int
+    icl_examples: int
+    min_cell_size: int
+    test_items: np.ndarray  # sorted item ids
+    state: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_options(cls, options: dict, item_ids: np.ndarray) -> Views:
+        return cls(
+            seed=options["split_seed"],
+            test_percent=options["test_percent"],
+            context_judgements=options["context_judgements"],
+            icl_examples=options["icl_examples"],
+            min_cell_size=options["min_cell_size"],
+            test_items=splits.items_on_test_side(
+                item_ids, seed=options["split_seed"], test_percent=options["test_percent"]
+            ),
+        )
 
 
 @dataclasses.dataclass
@@ -32,6 +61,8 @@ class Part:
     # Conversation campaigns: the audience's judged turns of the chunk's conversations
     # (`selectors.TURN_COLUMNS`, in item, participant and turn order); None otherwise.
     turns: pa.Table | None = None
+    audience_kind: str = ""
+    views: Views | None = None  # None outside a release (metrics only)
 
     @functools.cached_property
     def pairs(self) -> tables.Pairs:
@@ -45,6 +76,21 @@ class Part:
             self.judgements, self.items, self.item_pos, self.preference_format, self.pairs
         )
         return tables.vote_counts(self.items, self.item_pos, votes)
+
+    @functools.cached_property
+    def person(self) -> np.ndarray:
+        """Each judgement's participant, as a position in `people`."""
+        return self.people.positions(self.judgements.column("participant_id").to_numpy())
+
+    @functools.cached_property
+    def strict_pairs(self) -> pa.Table:
+        """The pairs with a winner, as the DPO datasets write them (one table per part,
+        which the split views filter)."""
+        # The preferences module builds on this one; imported here, not at the top, so
+        # that a dataset module may import `base` without a cycle.
+        from aggregation.release.datasets import preferences
+
+        return preferences.strict_table(self)
 
     @functools.cached_property
     def ratings(self) -> tables.Ratings | None:
@@ -84,3 +130,21 @@ class Dataset:
     # A JSONL file always, its lines made from rows by this (nested records that Parquet
     # holds as JSON text, such as conversation trees); None: JSONL only when asked for.
     jsonl_record: Callable[[dict], dict] | None = None
+    # Named splits: ``build`` then gives a table per split, written as
+    # ``<audience>/<name>/<split>.parquet`` and declared as one config with these splits.
+    splits: tuple[str, ...] = ()
+    # Written once per audience after the pass (``build`` gives None for every part).
+    finish: Callable[[Final], pa.Table | None] | None = None
+    recipe: str = ""  # the card's "How to train on it" entry; empty: none
+
+
+@dataclasses.dataclass
+class Final:
+    """One audience at the end of the pass, for a dataset written then (`Dataset.finish`)."""
+
+    audience: int
+    audience_kind: str
+    context: tables.TableContext
+    people: tables.PeopleColumns
+    judgements: np.ndarray  # per participant (positions in ``people``)
+    views: Views

@@ -14,7 +14,7 @@ def _text_of(reply) -> str:
 
 
 def preference_record(row: dict) -> dict | None:
-    if row["tie"]:
+    if row.get("tie"):
         return None
     if any(isinstance(row[key], list) and len(row[key]) > 1 for key in ("chosen", "rejected")):
         return None  # OpenAI's preferred_output is one assistant message, not several turns

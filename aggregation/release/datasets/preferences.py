@@ -1,7 +1,9 @@
 """Preference pairs, one row per pair a judgement implies (TRL's DPO / reward-model
 format): a choice gives one pair, a ranking every pair it implies, ratings a pair per two
-candidates; ties are kept and marked. While the chunk is at hand it counts the decided
-pairs by source (Bradley–Terry) and, for rankings, each candidate's place (agreement)."""
+candidates. Only pairs with a winner: a DPO config must hold strict preferences, and ties
+(every pair of a rating campaign can be one) are the `ties` dataset's. While the chunk is
+at hand it counts the decided pairs by source (Bradley–Terry) and, for rankings, each
+candidate's place (agreement)."""
 
 from __future__ import annotations
 
@@ -14,43 +16,63 @@ from aggregation.release.datasets.base import Dataset, Part
 from aggregation.release.tally import Tally
 
 
-def preference_table(
-    context: tables.TableContext,
-    judgements: pa.Table,
-    items: tables.Items,
-    people: tables.PeopleColumns,
-    pairs: tables.Pairs,
-    item_pos: np.ndarray,
-) -> pa.Table:
-    person = people.positions(judgements.column("participant_id").to_numpy())
-    pair_item = item_pos[pairs.row]
-    base = items.candidate_offsets[pair_item]
-    chosen, rejected = base + pairs.chosen, base + pairs.rejected
-    columns = tables.common_columns(context, items, people, pair_item, person[pairs.row])
+def pair_columns(part: Part, keep: np.ndarray) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """The columns every pair row starts with (the common columns, ``prompt``) for the
+    pairs at ``keep`` (indices into ``part.pairs``), and those pairs' flat candidate
+    positions (chosen/first, rejected/second)."""
+    pairs = part.pairs
+    pair_item = part.item_pos[pairs.row[keep]]
+    base = part.items.candidate_offsets[pair_item]
+    first, second = base + pairs.chosen[keep], base + pairs.rejected[keep]
+    columns = tables.common_columns(
+        part.context, part.items, part.people, pair_item, part.person[pairs.row[keep]]
+    )
     columns["prompt"] = tables.prompt_column(
-        items, pair_item, conversational=context.conversational
+        part.items, pair_item, conversational=part.context.conversational
     )
-    columns["chosen"] = tables.candidate_column(
-        items, chosen, conversational=context.conversational
-    )
-    columns["rejected"] = tables.candidate_column(
-        items, rejected, conversational=context.conversational
-    )
-    columns["tie"] = pa.array(pairs.tie, pa.bool_())
+    return columns, np.stack([first, second])
+
+
+def rating_gap(part: Part, keep: np.ndarray) -> pa.Array:
+    """Chosen's rating less rejected's, where the judgement rated both (null elsewhere):
+    how strongly the pair is preferred, on the campaign's scale."""
+    pairs = part.pairs
+    ratings = part.ratings
+    if ratings is None:
+        return pa.nulls(len(keep), pa.int64())
+    width = int(np.diff(part.items.candidate_offsets).max(initial=0))
+    table = np.full((part.judgements.num_rows, width), np.nan)
+    table[ratings.row, ratings.candidate] = ratings.rating
+    rows = pairs.row[keep]
+    gap = table[rows, pairs.chosen[keep]] - table[rows, pairs.rejected[keep]]
+    known = ~np.isnan(gap)
+    return pa.array(np.where(known, gap, 0).astype(np.int64), pa.int64(), mask=~known)
+
+
+def strict_table(part: Part) -> pa.Table:
+    """One row per pair with a winner (ties are the `ties` dataset's)."""
+    pairs = part.pairs
+    keep = np.flatnonzero(~pairs.tie)
+    columns, (chosen, rejected) = pair_columns(part, keep)
+    items, conversational = part.items, part.context.conversational
+    columns["chosen"] = tables.candidate_column(items, chosen, conversational=conversational)
+    columns["rejected"] = tables.candidate_column(items, rejected, conversational=conversational)
     columns["chosen_id"] = tables.dictionary_array(chosen, items.candidate_ids)
     columns["rejected_id"] = tables.dictionary_array(rejected, items.candidate_ids)
     columns["chosen_source"] = tables.dictionary_array(chosen, items.candidate_sources)
     columns["rejected_source"] = tables.dictionary_array(rejected, items.candidate_sources)
-    columns["pair_from"] = tables.dictionary_array(pairs.origin, tables.PAIR_ORIGINS, unique=True)
-    columns["rationale"] = tables.optional_text(judgements, "rationale", pairs.row)
-    columns["confidence"] = tables.optional_text(judgements, "confidence", pairs.row)
+    columns["pair_from"] = tables.dictionary_array(
+        pairs.origin[keep], tables.PAIR_ORIGINS, unique=True
+    )
+    columns["rating_gap"] = rating_gap(part, keep)
+    rows = pairs.row[keep]
+    columns["rationale"] = tables.optional_text(part.judgements, "rationale", rows)
+    columns["confidence"] = tables.optional_text(part.judgements, "confidence", rows)
     return pa.table(columns)
 
 
 def _build(part: Part) -> pa.Table:
-    return preference_table(
-        part.context, part.judgements, part.items, part.people, part.pairs, part.item_pos
-    )
+    return part.strict_pairs
 
 
 def _count(part: Part, tally: Tally) -> None:
@@ -72,7 +94,8 @@ def _count(part: Part, tally: Tally) -> None:
 
 def _card_columns(conversational: bool) -> str:
     return (
-        "- Preferences: `prompt`, `chosen`, `rejected` as TRL expects"
+        "- Preferences (and the split views built from them): `prompt`, `chosen`, "
+        "`rejected` as TRL expects"
         + (
             " in conversational form: `prompt` is a list of `{role, content}` messages "
             "(persona and situation as a system message, then the conversation, then the "
@@ -82,27 +105,30 @@ def _card_columns(conversational: bool) -> str:
             if conversational
             else " in standard form (plain text)"
         )
-        + ". Rankings are expanded to every pair they imply and ratings to a pair per two "
-        "candidates (`pair_from`). Ties are kept, one row per tied pair, with `tie` true and "
-        "`chosen`/`rejected` in the order the candidates were listed: filter them out for "
-        "DPO. `chosen_source`/`rejected_source` name the model behind each candidate."
+        + ". Only pairs with a winner: ties are in the `-ties` configs. Rankings are "
+        "expanded to every pair they imply and ratings to a pair per two candidates "
+        "(`pair_from`). How strongly: `confidence` (the annotator's, where asked) and "
+        "`rating_gap` (chosen's rating less rejected's, where both were rated). "
+        "`chosen_source`/`rejected_source` name the model behind each candidate; "
+        "`joined_via` says how the participant came in (open sign-up, invitation, "
+        "screening, panel)."
     )
 
 
 DATASET = Dataset(
     name="preferences",
     item_kind="preference",
-    contents="preference pairs (TRL DPO / reward-model format)",
+    contents="strict preference pairs, no ties (TRL DPO / reward-model format)",
     columns=(
         "prompt",
         "chosen",
         "rejected",
-        "tie",
         "chosen_id",
         "rejected_id",
         "chosen_source",
         "rejected_source",
         "pair_from",
+        "rating_gap",
         "rationale",
         "confidence",
     ),

@@ -299,6 +299,10 @@ class PeopleColumns:
     weights: np.ndarray
     # attribute name -> (codes per participant, allowed values); code -1 = suppressed.
     attributes: dict[str, tuple[np.ndarray, pa.Array]]
+    # How each came in (`collection.models.JoinedVia`), and whether the release holds them
+    # out (the test side of its split by participant, `aggregation.release.splits`).
+    joined_via: pa.Array | None = None
+    held_out: np.ndarray | None = None
 
     def positions(self, participant_ids: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.ids, participant_ids)
@@ -353,6 +357,8 @@ def common_columns(
         inverse, people.pseudonyms.take(pa.array(unique)), unique=True
     )
     columns["weight"] = pa.array(people.weights[person], pa.float64())
+    if people.joined_via is not None:
+        columns["joined_via"] = dictionary_array(person, people.joined_via)
     for name, (codes, allowed) in people.attributes.items():
         row_codes = codes[person]
         columns[f"attr_{name}"] = dictionary_array(
