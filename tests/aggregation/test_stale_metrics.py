@@ -50,6 +50,9 @@ def test_stale_metrics_of_a_large_campaign_say_their_age_and_queue_one_refresh(
     )
     monkeypatch.setattr(dashboard.build, "INLINE_LIMIT", 0)  # "large": not computed on view
     settings.CELERY_BROKER_URL = "redis://broker.invalid:6379/0"
+    # A worker takes the task: not run in this process (the tests' default; the autouse
+    # `_tasks_in_process` fixture puts the setting back afterwards).
+    tasks.coverage_alerts_record_campaign.app.conf.task_always_eager = False
     queued = []
     monkeypatch.setattr(tasks.coverage_alerts_record_campaign, "delay", queued.append)
     client.force_login(owner)
@@ -111,3 +114,17 @@ def test_a_stratum_without_participants_is_not_called_ok(client, owner):
     }
     assert statuses and set(statuses.values()) == {"no participants yet"}, statuses
     assert Audience.objects.get(slug="uk-adults").memberships.count() == 0
+
+
+def test_with_a_broker_but_eager_tasks_a_page_view_still_writes_nothing(
+    client, owner, settings, monkeypatch
+):
+    """CI sets a broker URL while tests run tasks in-process: queueing the refresh there
+    ran the periodic check inside the GET (a snapshot written by a page view)."""
+    campaign = build_board_campaign(owner)
+    monkeypatch.setattr(dashboard.build, "INLINE_LIMIT", 0)
+    settings.CELERY_BROKER_URL = "redis://broker.invalid:6379/0"
+    client.force_login(owner)
+    html = client.get(f"/campaigns/{campaign.slug}/").content.decode()
+    assert "metrics not computed yet" in html
+    assert not MetricsSnapshot.objects.filter(campaign=campaign).exists()
