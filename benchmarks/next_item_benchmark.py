@@ -38,6 +38,7 @@ def main() -> None:
 
     from collection import selectors, services
     from collection.models import Campaign
+    from collection.slots import campaign_sync_slots
 
     audience = campaign.audiences.get()
     audience_id = audience.pk
@@ -54,7 +55,7 @@ def main() -> None:
             """,
             [campaign.pk, args.items],
         )
-    services.campaign_sync_slots(campaign=campaign)
+    campaign_sync_slots(campaign=campaign)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE collection_slot")
         cursor.execute("VACUUM ANALYZE collection_item")
