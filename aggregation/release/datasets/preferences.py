@@ -49,18 +49,22 @@ def rating_gap(part: Part, keep: np.ndarray) -> pa.Array:
     return pa.array(np.where(known, gap, 0).astype(np.int64), pa.int64(), mask=~known)
 
 
-def strict_table(part: Part) -> pa.Table:
-    """One row per pair with a winner (ties are the `ties` dataset's)."""
+def pairs_table(
+    part: Part, keep: np.ndarray, *, names: tuple[str, str, str, str, str, str]
+) -> pa.Table:
+    """The pairs at ``keep`` as rows: both texts, ids and sources under ``names`` (text,
+    text, id, id, source, source: chosen/rejected here, completion_a/_b for ties), then
+    how the pair arose, the rating gap, the rationale and the confidence."""
     pairs = part.pairs
-    keep = np.flatnonzero(~pairs.tie)
-    columns, (chosen, rejected) = pair_columns(part, keep)
+    columns, (first, second) = pair_columns(part, keep)
     items, conversational = part.items, part.context.conversational
-    columns["chosen"] = tables.candidate_column(items, chosen, conversational=conversational)
-    columns["rejected"] = tables.candidate_column(items, rejected, conversational=conversational)
-    columns["chosen_id"] = tables.dictionary_array(chosen, items.candidate_ids)
-    columns["rejected_id"] = tables.dictionary_array(rejected, items.candidate_ids)
-    columns["chosen_source"] = tables.dictionary_array(chosen, items.candidate_sources)
-    columns["rejected_source"] = tables.dictionary_array(rejected, items.candidate_sources)
+    text_a, text_b, id_a, id_b, source_a, source_b = names
+    columns[text_a] = tables.candidate_column(items, first, conversational=conversational)
+    columns[text_b] = tables.candidate_column(items, second, conversational=conversational)
+    columns[id_a] = tables.dictionary_array(first, items.candidate_ids)
+    columns[id_b] = tables.dictionary_array(second, items.candidate_ids)
+    columns[source_a] = tables.dictionary_array(first, items.candidate_sources)
+    columns[source_b] = tables.dictionary_array(second, items.candidate_sources)
     columns["pair_from"] = tables.dictionary_array(
         pairs.origin[keep], tables.PAIR_ORIGINS, unique=True
     )
@@ -69,6 +73,21 @@ def strict_table(part: Part) -> pa.Table:
     columns["rationale"] = tables.optional_text(part.judgements, "rationale", rows)
     columns["confidence"] = tables.optional_text(part.judgements, "confidence", rows)
     return pa.table(columns)
+
+
+STRICT_NAMES = (
+    "chosen",
+    "rejected",
+    "chosen_id",
+    "rejected_id",
+    "chosen_source",
+    "rejected_source",
+)
+
+
+def strict_table(part: Part) -> pa.Table:
+    """One row per pair with a winner (ties are the `ties` dataset's)."""
+    return pairs_table(part, np.flatnonzero(~part.pairs.tie), names=STRICT_NAMES)
 
 
 def _build(part: Part) -> pa.Table:

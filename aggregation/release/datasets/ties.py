@@ -9,32 +9,17 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from aggregation.release import tables
 from aggregation.release.datasets.base import Dataset, Part
-from aggregation.release.datasets.preferences import pair_columns, rating_gap
+from aggregation.release.datasets.preferences import pairs_table
+
+TIE_NAMES = ("completion_a", "completion_b", "id_a", "id_b", "source_a", "source_b")
 
 
 def ties_table(part: Part) -> pa.Table | None:
-    pairs = part.pairs
-    keep = np.flatnonzero(pairs.tie)
+    keep = np.flatnonzero(part.pairs.tie)
     if not len(keep):
         return None
-    columns, (first, second) = pair_columns(part, keep)
-    items, conversational = part.items, part.context.conversational
-    columns["completion_a"] = tables.candidate_column(items, first, conversational=conversational)
-    columns["completion_b"] = tables.candidate_column(items, second, conversational=conversational)
-    columns["id_a"] = tables.dictionary_array(first, items.candidate_ids)
-    columns["id_b"] = tables.dictionary_array(second, items.candidate_ids)
-    columns["source_a"] = tables.dictionary_array(first, items.candidate_sources)
-    columns["source_b"] = tables.dictionary_array(second, items.candidate_sources)
-    columns["pair_from"] = tables.dictionary_array(
-        pairs.origin[keep], tables.PAIR_ORIGINS, unique=True
-    )
-    columns["rating_gap"] = rating_gap(part, keep)
-    rows = pairs.row[keep]
-    columns["rationale"] = tables.optional_text(part.judgements, "rationale", rows)
-    columns["confidence"] = tables.optional_text(part.judgements, "confidence", rows)
-    return pa.table(columns)
+    return pairs_table(part, keep, names=TIE_NAMES)
 
 
 DATASET = Dataset(
