@@ -26,16 +26,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from django.utils import timezone
 
 from aggregation import selectors
 from aggregation.metrics import METRIC_PARTS, metrics_document
 from aggregation.models import DEFAULT_OPTIONS, ExportJob, Release
 from aggregation.release import card, datasets, files, plots, privacy, splits, tables
+from aggregation.release.manifest import manifest_write, release_configs, release_counts
 from aggregation.release.tally import PublishedPeople, Tally
 from collection.models import Campaign
 
-PLATFORM_VERSION = "0.1.0"
 # Tests only: seconds to sleep after each chunk, so a worker can be killed mid-build.
 PAUSE_ENV = "PLURALIGN_RELEASE_PAUSE_SECONDS"
 
@@ -381,7 +380,7 @@ def release_write(*, job: ExportJob, directory: Path, progress: Progress) -> dic
             background.close()
     data_files = sorted(path for sink in sinks.values() for path in sink.paths)
     names = ["README.md", "metrics.json", *data_files, *[f"plots/{p}" for p in plot_names]]
-    entries = _manifest(job, directory, selection=selection, options=options, names=names)
+    entries = manifest_write(job, directory, selection=selection, options=options, names=names)
     progress(0.96, "Zipping.")
     zip_name = f"{campaign.slug}-v{job.version}.zip"
     files.write_zip(
@@ -449,7 +448,7 @@ def _write_reports(
         .order_by("-version")
         .first()
     )
-    counts = _counts(job, selection, tally, participants, sinks, previous)
+    counts = release_counts(job, selection, tally, participants, sinks, previous)
     metrics_doc = {
         "campaign": campaign.slug,
         "version": job.version,
@@ -459,7 +458,7 @@ def _write_reports(
     progress(0.9, "Drawing plots.")
     plot_names = plots.draw_all(directory / "plots", metrics=metrics, selection=selection)
     files.write_json(directory / "metrics.json", metrics_doc)
-    configs = _configs(sinks)
+    configs = release_configs(sinks)
     progress(0.93, "Writing the dataset card.")
     (directory / "README.md").write_text(
         card.render(
@@ -474,108 +473,3 @@ def _write_reports(
         encoding="utf-8",
     )
     return counts, plot_names
-
-
-def _configs(sinks: dict[tuple[str, str, str], files.TableFile]) -> list[dict]:
-    """The card's configs: one per audience and dataset with rows, its files by split
-    (``train`` alone for a dataset without splits; a split without rows is not declared)."""
-    grouped: dict[tuple[str, str], dict[str, files.TableFile]] = {}
-    for (audience, kind, split), sink in sorted(sinks.items()):
-        if sink.rows:
-            grouped.setdefault((audience, kind), {})[split] = sink
-    configs = []
-    for (audience, kind), by_split in sorted(grouped.items()):
-        order = datasets.BY_NAME[kind].splits or ("",)
-        configs.append(
-            {
-                "name": f"{audience}-{kind}".replace("_", "-"),
-                "path": f"{audience}/{kind}/"
-                if by_split.keys() - {""}
-                else f"{audience}/{kind}.parquet",
-                "files": [
-                    (split or "train", f"{by_split[split].name}.parquet")
-                    for split in order
-                    if split in by_split
-                ],
-                "rows": sum(sink.rows for sink in by_split.values()),
-                "split_rows": {split or "train": by_split[split].rows for split in by_split},
-                "audience": audience,
-                "kind": kind,
-            }
-        )
-    return configs
-
-
-def _manifest(
-    job: ExportJob,
-    directory: Path,
-    *,
-    selection: selectors.ReleaseSelection,
-    options: dict,
-    names: list[str],
-) -> list[dict]:
-    """Write manifest.json (each file's sha256, size and rows; the parameters); its entries."""
-    entries = [
-        {
-            "path": name,
-            "sha256": files.sha256_of(directory / name),
-            "bytes": (directory / name).stat().st_size,
-            "rows": files.count_rows(directory / name),
-        }
-        for name in sorted(names)
-    ]
-    manifest = {
-        "platform": "pluralign",
-        "platform_version": PLATFORM_VERSION,
-        "campaign": job.campaign.slug,
-        "version": job.version,
-        "parameters": {
-            "audiences": [audience.slug for audience in selection.audiences],
-            "kinds": job.kinds,
-            "formats": job.formats,
-            "options": options,
-            "snapshot_at": job.snapshot_at.isoformat(),
-        },
-        "files": entries,
-        "built_at": timezone.now().isoformat(timespec="seconds"),
-    }
-    files.write_json(directory / "manifest.json", manifest)
-    return entries
-
-
-def _counts(job, selection, tally: Tally, participants, sinks, previous) -> dict:
-    summary = tally.summary()
-    per_audience = {}
-    for audience in selection.audiences:
-        person = tally.people[audience.id]
-        per_audience[audience.slug] = {
-            **summary["audiences"][audience.slug],
-            "suppressed_participants": person.suppressed_participants,
-            "rows": {
-                kind: sum(
-                    sink.rows
-                    for (slug, name, _), sink in sinks.items()
-                    if slug == audience.slug and name == kind
-                )
-                for kind in job.kinds
-                if any(key[:2] == (audience.slug, kind) for key in sinks)
-            },
-        }
-    return {
-        "items": summary["items"],
-        "judgements": summary["judgements"],
-        "participants": summary["participants"],
-        "first_response_at": participants.first.isoformat() if participants.first else None,
-        "last_response_at": participants.last.isoformat() if participants.last else None,
-        "excluded_unconsented_participants": participants.unconsented,
-        "excluded_failed_attention_participants": participants.failed_attention,
-        "withdrawn_participants_total": selectors.withdrawn_participants(
-            campaign=selection.campaign, since=None
-        ),
-        "withdrawn_since_previous": selectors.withdrawn_participants(
-            campaign=selection.campaign, since=previous.snapshot_at if previous else None
-        ),
-        "previous_version": previous.version if previous else None,
-        **selectors.withheld_counts(selection),
-        "audiences": per_audience,
-    }
