@@ -11,9 +11,11 @@ and the migrations are unchanged:
 - ``items``: Item;
 - ``engine``: Slot, Assignment, Response;
 - ``tokens``: ApiToken;
-- ``conversations``: ConversationSettings, Conversation, Turn (issue #12).
+- ``conversations``: ConversationSettings, Conversation, Turn (issue #12);
+- ``adaptive``: AdaptiveOverlap, AllocationDecision (adaptive overlap, issue #15).
 """
 
+from collection.models.adaptive import AdaptiveOverlap, AllocationDecision
 from collection.models.audiences import (
     Audience,
     Invitation,
@@ -29,6 +31,8 @@ from collection.models.items import Item
 from collection.models.tokens import ApiToken
 
 __all__ = [
+    "AdaptiveOverlap",
+    "AllocationDecision",
     "ApiToken",
     "Assignment",
     "Audience",

@@ -1,0 +1,134 @@
+"""Adaptive overlap (issue #15, item 3): extra judgements go where audiences disagree,
+through the real engine, the real pass and PostgreSQL."""
+
+import uuid
+from collections import Counter
+
+import pytest
+
+from aggregation import tasks
+from collection import services
+from collection.models import AllocationDecision, Slot
+from tests.factories import AudienceFactory, make_campaign, ready_participant
+
+pytestmark = pytest.mark.django_db
+
+BASE_K = 3
+
+
+def adaptive_campaign(*, items: int = 4, max_k: int = 7, step: int = 2, **setting):
+    left, right = AudienceFactory(slug="left"), AudienceFactory(slug="right")
+    campaign = make_campaign(audiences={left: BASE_K, right: BASE_K}, items=items)
+    services.campaign_set_adaptive(
+        campaign=campaign,
+        setting=services.AdaptiveSetting(max_k=max_k, step=step, **setting),
+    )
+    return campaign, left, right
+
+
+def fill(campaign, audience, choose, *, people: int) -> int:
+    """``people`` new members of ``audience`` answer everything the engine serves them."""
+    done = 0
+    for _ in range(people):
+        person = ready_participant(audience=audience, campaign=campaign)
+        while not isinstance(
+            lease := services.assignment_next(participant=person, campaign=campaign),
+            services.NoItem,
+        ):
+            services.response_submit(
+                participant=person,
+                assignment_id=lease.pk,
+                payload={"choice": choose(lease.item)},
+                time_on_task_ms=900,
+                idempotency_key=uuid.uuid4(),
+            )
+            done += 1
+    return done
+
+
+def slots_per_item(campaign, audience) -> Counter:
+    return Counter(
+        Slot.objects.filter(campaign=campaign, audience=audience).values_list("item_id", flat=True)
+    )
+
+
+def test_items_where_audiences_disagree_get_more_judgements_up_to_max_k_and_agreed_ones_none():
+    campaign, left, right = adaptive_campaign()
+    items = list(campaign.items.order_by("id"))
+    disputed = {items[0].pk, items[1].pk}
+    fill(campaign, left, lambda item: "a", people=BASE_K)
+    fill(campaign, right, lambda item: "b" if item.pk in disputed else "a", people=BASE_K)
+
+    result = tasks.adaptive_overlap_allocate()
+    assert result[campaign.slug]["items_decided"] == 4
+    assert result[campaign.slug]["items_extended"] == 2
+    for audience in (left, right):
+        per_item = slots_per_item(campaign, audience)
+        assert {pk for pk, k in per_item.items() if k > BASE_K} == disputed
+        assert all(per_item[pk] == BASE_K + 2 for pk in disputed)
+    # Run again before anyone answered: nothing is pending, nothing is added twice.
+    assert tasks.adaptive_overlap_allocate()[campaign.slug]["items_decided"] == 0
+
+    # The extra slots are served to new members, and the disagreement persists up to max k.
+    for round_ in range(2):
+        fill(campaign, left, lambda item: "a", people=2)
+        fill(campaign, right, lambda item: "b" if item.pk in disputed else "a", people=2)
+        tasks.adaptive_overlap_allocate()
+    for audience in (left, right):
+        per_item = slots_per_item(campaign, audience)
+        assert all(per_item[pk] == 7 for pk in disputed)
+        assert all(per_item[item.pk] == BASE_K for item in items if item.pk not in disputed)
+    assert Slot.objects.filter(campaign=campaign, filled=False).count() == 0
+
+    log = AllocationDecision.objects.filter(campaign=campaign, item_id=items[0].pk, audience=left)
+    assert [(d.k_before, d.k_after, d.reason) for d in log.order_by("k_before")] == [
+        (3, 5, "divergence"),
+        (5, 7, "divergence"),
+        (7, 7, "max_k"),
+    ]
+    first = log.order_by("k_before").first()
+    assert first.jsd == pytest.approx(1.0) and first.votes == 3
+    agreed = AllocationDecision.objects.get(item_id=items[3].pk, audience=right)
+    assert (agreed.reason, agreed.jsd, agreed.k_after) == ("agree", 0.0, BASE_K)
+
+
+def test_the_entropy_rule_gives_more_only_to_the_audience_that_is_split():
+    campaign, left, right = adaptive_campaign(items=1, rule="entropy")
+    votes = iter("aab")
+    fill(campaign, left, lambda item: next(votes), people=BASE_K)  # 2–1: entropy 0.918
+    fill(campaign, right, lambda item: "a", people=BASE_K)  # 3–0: entropy 0
+    tasks.adaptive_overlap_allocate()
+    assert list(slots_per_item(campaign, left).values()) == [5]
+    assert list(slots_per_item(campaign, right).values()) == [BASE_K]
+    split = AllocationDecision.objects.get(audience=left)
+    assert split.reason == "entropy" and split.entropy == pytest.approx(0.918, abs=1e-3)
+
+
+def test_raising_the_base_k_keeps_the_slots_adaptive_overlap_added():
+    campaign, left, right = adaptive_campaign(items=2)
+    first = campaign.items.order_by("id").first()
+    fill(campaign, left, lambda item: "a", people=BASE_K)
+    fill(campaign, right, lambda item: "b" if item.pk == first.pk else "a", people=BASE_K)
+    tasks.adaptive_overlap_allocate()
+    assert slots_per_item(campaign, left)[first.pk] == 5
+    # The researcher changes the base k (the sync trims free slots above it): the item
+    # keeps the free slots it earned, the others follow the new k.
+    services.campaign_set_target(campaign=campaign, audience=left, overlap_k=4)
+    per_item = slots_per_item(campaign, left)
+    assert per_item[first.pk] == 5 and sorted(per_item.values()) == [4, 5]
+    indexes = Slot.objects.filter(item=first, audience=left).values_list("index", flat=True)
+    assert sorted(indexes) == [0, 1, 2, 3, 4]
+
+
+def test_an_item_not_yet_full_in_every_audience_waits_and_a_campaign_without_the_option_is_left_alone():
+    campaign, left, right = adaptive_campaign(items=1)
+    fill(campaign, left, lambda item: "a", people=BASE_K)
+    fill(campaign, right, lambda item: "b", people=BASE_K - 1)
+    plain_left, plain_right = AudienceFactory(), AudienceFactory()
+    plain = make_campaign(audiences={plain_left: 1, plain_right: 1}, items=1)
+    fill(plain, plain_left, lambda item: "a", people=1)
+    fill(plain, plain_right, lambda item: "b", people=1)
+    result = tasks.adaptive_overlap_allocate()
+    assert result[campaign.slug]["items_decided"] == 0 and plain.slug not in result
+    assert Slot.objects.filter(campaign=campaign).count() == 2 * BASE_K
+    assert not AllocationDecision.objects.exists()
