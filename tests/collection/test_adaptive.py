@@ -70,7 +70,7 @@ def test_items_where_audiences_disagree_get_more_judgements_up_to_max_k_and_agre
     assert tasks.adaptive_overlap_allocate()[campaign.slug]["items_decided"] == 0
 
     # The extra slots are served to new members, and the disagreement persists up to max k.
-    for round_ in range(2):
+    for _ in range(2):
         fill(campaign, left, lambda item: "a", people=2)
         fill(campaign, right, lambda item: "b" if item.pk in disputed else "a", people=2)
         tasks.adaptive_overlap_allocate()
@@ -120,7 +120,7 @@ def test_raising_the_base_k_keeps_the_slots_adaptive_overlap_added():
     assert sorted(indexes) == [0, 1, 2, 3, 4]
 
 
-def test_an_item_not_yet_full_in_every_audience_waits_and_a_campaign_without_the_option_is_left_alone():
+def test_an_item_not_full_in_every_audience_waits_and_a_plain_campaign_is_left_alone():
     campaign, left, right = adaptive_campaign(items=1)
     fill(campaign, left, lambda item: "a", people=BASE_K)
     fill(campaign, right, lambda item: "b", people=BASE_K - 1)
