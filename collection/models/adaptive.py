@@ -11,6 +11,7 @@ no extra). The statistics and their thresholds are explained in
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -73,6 +74,11 @@ class AdaptiveOverlap(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign.slug}: up to k={self.max_k} ({self.rule})"
+
+    def clean(self) -> None:
+        # The rule compares votes; other item kinds have none (the admin's form asks this).
+        if self.campaign_id and self.campaign.item_kind != Campaign.ItemKind.PREFERENCE:
+            raise ValidationError("Only preference campaigns take adaptive overlap.")
 
 
 class AllocationDecision(models.Model):

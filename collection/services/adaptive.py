@@ -55,9 +55,11 @@ def campaign_set_adaptive(
     and so does their log). The caller's transaction covers it (campaign create/update)."""
     if setting is None:
         AdaptiveOverlap.objects.filter(campaign=campaign).delete()
+        campaign.adaptive = None  # what the caller's campaign says from now on
         return None
     _check(campaign, setting)
     saved, _ = AdaptiveOverlap.objects.update_or_create(
         campaign=campaign, defaults=dataclasses.asdict(setting)
     )
+    campaign.adaptive = saved
     return saved

@@ -132,3 +132,129 @@ def test_an_item_not_full_in_every_audience_waits_and_a_plain_campaign_is_left_a
     assert result[campaign.slug]["items_decided"] == 0 and plain.slug not in result
     assert Slot.objects.filter(campaign=campaign).count() == 2 * BASE_K
     assert not AllocationDecision.objects.exists()
+
+
+def researcher_api():
+    from django.contrib.auth.models import Group
+    from rest_framework.test import APIClient
+
+    from collection.permissions import RESEARCHERS_GROUP
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    user.groups.add(Group.objects.get_or_create(name=RESEARCHERS_GROUP)[0])
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_a_campaign_takes_adaptive_overlap_over_the_api_and_bad_values_name_their_field():
+    from collection.models import AdaptiveOverlap, Campaign
+    from tests.helpers import error_fields
+
+    client = researcher_api()
+    AudienceFactory(slug="everyone")
+    body = {
+        "slug": "adaptive-api",
+        "name": "Adaptive",
+        "item_kind": "preference",
+        "targets": [{"audience": "everyone", "overlap_k": 3}],
+    }
+    for adaptive, field in (
+        ({"max_k": 3}, "adaptive.max_k"),  # not above the base k: nothing to add
+        ({"max_k": 1}, "adaptive.max_k"),
+        ({"max_k": 9, "jsd_threshold": 1.5}, "adaptive.jsd_threshold"),
+        ({"max_k": 9, "rule": "vibes"}, "adaptive.rule"),
+        ({"max_k": 9, "step": 0}, "adaptive.step"),
+        ({"step": 2}, "adaptive.max_k"),
+    ):
+        refused = client.post("/api/v1/campaigns/", {**body, "adaptive": adaptive}, format="json")
+        assert refused.status_code == 400, refused.json()
+        assert error_fields(refused.json()) == {field}, (adaptive, refused.json())
+        assert not Campaign.objects.filter(slug="adaptive-api").exists()
+    qa = {**body, "slug": "adaptive-qa", "item_kind": "qa", "adaptive": {"max_k": 9}}
+    refused = client.post("/api/v1/campaigns/", qa, format="json")
+    assert refused.status_code == 400 and error_fields(refused.json()) == {"adaptive"}
+
+    created = client.post("/api/v1/campaigns/", {**body, "adaptive": {"max_k": 9}}, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["adaptive"] == {
+        "max_k": 9,
+        "step": 2,
+        "rule": "divergence",
+        "jsd_threshold": 0.05,
+        "entropy_threshold": 0.8,
+    }
+    changed = client.patch(
+        "/api/v1/campaigns/adaptive-api/",
+        {"adaptive": {"rule": "either", "entropy_threshold": 0.9}},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["adaptive"]["max_k"] == 9
+    assert changed.json()["adaptive"]["rule"] == "either"
+    listed = client.get("/api/v1/campaigns/").json()["results"]
+    assert listed[0]["adaptive"]["entropy_threshold"] == 0.9
+    off = client.patch("/api/v1/campaigns/adaptive-api/", {"adaptive": None}, format="json")
+    assert off.status_code == 200 and off.json()["adaptive"] is None
+    assert not AdaptiveOverlap.objects.exists()
+
+
+def test_the_workbench_campaign_form_sets_adaptive_overlap_and_shows_a_bad_maximum(client):
+    from django.contrib.auth.models import Group
+    from django.urls import reverse
+
+    from collection.models import AdaptiveOverlap, Campaign
+    from collection.permissions import RESEARCHERS_GROUP
+    from tests.factories import UserFactory
+
+    me = UserFactory()
+    me.groups.add(Group.objects.get_or_create(name=RESEARCHERS_GROUP)[0])
+    client.force_login(me)
+    audience = AudienceFactory()
+    form = {
+        "slug": "tone",
+        "name": "Tone",
+        "item_kind": "preference",
+        "transience": "semantic",
+        "preference_format": "choice",
+        "attention_check_share": "0",
+        "lease_seconds": "900",
+        "consent_text": "I agree.",
+        "consent_version": "1",
+        "target": [audience.slug],
+        f"k-{audience.slug}": "3",
+        "adaptive": "on",
+    }
+    refused = client.post(reverse("workbench:campaign_create"), {**form, "adaptive_max_k": "3"})
+    assert refused.status_code == 200
+    assert "adaptive.max_k" in refused.content.decode()
+    assert not Campaign.objects.filter(slug="tone").exists()
+
+    made = client.post(
+        reverse("workbench:campaign_create"),
+        {**form, "adaptive_max_k": "8", "adaptive_rule": "either"},
+    )
+    assert made.status_code == 302
+    setting = AdaptiveOverlap.objects.get(campaign__slug="tone")
+    assert (setting.max_k, setting.rule, setting.jsd_threshold) == (8, "either", 0.05)
+    edit = client.get(reverse("workbench:campaign_edit", args=["tone"])).content.decode()
+    assert 'name="adaptive_max_k" value="8"' in edit
+
+    off = {key: value for key, value in form.items() if key != "adaptive"}
+    saved = client.post(reverse("workbench:campaign_edit", args=["tone"]), off)
+    assert saved.status_code == 302 and not AdaptiveOverlap.objects.exists()
+
+
+def test_the_admin_edits_adaptive_overlap_on_the_campaign_and_lists_the_log(client):
+    from tests.factories import UserFactory
+
+    campaign, left, right = adaptive_campaign(items=1)
+    fill(campaign, left, lambda item: "a", people=BASE_K)
+    fill(campaign, right, lambda item: "b", people=BASE_K)
+    tasks.adaptive_overlap_allocate()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(f"/admin/collection/campaign/{campaign.pk}/change/").content.decode()
+    assert 'name="adaptive-0-max_k"' in page and 'value="7"' in page
+    log = client.get("/admin/collection/allocationdecision/", {"reason": "divergence"})
+    assert log.status_code == 200 and "Audiences diverge" in log.content.decode()
