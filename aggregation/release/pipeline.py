@@ -233,6 +233,7 @@ def _read(
     views = None
     if files_for is not None:
         views = datasets.Views.from_options(options, item_ids)
+        views.snapshot_at = selection.snapshot_at
         for audience in selection.audiences:
             people[audience.id].held_out = splits.participants_held_out(
                 people[audience.id].ids,

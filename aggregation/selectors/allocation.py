@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter, defaultdict
+from datetime import datetime
 
 from django.db import connection
 
 from collection import payloads
-from collection.models import AllocationDecision, Campaign
+from collection.models import AdaptiveOverlap, AllocationDecision, Campaign
 
 # An item waits for a decision when every targeted audience has all its slots filled
 # and none of them has a decision at its current k yet. "Filled", not "taken": a live
@@ -152,3 +153,64 @@ def allocation_summary(*, campaign: Campaign) -> list[ExtraByAudience]:
 
 def allocation_log(*, campaign: Campaign) -> list[AllocationDecision]:
     return list(AllocationDecision.objects.filter(campaign=campaign).order_by("id"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Round:
+    k_before: int
+    k_after: int
+    reason: str
+    jsd: float | None
+    entropy: float | None
+    votes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemAllocation:
+    has_setting: bool  # the campaign has adaptive overlap on
+    base_k: int  # the audience's target k
+    rounds: dict[int, list[Round]]  # item id -> its decisions, by k
+
+
+def item_allocation(
+    *, audience_slug: str, item_ids: list[int], snapshot_at: datetime | None
+) -> ItemAllocation:
+    """A release chunk's allocation log for one audience: the decisions made up to the
+    release's snapshot (so that two builds of one job read the same)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.overlap_k, EXISTS (
+                SELECT 1 FROM collection_adaptiveoverlap o WHERE o.campaign_id = i.campaign_id)
+            FROM collection_item i
+            JOIN collection_campaignaudience t ON t.campaign_id = i.campaign_id
+            JOIN collection_audience a ON a.id = t.audience_id AND a.slug = %(audience)s
+            WHERE i.id = %(item)s
+            """,
+            {"audience": audience_slug, "item": item_ids[0]},
+        )
+        found = cursor.fetchone()
+        cursor.execute(
+            """
+            SELECT d.item_id, d.k_before, d.k_after, d.reason, d.jsd, d.entropy, d.votes
+            FROM collection_allocationdecision d
+            JOIN collection_audience a ON a.id = d.audience_id AND a.slug = %(audience)s
+            WHERE d.item_id = ANY(%(items)s)
+              AND (%(snapshot)s::timestamptz IS NULL OR d.decided_at <= %(snapshot)s)
+            ORDER BY d.item_id, d.k_before
+            """,
+            {"audience": audience_slug, "items": item_ids, "snapshot": snapshot_at},
+        )
+        rounds: dict[int, list[Round]] = defaultdict(list)
+        for item_id, *values in cursor.fetchall():
+            rounds[item_id].append(Round(*values))
+    base_k, has_setting = found if found else (0, False)
+    return ItemAllocation(has_setting=has_setting, base_k=base_k, rounds=dict(rounds))
+
+
+def adaptive_setting(*, campaign: Campaign) -> AdaptiveOverlap | None:
+    return AdaptiveOverlap.objects.filter(campaign=campaign).first()
+
+
+def campaign_has_allocations(*, campaign: Campaign) -> bool:
+    return AllocationDecision.objects.filter(campaign=campaign).exists()

@@ -17,6 +17,7 @@ from them (pairs, votes, ratings), each computed once, when first asked for.
 from __future__ import annotations
 
 from aggregation.release.datasets import (
+    allocation,
     conversation_preferences,
     conversation_ratings,
     conversation_sft,
@@ -67,6 +68,7 @@ DATASETS: tuple[Dataset, ...] = (
     conversation_ratings.DATASET,
     conversation_trees.DATASET,
     *participants.DATASETS,
+    allocation.DATASET,
 )
 # A dataset that several item kinds share (participants) has one entry per kind, alike
 # but for the kind.

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +29,8 @@ class Views:
     min_cell_size: int
     test_items: np.ndarray  # sorted item ids
     state: dict = dataclasses.field(default_factory=dict)
+    # The release's snapshot, for a dataset that reads rows of its own (`allocation`).
+    snapshot_at: datetime | None = None
 
     @classmethod
     def from_options(cls, options: dict, item_ids: np.ndarray) -> Views:
