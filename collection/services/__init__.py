@@ -54,7 +54,11 @@ so callers write ``from collection import services; services.response_submit(...
 - ``workbench``: the researcher workbench's writes (exclude, new version, flags, review).
 """
 
-from collection.services.adaptive import AdaptiveSetting, campaign_set_adaptive
+from collection.services.adaptive import (
+    AdaptiveSetting,
+    campaign_adaptive_setting,
+    campaign_set_adaptive,
+)
 from collection.services.assignment import (
     NoItem,
     assignment_next,
@@ -73,6 +77,7 @@ from collection.services.audiences import (
     participant_get_or_create,
 )
 from collection.services.campaigns import (
+    CAMPAIGN_SETTINGS,
     CAMPAIGN_TRANSITIONS,
     COMPETENCE_FOR_KIND,
     KEEP,
@@ -121,6 +126,7 @@ from collection.services.workbench import (
 
 __all__ = [
     "CAMPAIGN_COPIED_FIELDS",
+    "CAMPAIGN_SETTINGS",
     "CAMPAIGN_TRANSITIONS",
     "COMPETENCE_FOR_KIND",
     "IMPORT_CHECK_MAX_ERRORS",
@@ -147,6 +153,7 @@ __all__ = [
     "audience_create",
     "audience_set_targets",
     "audience_update",
+    "campaign_adaptive_setting",
     "campaign_create",
     "campaign_duplicate",
     "campaign_release_quotas",

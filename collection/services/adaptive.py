@@ -63,3 +63,13 @@ def campaign_set_adaptive(
     )
     campaign.adaptive = saved
     return saved
+
+
+def campaign_adaptive_setting(*, campaign: Campaign) -> AdaptiveSetting | None:
+    """The campaign's setting as `campaign_set_adaptive` takes it (a duplicate copies it)."""
+    saved = AdaptiveOverlap.objects.filter(campaign=campaign).first()
+    if saved is None:
+        return None
+    return AdaptiveSetting(
+        **{field.name: getattr(saved, field.name) for field in dataclasses.fields(AdaptiveSetting)}
+    )

@@ -258,3 +258,15 @@ def test_the_admin_edits_adaptive_overlap_on_the_campaign_and_lists_the_log(clie
     assert 'name="adaptive-0-max_k"' in page and 'value="7"' in page
     log = client.get("/admin/collection/allocationdecision/", {"reason": "divergence"})
     assert log.status_code == 200 and "Audiences diverge" in log.content.decode()
+
+
+def test_a_duplicate_campaign_keeps_the_adaptive_overlap():
+    from tests.factories import UserFactory
+
+    campaign, _, _ = adaptive_campaign(items=1, rule="either", jsd_threshold=0.2)
+    copy = services.campaign_duplicate(
+        campaign=campaign, slug="copy", name="Copy", owner=UserFactory()
+    )
+    assert services.campaign_adaptive_setting(campaign=copy) == services.AdaptiveSetting(
+        max_k=7, step=2, rule="either", jsd_threshold=0.2
+    )
