@@ -111,7 +111,9 @@ class ExtraByAudience:
     items_decided: int
     items_extra: int
     extra_slots: int
-    by_reason: dict[str, int]  # what first gave an item more (divergence, entropy), or agree
+    # items by what first gave them more (divergence, entropy), or agree
+    by_reason: dict[str, int]
+    extra_judgements: int = 0  # responses in slots above the base k
 
 
 def allocation_summary(*, campaign: Campaign) -> list[ExtraByAudience]:
@@ -133,6 +135,19 @@ def allocation_summary(*, campaign: Campaign) -> list[ExtraByAudience]:
             [campaign.pk],
         )
         rows = cursor.fetchall()
+        cursor.execute(
+            """
+            SELECT a.slug, count(*)
+            FROM collection_slot s
+            JOIN collection_campaignaudience t
+              ON t.campaign_id = s.campaign_id AND t.audience_id = s.audience_id
+            JOIN collection_audience a ON a.id = s.audience_id
+            WHERE s.campaign_id = %s AND s.filled AND s.index >= t.overlap_k
+            GROUP BY a.slug
+            """,
+            [campaign.pk],
+        )
+        spent = dict(cursor.fetchall())
     grouped: dict[str, list] = defaultdict(list)
     for slug, *rest in rows:
         grouped[slug].append(rest)
@@ -146,6 +161,7 @@ def allocation_summary(*, campaign: Campaign) -> list[ExtraByAudience]:
                 items_extra=len(extra),
                 extra_slots=sum(row[2] - row[1] for row in extra),
                 by_reason=dict(Counter(row[3] or AllocationDecision.Reason.AGREE for row in items)),
+                extra_judgements=spent.get(slug, 0),
             )
         )
     return summary

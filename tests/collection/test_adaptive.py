@@ -270,3 +270,33 @@ def test_a_duplicate_campaign_keeps_the_adaptive_overlap():
     assert services.campaign_adaptive_setting(campaign=copy) == services.AdaptiveSetting(
         max_k=7, step=2, rule="either", jsd_threshold=0.2
     )
+
+
+def test_the_campaign_page_and_dashboard_show_where_the_extra_judgements_went(client):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory, make_researcher
+
+    campaign, left, right = adaptive_campaign(items=3)
+    owner = make_researcher()
+    campaign.owners.set([owner])
+    disputed = campaign.items.order_by("id").first().pk
+    fill(campaign, left, lambda item: "a", people=BASE_K)
+    fill(campaign, right, lambda item: "b" if item.pk == disputed else "a", people=BASE_K)
+    tasks.adaptive_overlap_allocate()
+    fill(campaign, left, lambda item: "a", people=1)
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    for user, url in (
+        (owner, reverse("campaign_detail", args=[campaign.slug])),
+        (staff, reverse("coverage_dashboard")),
+    ):
+        client.force_login(user)
+        page = client.get(url).content.decode()
+        assert "Where the extra judgements went" in page, url
+        row = page[page.index('data-table="allocation"') :]
+        left_row = row[row.index('data-audience="left"') :].split("</tr>")[0]
+        assert 'data-metric="items_decided">3<' in left_row
+        assert 'data-metric="items_extra">1<' in left_row
+        assert 'data-metric="extra_slots">2<' in left_row
+        assert 'data-metric="extra_judgements">1<' in left_row  # one new member so far
+        assert 'data-metric="divergence">1<' in left_row and 'data-metric="agree">2<' in left_row
