@@ -173,21 +173,38 @@ def main() -> None:
     parser.add_argument("--max-k", type=int, default=11)
     parser.add_argument("--step", type=int, default=2)
     parser.add_argument("--cap", type=int, default=30)
+    parser.add_argument(
+        "--jsd-thresholds",
+        default="0.2",
+        help="comma-separated: one adaptive arm per divergence threshold",
+    )
     args = parser.parse_args()
     setup()
     budget = args.items * args.k
-    adaptive = {"max_k": args.max_k, "step": args.step, "rule": "divergence"}
+    arms = [("fixed", args.k, None)] + [
+        (
+            f"adaptive{round(float(threshold) * 100):02d}",  # slug-safe: adaptive05 is 0.05
+            args.base_k,
+            {
+                "max_k": args.max_k,
+                "step": args.step,
+                "rule": "divergence",
+                "jsd_threshold": float(threshold),
+            },
+        )
+        for threshold in args.jsd_thresholds.split(",")
+    ]
     runs = []
     for seed in range(args.seeds):
         p = true_preferences(args.items, np.random.default_rng(seed))
-        for arm, k, setting in (("fixed", args.k, None), ("adaptive", args.base_k, adaptive)):
+        for arm, k, setting in arms:
             row = run_arm(
                 f"{arm}-s{seed}", p=p, k=k, budget=budget, adaptive=setting, seed=seed, cap=args.cap
             )
             runs.append(row)
             print(row, flush=True)
     summary = {}
-    for arm in ("fixed", "adaptive"):
+    for arm, _, _ in arms:
         rows = [row for row in runs if row["arm"] == arm]
         summary[arm] = {
             metric: {
@@ -198,6 +215,8 @@ def main() -> None:
             }
             for metric in (
                 "judgements",
+                "judgements_per_item_agreed",
+                "judgements_per_item_divergent",
                 "mae_all",
                 "rmse_all",
                 "mae_divergent",
@@ -210,7 +229,7 @@ def main() -> None:
         "items": args.items,
         "budget_per_audience": budget,
         "fixed_k": args.k,
-        "adaptive": {"base_k": args.base_k, **adaptive},
+        "adaptive": {"base_k": args.base_k, "max_k": args.max_k, "step": args.step},
         "runs": runs,
         "summary": summary,
     }

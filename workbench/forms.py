@@ -199,7 +199,7 @@ class CampaignForm(forms.Form):
     # Step 2 (after the targets): adaptive overlap (`collection.models.AdaptiveOverlap`).
     adaptive = forms.BooleanField(
         required=False,
-        label="Adaptive overlap: more judgements where audiences disagree",
+        label="Give more judgements where audiences disagree",
         help_text="Once an item has every audience's k, it gets more, up to the maximum k, "
         "when the rule below finds the audiences diverging; none when they agree.",
     )

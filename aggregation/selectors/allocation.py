@@ -107,7 +107,8 @@ def item_votes(*, campaign: Campaign, item_ids: list[int]) -> dict[int, ItemVote
 
 @dataclasses.dataclass(frozen=True)
 class ExtraByAudience:
-    audience: str
+    audience: str  # slug
+    name: str
     items_decided: int
     items_extra: int
     extra_slots: int
@@ -122,14 +123,14 @@ def allocation_summary(*, campaign: Campaign) -> list[ExtraByAudience]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT a.slug, d.item_id, min(d.k_before), max(d.k_after),
+            SELECT a.slug, a.name, d.item_id, min(d.k_before), max(d.k_after),
                    (array_agg(d.reason ORDER BY d.k_before)
                        FILTER (WHERE d.k_after > d.k_before))[1],
                    bool_or(d.k_after > d.k_before)
             FROM collection_allocationdecision d
             JOIN collection_audience a ON a.id = d.audience_id
             WHERE d.campaign_id = %s
-            GROUP BY a.slug, d.item_id
+            GROUP BY a.slug, a.name, d.item_id
             ORDER BY a.slug
             """,
             [campaign.pk],
@@ -149,14 +150,17 @@ def allocation_summary(*, campaign: Campaign) -> list[ExtraByAudience]:
         )
         spent = dict(cursor.fetchall())
     grouped: dict[str, list] = defaultdict(list)
-    for slug, *rest in rows:
+    names = {}
+    for slug, name, *rest in rows:
         grouped[slug].append(rest)
+        names[slug] = name
     summary = []
     for slug, items in grouped.items():
         extra = [row for row in items if row[4]]
         summary.append(
             ExtraByAudience(
                 audience=slug,
+                name=names[slug],
                 items_decided=len(items),
                 items_extra=len(extra),
                 extra_slots=sum(row[2] - row[1] for row in extra),
