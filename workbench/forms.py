@@ -221,7 +221,8 @@ class CampaignForm(forms.Form):
         max_value=1,
         initial=AdaptiveOverlap.DEFAULT_JSD_THRESHOLD,
         label="Divergence threshold (Jensen–Shannon, bits, 0–1)",
-        help_text="0.05: audiences splitting alike get no more; different majorities do.",
+        help_text="0.2: at k = 3 only clearly opposite votes (3–0 against 1–2) get more; "
+        "see the benchmark in benchmarks/README.md.",
     )
     adaptive_entropy_threshold = forms.FloatField(
         required=False,

@@ -116,7 +116,7 @@ CAMPAIGN_EXAMPLE = {
         {"audience": "everyone", "overlap_k": 3},
         {"audience": "uk-adults", "overlap_k": 5},
     ],
-    "adaptive": {"max_k": 9, "rule": "divergence", "jsd_threshold": 0.05},
+    "adaptive": {"max_k": 9, "rule": "divergence", "jsd_threshold": 0.2},
 }
 
 

@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
                 (
                     "jsd_threshold",
                     models.FloatField(
-                        default=0.05,
+                        default=0.2,
                         help_text="Between-audience Jensen–Shannon divergence (bits, 0–1) above which an item gets more judgements.",
                         validators=[
                             django.core.validators.MinValueValidator(0.0),

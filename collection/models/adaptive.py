@@ -31,7 +31,7 @@ class AdaptiveOverlap(models.Model):
         EITHER = "either", "Either of the two"
 
     # Defaults, explained where the rule is stated (aggregation/metrics/adaptive.py).
-    DEFAULT_JSD_THRESHOLD = 0.05
+    DEFAULT_JSD_THRESHOLD = 0.2
     DEFAULT_ENTROPY_THRESHOLD = 0.8
 
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="adaptive")

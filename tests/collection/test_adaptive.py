@@ -182,7 +182,7 @@ def test_a_campaign_takes_adaptive_overlap_over_the_api_and_bad_values_name_thei
         "max_k": 9,
         "step": 2,
         "rule": "divergence",
-        "jsd_threshold": 0.05,
+        "jsd_threshold": 0.2,
         "entropy_threshold": 0.8,
     }
     changed = client.patch(
@@ -237,7 +237,7 @@ def test_the_workbench_campaign_form_sets_adaptive_overlap_and_shows_a_bad_maxim
     )
     assert made.status_code == 302
     setting = AdaptiveOverlap.objects.get(campaign__slug="tone")
-    assert (setting.max_k, setting.rule, setting.jsd_threshold) == (8, "either", 0.05)
+    assert (setting.max_k, setting.rule, setting.jsd_threshold) == (8, "either", 0.2)
     edit = client.get(reverse("workbench:campaign_edit", args=["tone"])).content.decode()
     assert 'name="adaptive_max_k" value="8"' in edit
 
