@@ -22,6 +22,7 @@ How the engine's invariants survive it:
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -53,23 +54,40 @@ def _rule_of(settings: AdaptiveOverlap) -> rule.Rule:
     )
 
 
+# How far before the last pass's start the next one looks for answered items: a
+# response's `created_at` is set before its transaction commits, so one committed just
+# after a pass began is still seen by the next (submissions take milliseconds).
+ANSWERED_MARGIN = timedelta(seconds=60)
+
+
 def adaptive_overlap_allocate(
     *, campaign: Campaign, batch_items: int = BATCH_ITEMS
 ) -> AllocationResult:
-    """Decide every item of the campaign that is full at its k in every targeted audience."""
+    """Decide every item of the campaign that is full at its k in every targeted audience
+    (of the items answered since the last pass, less `ANSWERED_MARGIN`)."""
+    started = timezone.now()
+    settings = AdaptiveOverlap.objects.filter(campaign=campaign).first()
+    if settings is None:
+        return AllocationResult()
+    since = settings.checked_until - ANSWERED_MARGIN if settings.checked_until else None
     decided = extended = added = 0
     while True:
-        batch = _allocate_batch(campaign, batch_items)
+        batch = _allocate_batch(campaign, batch_items, since)
         decided, extended, added = (
             decided + batch.items_decided,
             extended + batch.items_extended,
             added + batch.slots_added,
         )
         if batch.items_decided < batch_items:
-            return AllocationResult(decided, extended, added)
+            break
+    # Unless the setting changed meanwhile (which asks for a full look again).
+    AdaptiveOverlap.objects.filter(pk=settings.pk, checked_until=settings.checked_until).update(
+        checked_until=started
+    )
+    return AllocationResult(decided, extended, added)
 
 
-def _allocate_batch(campaign: Campaign, limit: int) -> AllocationResult:
+def _allocate_batch(campaign: Campaign, limit: int, since: datetime | None) -> AllocationResult:
     with transaction.atomic():
         campaign_lock_slots(campaign=campaign)
         settings = AdaptiveOverlap.objects.filter(campaign=campaign).first()
@@ -77,7 +95,7 @@ def _allocate_batch(campaign: Campaign, limit: int) -> AllocationResult:
             return AllocationResult()
         audience_ids = sorted(campaign.targets.values_list("audience_id", flat=True))
         pending = reads.items_pending_decision(
-            campaign=campaign, audience_ids=audience_ids, limit=limit
+            campaign=campaign, audience_ids=audience_ids, limit=limit, since=since
         )
         if not pending:
             return AllocationResult()

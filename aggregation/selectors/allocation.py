@@ -20,7 +20,7 @@ PENDING_ITEMS_SQL = """
 WITH per AS (
     SELECT s.item_id, s.audience_id, count(*) AS k, bool_and(s.filled) AS full
     FROM collection_slot s
-    WHERE s.campaign_id = %(campaign)s AND s.audience_id = ANY(%(audiences)s)
+    WHERE s.campaign_id = %(campaign)s AND s.audience_id = ANY(%(audiences)s){since}
     GROUP BY s.item_id, s.audience_id
 )
 SELECT per.item_id, array_agg(per.audience_id ORDER BY per.audience_id),
@@ -61,17 +61,28 @@ class ItemVotes:
     ties: dict[int, int]
 
 
+# Only items answered since then: a slot becomes filled only by a response, so an item
+# that became full since has one (walks `response_by_time`).
+ANSWERED_SINCE_SQL = """
+      AND s.item_id IN (SELECT r.item_id FROM collection_response r
+                        WHERE r.campaign_id = %(campaign)s AND r.created_at >= %(since)s)"""
+
+
 def items_pending_decision(
-    *, campaign: Campaign, audience_ids: list[int], limit: int
+    *, campaign: Campaign, audience_ids: list[int], limit: int, since: datetime | None = None
 ) -> list[PendingItem]:
+    """Items full at their k in every audience and not yet decided at it (of those
+    answered since ``since``, when given), in item order."""
+    sql = PENDING_ITEMS_SQL.replace("{since}", ANSWERED_SINCE_SQL if since else "")
     with connection.cursor() as cursor:
         cursor.execute(
-            PENDING_ITEMS_SQL,
+            sql,
             {
                 "campaign": campaign.pk,
                 "audiences": audience_ids,
                 "targets": len(audience_ids),
                 "limit": limit,
+                "since": since,
             },
         )
         return [

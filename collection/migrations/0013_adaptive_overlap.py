@@ -76,6 +76,7 @@ class Migration(migrations.Migration):
                         ],
                     ),
                 ),
+                ("checked_until", models.DateTimeField(blank=True, editable=False, null=True)),
                 (
                     "campaign",
                     models.OneToOneField(

@@ -58,6 +58,11 @@ class AdaptiveOverlap(models.Model):
         "more judgements.",
     )
 
+    # The pass looks only at items answered since it last finished (less a margin), so
+    # that it does not count every slot of a large campaign every few seconds; None
+    # (new or changed setting): look at every item.
+    checked_until = models.DateTimeField(null=True, blank=True, editable=False)
+
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(max_k__gte=2), name="adaptive_max_k_min_2"),

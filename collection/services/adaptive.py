@@ -59,7 +59,7 @@ def campaign_set_adaptive(
         return None
     _check(campaign, setting)
     saved, _ = AdaptiveOverlap.objects.update_or_create(
-        campaign=campaign, defaults=dataclasses.asdict(setting)
+        campaign=campaign, defaults=dataclasses.asdict(setting) | {"checked_until": None}
     )
     campaign.adaptive = saved
     return saved
