@@ -17,7 +17,7 @@ otherwise run or link. Slugs and licence ids go in code spans (`_code`).
 
 from __future__ import annotations
 
-from aggregation.release import datasets
+from aggregation.release import datasets, splits
 from aggregation.release.card_text import (  # the card's own helpers, split out for size
     _block,
     _code,
@@ -87,6 +87,9 @@ def _training(job, configs: list[dict]) -> list[str]:
     for dataset in datasets.BY_NAME.values():
         if dataset.recipe and dataset.name in by_kind:
             lines += [dataset.recipe, ""]
+    split_names = {name for name, dataset in datasets.BY_NAME.items() if dataset.splits}
+    if not split_names & by_kind.keys():
+        return [*lines, *_no_split_views(job), ""]
     lines += [
         "Splits are fixed by a hash of the export's `split_seed` "
         f"({job.option('split_seed')}) and internal ids, {job.option('test_percent')}% "
@@ -94,12 +97,33 @@ def _training(job, configs: list[dict]) -> list[str]:
         "`-preferences-by-participant` puts each person wholly in `train` or `test`, "
         "`-preferences-by-item` each item, and `-heldout-participants` gives the "
         "by-participant test side's people with a `context` split (the pairs of each "
-        f"person's first {job.option('context_judgements')} judgements, in item order) and "
-        "a `query` split (the rest). `participants` lists each person's side. A split "
+        f"person's first {job.option('context_judgements')} judgements by submission time) "
+        "and a `query` split (the rest). `participants` lists each person's side. A split "
         "with no rows is not declared.",
         "",
     ]
     return lines
+
+
+def _no_split_views(job) -> list[str]:
+    """Why a release has no split views, and how to get them."""
+    if job.option("split_views") is False:
+        why = "the export asked for none (`split_views: false`)"
+    else:
+        why = (
+            f"it holds more than {splits.SPLIT_VIEWS_AUTO_LIMIT:,} judgements, above which "
+            "they are built only when asked for, since they write the strict pairs again, "
+            "once per split"
+        )
+    return [
+        "The split views (`-preferences-by-participant`, `-preferences-by-item`, "
+        f"`-heldout-participants`) are not in this release: {why}. To get them, build the "
+        'release with the export option `"split_views": true` (the export API\'s `options`, '
+        "or `manage.py export_release --split-views`). Meanwhile `participants`' `split` "
+        "column gives each person's side of the split by participant (seed "
+        f"{job.option('split_seed')}, {job.option('test_percent')}% test), so "
+        "`preferences` splits by person with a join on `participant_id`.",
+    ]
 
 
 def _audience_section(audience, counts: dict, report: dict, *, min_cell_size: int) -> list[str]:

@@ -143,8 +143,10 @@ class _Reader:
         for dataset in self.datasets:
             dataset.count(chunk_part, self.tally)
         for dataset in self.datasets:
+            if not self.files_for or (dataset.splits and not self.views.split_views):
+                continue
             first = dataset.splits[0] if dataset.splits else ""
-            if not self.files_for or self.files_for(audience, dataset.name, first) is None:
+            if self.files_for(audience, dataset.name, first) is None:
                 continue
             built = dataset.build(chunk_part)
             if dataset.splits and built is not None:
@@ -232,7 +234,9 @@ def _read(
     tally = _tally_for(selection, report, item_ids)
     views = None
     if files_for is not None:
-        views = datasets.Views.from_options(options, item_ids)
+        views = datasets.Views.from_options(
+            options, item_ids, judgements=participants.judgements
+        )
         for audience in selection.audiences:
             people[audience.id].held_out = splits.participants_held_out(
                 people[audience.id].ids,

@@ -494,3 +494,46 @@ def test_demonstration_releases_list_their_participants_too(
     assert len(people) == 5 and set(people["judgements"]) == {4}
     assert set(people["joined_via"]) == {"open"}
     assert set(_load(folder, "writers-demonstrations")["joined_via"]) == {"open"}
+
+
+SPLIT_CONFIGS = ("preferences-by-participant", "preferences-by-item", "heldout-participants")
+
+
+@pytest.mark.parametrize("option", [False, "auto"])
+def test_a_release_without_split_views_says_why_and_how_to_get_them(
+    option, views_campaign, owner, releases_root, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Split views are off when asked, and under "auto" above the size limit (lowered here
+    below the campaign's 240 judgements); the strict pairs, the participants' sides and the
+    other views stay, and the card tells how to build the splits."""
+    from aggregation.release import splits
+
+    monkeypatch.setattr(splits, "SPLIT_VIEWS_AUTO_LIMIT", 100)
+    job = _build(
+        views_campaign,
+        django_capture_on_commit_callbacks,
+        created_by=owner,
+        options={"split_views": option},
+    )
+    folder = releases_root / job.release_path
+    configs = _configs(folder)
+    assert not [name for name in configs if name.endswith(SPLIT_CONFIGS)]
+    assert not list(folder.glob("*/preferences_by_*")) and not list(folder.glob("*/heldout_*"))
+    for audience in ("everyone", "panel", "ward-7"):
+        for kind in ("preferences", "ties", "participants", "soft-labels", "icl-packs"):
+            assert len(_load(folder, f"{audience}-{kind}")), (audience, kind)
+    sides = {p["split"] for p in _load(folder, "panel-participants")}
+    assert sides == {"train", "test"}
+    card = " ".join((folder / "README.md").read_text().split())
+    assert '`"split_views": true`' in card and "--split-views" in card
+    reason = "`split_views: false`" if option is False else "more than 100 judgements"
+    assert reason in card
+
+    again = _build(
+        views_campaign,
+        django_capture_on_commit_callbacks,
+        created_by=owner,
+        options={"split_views": True},
+    )
+    configs = _configs(releases_root / again.release_path)
+    assert set(configs["panel-preferences-by-participant"]) == {"train", "test"}

@@ -94,9 +94,7 @@ def gather(part: Part) -> None:
     if part.audience_kind != "dyadic":
         return None
     number = judgement_number(part, ("icl_packs_number", part.audience))
-    votes = tables.top_votes(
-        part.judgements, part.items, part.item_pos, part.preference_format, part.pairs
-    )
+    votes = part.top_votes
     people = state["people"]
     for row in np.flatnonzero((votes >= 0) & (number < k)).tolist():
         examples = people.setdefault(int(part.person[row]), [])
