@@ -56,37 +56,48 @@ def _header(job, campaign, configs: list[dict], license_id: str) -> list[str]:
     return [*lines, "---", ""]
 
 
+# The DPO datasets and their ties, whose rows the card counts side by side.
+DPO_AND_TIES = (("preferences", "ties"), ("conversation_preferences", "conversation_ties"))
+
+
 def _training(job, configs: list[dict]) -> list[str]:
     """How to train on the release: a recipe per view, the ties left out of DPO, the
     splits' seed."""
     by_kind: dict[str, list[dict]] = {}
     for config in configs:
         by_kind.setdefault(config["kind"], []).append(config)
-    if "preferences" not in by_kind:
+    for dpo, tied in DPO_AND_TIES:
+        if dpo in by_kind or tied in by_kind:
+            break
+    else:
         return []
+    name = dpo.replace("_", "-")
     lines = [
         "## Train on it",
         "",
-        "**DPO per audience (TRL)**: each `<audience>-preferences` config holds only pairs "
+        f"**DPO per audience (TRL)**: each `<audience>-{name}` config holds only pairs "
         "with a winner, in TRL's preference format, so it trains as it is: "
         '`DPOTrainer(model=..., train_dataset=load_dataset(path, name="<audience>-'
-        'preferences", split="train"), ...)`, one model (or adapter) per audience.',
+        f'{name}", split="train"), ...)`, one model (or adapter) per audience.',
         "",
     ]
-    for config in by_kind["preferences"]:
-        ties = next(
-            (c["rows"] for c in by_kind.get("ties", []) if c["audience"] == config["audience"]),
-            0,
-        )
+    rows = {
+        (config["kind"], config["audience"]): config["rows"]
+        for config in by_kind.get(dpo, []) + by_kind.get(tied, [])
+    }
+    for audience in sorted({audience for _, audience in rows}):
+        ties = rows.get((tied, audience), 0)
         lines.append(
-            f"- {_code(config['audience'])}: {config['rows']:,} strict pairs; "
+            f"- {_code(audience)}: {rows.get((dpo, audience), 0):,} strict pairs; "
             f"{ties:,} tied pairs left out of every DPO config"
-            + (f" (in {_code(config['audience'] + '-ties')})." if ties else ".")
+            + (f" (in {_code(audience + '-' + tied.replace('_', '-'))})." if ties else ".")
         )
     lines.append("")
     for dataset in datasets.BY_NAME.values():
         if dataset.recipe and dataset.name in by_kind:
             lines += [dataset.recipe, ""]
+    if dpo != "preferences":  # the split views are of preference items only
+        return lines
     split_names = {name for name, dataset in datasets.BY_NAME.items() if dataset.splits}
     if not split_names & by_kind.keys():
         return [*lines, *_no_split_views(job), ""]

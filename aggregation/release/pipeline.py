@@ -234,9 +234,7 @@ def _read(
     tally = _tally_for(selection, report, item_ids)
     views = None
     if files_for is not None:
-        views = datasets.Views.from_options(
-            options, item_ids, judgements=participants.judgements
-        )
+        views = datasets.Views.from_options(options, item_ids, judgements=participants.judgements)
         for audience in selection.audiences:
             people[audience.id].held_out = splits.participants_held_out(
                 people[audience.id].ids,
