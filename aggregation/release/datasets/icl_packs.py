@@ -12,8 +12,9 @@ model can be prompted with.
 A pack's ``messages`` are its examples one after another (each prompt's messages, system
 messages left out so that a chat template accepts the whole, then the reply as the
 assistant's turn, or all the turns of a candidate that goes on past its first reply);
-``examples`` keeps each example whole, with its share and votes. Only the packs are kept while the campaign is read (at most ``icl_examples`` items per
-pack), so memory stays flat.
+``examples`` keeps each example whole, with its share and votes. Only the packs are
+kept while the campaign is read (at most ``icl_examples`` items per pack), so memory
+stays flat.
 """
 
 from __future__ import annotations
