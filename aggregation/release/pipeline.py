@@ -235,13 +235,21 @@ def _read(
     views = None
     if files_for is not None:
         views = datasets.Views.from_options(options, item_ids, judgements=participants.judgements)
-        for audience in selection.audiences:
-            people[audience.id].held_out = splits.participants_held_out(
-                people[audience.id].ids,
+        for a, audience in enumerate(selection.audiences):
+            mine = people[audience.id]
+            mine.held_out = splits.participants_held_out(
+                mine.ids,
                 audience_id=audience.id,
                 seed=options["split_seed"],
                 test_percent=options["test_percent"],
             )
+            if views.split_views:
+                views.contexts[a] = selectors.heldout_context_keys(
+                    selection,
+                    audience_id=audience.id,
+                    participant_ids=mine.ids[mine.held_out],
+                    m=options["context_judgements"],
+                )
     reader = _Reader(
         selection,
         people=people,

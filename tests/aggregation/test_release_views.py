@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import collections
 import os
+from datetime import timedelta
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from django.utils import timezone
 
 from aggregation.models import ExportJob
 from aggregation.release import jobs, pipeline
 from collection import services
-from collection.models import Audience, Campaign, Invitation
+from collection.models import Audience, Campaign, Invitation, Response
 from tests.factories import (
     AGE_SCHEMA,
     AudienceFactory,
@@ -279,9 +281,20 @@ def test_no_participant_is_in_two_splits_and_no_item_either(release):
     assert held[0] == held[1]
 
 
-def test_held_out_participants_have_their_first_judgements_as_context_and_the_rest_as_query(
-    release,
+def test_held_out_participants_have_their_first_judgements_by_time_as_context(
+    views_campaign, owner, releases_root, django_capture_on_commit_callbacks
 ):
+    """The context set is each held-out person's first four judgements by submission time,
+    not by item: here every panel member answered the items from the last to the first."""
+    panel = Response.objects.filter(campaign=views_campaign, audience__slug="panel")
+    start = timezone.now() - timedelta(days=1)
+    stored = list(panel.select_related("item"))
+    for response in stored:
+        n = int(response.item.external_id[1:])
+        response.created_at = start + timedelta(minutes=response.participant_id * 20 - n)
+    Response.objects.bulk_update(stored, ["created_at"])
+    job = _build(views_campaign, django_capture_on_commit_callbacks, created_by=owner)
+    release = releases_root / job.release_path
     held_out = set(_load(release, "panel-preferences-by-participant", "test")["participant_id"])
     context = _load(release, "panel-heldout-participants", "context")
     query = _load(release, "panel-heldout-participants", "query")
@@ -291,9 +304,12 @@ def test_held_out_participants_have_their_first_judgements_as_context_and_the_re
     for person in held_out:
         decided = {r["item_id"] for r in strict if r["participant_id"] == person}
         tied = {r["item_id"] for r in ties if r["participant_id"] == person}
-        first = set(sorted(decided | tied)[:4])  # context_judgements (default 4), item order
+        # context_judgements (default 4): the four answered first, the highest item ids.
+        first = set(sorted(decided | tied)[-4:])
         assert {r["item_id"] for r in context if r["participant_id"] == person} == decided & first
         assert {r["item_id"] for r in query if r["participant_id"] == person} == decided - first
+    card = " ".join((release / "README.md").read_text().split())
+    assert "first 4 judgements by submission time" in card
 
 
 def test_soft_labels_give_each_items_shares_for_the_audience_and_each_large_enough_cell(release):

@@ -29,6 +29,9 @@ class Views:
     test_items: np.ndarray  # sorted item ids
     # Whether the datasets with named splits are built (`splits.split_views_wanted`).
     split_views: bool = True
+    # Per audience position: the held-out people's context judgements, as sorted
+    # `aggregation.selectors.judgement_keys` (their first judgements by submission time).
+    contexts: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
     state: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
