@@ -18,8 +18,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from collection import services
@@ -77,16 +76,30 @@ def conversation_draw_endpoints(*, conversation: Conversation, endpoint_ids: lis
     )
 
 
-def _locked(participant: Participant, conversation_id: int) -> Conversation:
-    conversation = (
+def _locked(
+    participant: Participant, conversation_id: int, *, campaign: Campaign | None = None
+) -> Conversation:
+    """The participant's conversation, locked, with its campaign, seed and settings."""
+    found = (
         Conversation.objects.select_for_update(of=("self",))
-        .select_related("campaign", "item")
+        .select_related("campaign", "item", "campaign__conversation_settings")
         .filter(pk=conversation_id, participant=participant, deleted_at__isnull=True)
-        .first()
     )
+    if campaign is not None:
+        found = found.filter(campaign=campaign)
+    conversation = found.first()
     if conversation is None:
         raise services.NotFound("This conversation is not yours.", field="conversation")
+    conversation.participant = participant
     return conversation
+
+
+def conversation_settings(conversation: Conversation) -> ConversationSettings | None:
+    """The settings read with the conversation (`_locked`), without another query."""
+    try:
+        return conversation.campaign.conversation_settings
+    except ConversationSettings.DoesNotExist:
+        return None
 
 
 def _check_open(conversation: Conversation) -> None:
@@ -101,59 +114,117 @@ def _check_open(conversation: Conversation) -> None:
         raise ConversationClosed("This campaign is closed.", field="campaign")
 
 
-def _keep_lease(conversation: Conversation, now: datetime) -> Assignment:
+# Extends a live lease in one statement: the assignment (still leased, its slot still
+# held by it and not filled) and then its slot, rows locked in that order, as
+# `response_submit` locks them. The slot's own conditions sit in its UPDATE too, so a
+# slot taken by someone else between the two is left alone (PostgreSQL re-checks them
+# on the row it waited for); the caller then raises and its transaction undoes both.
+LEASE_KEEP_SQL = """
+WITH kept AS (
+    UPDATE collection_assignment a SET expires_at = %(expires)s
+    WHERE a.id = %(assignment)s AND a.status = 'leased'
+      AND (a.slot_id IS NULL OR EXISTS (
+          SELECT 1 FROM collection_slot s
+          WHERE s.id = a.slot_id AND s.holder_id = a.id AND NOT s.filled))
+    RETURNING a.id, a.slot_id
+), slot AS (
+    UPDATE collection_slot s SET lease_expires_at = %(expires)s
+    FROM kept
+    WHERE s.id = kept.slot_id AND s.holder_id = kept.id AND NOT s.filled
+    RETURNING s.id
+)
+SELECT (SELECT count(*) FROM kept), (SELECT bool_and(slot_id IS NULL) FROM kept),
+       (SELECT count(*) FROM slot)
+"""
+
+
+def _keep_lease(conversation: Conversation, now: datetime) -> None:
     """Extend the conversation's lease by the campaign's lease time, or raise
-    LeaseExpired when its slot went to someone else after it ran out."""
-    assignment = (
-        Assignment.objects.select_for_update()
-        .filter(pk=conversation.assignment_id, status=Assignment.Status.LEASED)
-        .first()
-    )
-    if assignment is None:
-        raise ConversationClosed("This conversation has ended.", field="conversation")
+    LeaseExpired when its slot went to someone else after it ran out (ConversationClosed
+    when the lease was given up: closed, skipped, deleted, withdrawn)."""
     expires_at = now + timedelta(seconds=conversation.campaign.lease_seconds)
-    if assignment.slot_id is not None:
-        kept = Slot.objects.filter(pk=assignment.slot_id, holder=assignment, filled=False).update(
-            lease_expires_at=expires_at
+    with connection.cursor() as cursor:
+        cursor.execute(
+            LEASE_KEEP_SQL, {"expires": expires_at, "assignment": conversation.assignment_id}
         )
-        if not kept:
-            raise services.LeaseExpired(
-                "This conversation was left too long and its place went to someone else.",
-                field="conversation",
-            )
-    assignment.expires_at = expires_at
-    assignment.save(update_fields=["expires_at"])
-    return assignment
+        kept, no_slot, slots = cursor.fetchone()
+    if kept and (no_slot or slots):
+        return
+    if (
+        kept
+        or Assignment.objects.filter(
+            pk=conversation.assignment_id, status=Assignment.Status.LEASED
+        ).exists()
+    ):
+        raise services.LeaseExpired(
+            "This conversation was left too long and its place went to someone else.",
+            field="conversation",
+        )
+    raise ConversationClosed("This conversation has ended.", field="conversation")
 
 
 def conversation_keep(
-    *, participant: Participant, conversation_id: int, now: datetime | None = None
+    *,
+    participant: Participant,
+    conversation_id: int,
+    campaign: Campaign | None = None,
+    now: datetime | None = None,
 ) -> Conversation:
     """Check that the conversation may take another turn and extend its lease (before
-    the models are asked, so the place is kept while they answer)."""
+    the models are asked, so the place is kept while they answer); returns it with its
+    campaign, seed and settings.
+
+    No participant lock: the read checks what the page says, and the lease's one
+    conditional UPDATE (`LEASE_KEEP_SQL`, in a transaction of its own so that a slot lost
+    half-way undoes the assignment's part) is what decides. A conversation closed,
+    skipped, deleted or abandoned in between has given its lease up (or its slot is
+    someone else's), so that UPDATE changes nothing and this raises; it locks the
+    assignment and then the slot, in the engine's order, so it cannot deadlock with a
+    close or a submit."""
     now = now or timezone.now()
+    conversation = (
+        Conversation.objects.select_related("campaign", "item", "campaign__conversation_settings")
+        .filter(pk=conversation_id, participant=participant, deleted_at__isnull=True)
+        .filter(**({"campaign": campaign} if campaign is not None else {}))
+        .first()
+    )
+    if conversation is None:
+        raise services.NotFound("This conversation is not yours.", field="conversation")
+    conversation.participant = participant
+    _check_open(conversation)
     with transaction.atomic():
-        _lock_participant(participant)
-        conversation = _locked(participant, conversation_id)
-        _check_open(conversation)
         _keep_lease(conversation, now)
     return conversation
 
 
 def conversation_set_pending(
     *, participant: Participant, conversation_id: int, pending: dict | None
-) -> Conversation:
+) -> dict | None:
     """Hold (or with None, drop) the current turn's replies until the participant judges
-    them; one write once every reply has arrived or failed."""
-    with transaction.atomic():
-        _lock_participant(participant)
-        conversation = _locked(participant, conversation_id)
-        _check_open(conversation)
-        if pending is not None:
-            pending = {**pending, "token": uuid.uuid4().hex}
-        conversation.pending = pending
-        conversation.save(update_fields=["pending"])
-    return conversation
+    them; one write once every reply has arrived or failed. Returns what is held (with
+    its ``token``).
+
+    One conditional UPDATE, so no participant lock: it holds no other lock while it
+    waits for the conversation's row, and PostgreSQL re-checks that the conversation is
+    still open on the row it waited for."""
+    if pending is not None:
+        pending = {**pending, "token": uuid.uuid4().hex}
+    held = (
+        Conversation.objects.filter(
+            pk=conversation_id,
+            participant=participant,
+            deleted_at__isnull=True,
+            withdrawn_at__isnull=True,
+            status=Conversation.Status.OPEN,
+        )
+        .exclude(campaign__status=Campaign.Status.CLOSED)
+        .update(pending=pending)
+    )
+    if not held:
+        with transaction.atomic():
+            _check_open(_locked(participant, conversation_id))
+        raise ConversationClosed("This conversation has ended.", field="conversation")
+    return pending
 
 
 def turn_save(
@@ -162,6 +233,7 @@ def turn_save(
     conversation_id: int,
     token: str,
     judgement: dict,
+    campaign: Campaign | None = None,
     rationale: str = "",
     edited_text: str = "",
     now: datetime | None = None,
@@ -175,7 +247,7 @@ def turn_save(
     now = now or timezone.now()
     with transaction.atomic():
         _lock_participant(participant)
-        conversation = _locked(participant, conversation_id)
+        conversation = _locked(participant, conversation_id, campaign=campaign)
         _check_open(conversation)
         pending = conversation.pending
         if not pending or pending.get("token") != token:
@@ -205,7 +277,10 @@ def turn_save(
         chosen_text = next(r["text"] for r in pending["replies"] if r["id"] == chosen)
         if edited.strip() == chosen_text.strip():
             edited = ""
-        index = conversation.turns.count()
+        # The turns judged when the replies were asked (held with them since), else counted.
+        index = pending.get("index")
+        if not isinstance(index, int):
+            index = conversation.turns.count()
         asked_at = datetime.fromisoformat(pending["asked_at"])
         turn = Turn.objects.create(
             conversation=conversation,
@@ -249,7 +324,7 @@ def conversation_close(
                 "Judge at least one turn before you end the conversation, or skip it.",
                 field="conversation",
             )
-        setup = ConversationSettings.objects.filter(campaign=conversation.campaign).first()
+        setup = conversation_settings(conversation)
         if setup is not None and turns >= setup.turn_limit:
             ended_by = Conversation.EndedBy.TURN_LIMIT
         _keep_lease(conversation, now)
@@ -340,13 +415,17 @@ def conversation_delete(
     return conversation
 
 
-def settings_record_usage(*, campaign_id: int, tokens: int) -> ConversationSettings | None:
-    """Add a call's tokens to the campaign's count (one UPDATE, safe under concurrency)
-    and return the settings as they now stand."""
-    ConversationSettings.objects.filter(campaign_id=campaign_id).update(
-        tokens_used=F("tokens_used") + max(0, int(tokens))
-    )
-    return ConversationSettings.objects.filter(campaign_id=campaign_id).first()
+def settings_record_usage(*, campaign_id: int, tokens: int) -> bool:
+    """Add a turn's tokens to the campaign's count (one UPDATE, safe under concurrency);
+    True when the budget is now spent."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE collection_conversationsettings SET tokens_used = tokens_used + %s "
+            "WHERE campaign_id = %s RETURNING tokens_used, token_budget",
+            [max(0, int(tokens)), campaign_id],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[1] is not None and row[0] >= row[1])
 
 
 def campaign_pause_for_budget(*, campaign: Campaign) -> Campaign:

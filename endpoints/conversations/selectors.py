@@ -29,11 +29,20 @@ def seed_messages(item: Item) -> list[dict]:
     return [*messages, *context.get("messages", [])]
 
 
-def conversation_history(*, conversation: Conversation) -> list[dict]:
+def turns_so_far(*, conversation: Conversation) -> list[Turn]:
+    """The judged turns, in order, with what the history needs (one query)."""
+    return list(
+        conversation.turns.order_by("index").only(
+            "index", "message", "replies", "chosen", "edited_text", "conversation_id"
+        )
+    )
+
+
+def history_from(*, conversation: Conversation, turns: list[Turn]) -> list[dict]:
     """The messages before the next one: the seed's, then every judged turn's message
     and the reply (or edit) that carried it on."""
     history = seed_messages(conversation.item)
-    for turn in conversation.turns.order_by("index"):
+    for turn in turns:
         history.append({"role": "user", "content": turn.message})
         history.append({"role": "assistant", "content": turn.continuation})
     return history
