@@ -15,6 +15,7 @@ replies to `conversation_set_pending`, and the participant's judgement comes to
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timedelta
 
@@ -55,6 +56,17 @@ def conversation_start(
         conversation = Conversation.objects.filter(assignment=leased).first()
         if conversation is not None:
             return conversation
+        # A conversation still open on another lease lost that lease (the engine leases
+        # anew only when the old one is gone): it ends abandoned, if taking over its
+        # slot could not say so (`services.assignment._abandon_conversation_of`).
+        Conversation.objects.filter(
+            participant=participant, campaign=campaign, status=Conversation.Status.OPEN
+        ).update(
+            status=Conversation.Status.ABANDONED,
+            ended_by=Conversation.EndedBy.EXPIRED,
+            closed_at=now or timezone.now(),
+            pending=None,
+        )
         setup = ConversationSettings.objects.filter(campaign=campaign).first()
         return Conversation.objects.create(
             campaign=campaign,
@@ -192,9 +204,25 @@ def conversation_keep(
         raise services.NotFound("This conversation is not yours.", field="conversation")
     conversation.participant = participant
     _check_open(conversation)
-    with transaction.atomic():
+    with _abandoned_if_lost(conversation_id, now), transaction.atomic():
         _keep_lease(conversation, now)
     return conversation
+
+
+@contextlib.contextmanager
+def _abandoned_if_lost(conversation_id: int, now: datetime):
+    """A conversation whose slot went to someone else ends abandoned, after the
+    transaction that found out has been undone (so the ending is not undone with it)."""
+    try:
+        yield
+    except services.LeaseExpired:
+        Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.OPEN).update(
+            status=Conversation.Status.ABANDONED,
+            ended_by=Conversation.EndedBy.EXPIRED,
+            closed_at=now,
+            pending=None,
+        )
+        raise
 
 
 def conversation_set_pending(
@@ -245,7 +273,7 @@ def turn_save(
     nothing. ``judgement`` is in the campaign's format over the replies shown.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with _abandoned_if_lost(conversation_id, now), transaction.atomic():
         _lock_participant(participant)
         conversation = _locked(participant, conversation_id, campaign=campaign)
         _check_open(conversation)
@@ -309,14 +337,15 @@ def conversation_close(
     rating,
     rationale: str = "",
     ended_by: str = Conversation.EndedBy.PARTICIPANT,
+    campaign: Campaign | None = None,
     now: datetime | None = None,
 ) -> Conversation:
     """End the conversation with its closing rating: the engine's response, which fills
     the seed's slot. A conversation needs one judged turn first (else it is skipped)."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with _abandoned_if_lost(conversation_id, now), transaction.atomic():
         _lock_participant(participant)
-        conversation = _locked(participant, conversation_id)
+        conversation = _locked(participant, conversation_id, campaign=campaign)
         _check_open(conversation)
         turns = conversation.turns.count()
         if not turns:
@@ -362,21 +391,18 @@ def conversation_close(
     return conversation
 
 
-def conversation_skip(*, participant: Participant, conversation_id: int) -> Conversation:
-    """Pass on a conversation before its first judged turn; its seed goes to others."""
+def conversation_skip(
+    *, participant: Participant, conversation_id: int, campaign: Campaign | None = None
+) -> Conversation:
+    """Pass on a conversation, before or after judged turns: it ends abandoned, without
+    its closing rating, so its turns are in no release, and its seed goes to others.
+    Skipping its lease through the API (`services.assignment_skip`) does the same."""
     with transaction.atomic():
         _lock_participant(participant)
-        conversation = _locked(participant, conversation_id)
+        conversation = _locked(participant, conversation_id, campaign=campaign)
         _check_open(conversation)
-        if conversation.turns.exists():
-            raise services.ServiceError(
-                "You have judged turns of this conversation: end it with a rating instead.",
-                field="conversation",
-            )
         services.assignment_skip(participant=participant, assignment_id=conversation.assignment_id)
-        conversation.status = Conversation.Status.SKIPPED
-        conversation.pending = None
-        conversation.save(update_fields=["status", "pending"])
+        conversation.refresh_from_db(fields=["status", "ended_by", "closed_at", "pending"])
     return conversation
 
 

@@ -75,6 +75,22 @@ def conversation_open_for(*, participant: Participant, campaign: Campaign) -> Co
     return None if lost else conversation
 
 
+def conversation_lost_by(*, participant: Participant, campaign: Campaign) -> Conversation | None:
+    """The participant's latest conversation in this campaign, when it ended because its
+    lease ran out and its place went to someone else (to tell them so)."""
+    latest = (
+        Conversation.objects.filter(
+            participant=participant, campaign=campaign, deleted_at__isnull=True
+        )
+        .order_by("-created_at", "-id")
+        .only("id", "status", "ended_by")
+        .first()
+    )
+    if latest is None or latest.ended_by != Conversation.EndedBy.EXPIRED:
+        return None
+    return latest
+
+
 def conversations_closed_count(*, participant: Participant, campaign: Campaign) -> int:
     return Conversation.objects.filter(
         participant=participant,

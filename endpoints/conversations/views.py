@@ -118,6 +118,9 @@ def conversation_page(request: HttpRequest, slug: str, *, status: int = 200, err
         "opening": opening,
         "max_message": MAX_MESSAGE_CHARS,
         "closed": selectors.conversations_closed_count(participant=participant, campaign=campaign),
+        "lost": None
+        if conversation
+        else selectors.conversation_lost_by(participant=participant, campaign=campaign),
         "cap": campaign.per_participant_cap,
         "errors": errors or {},
         "posted": request.POST if status != 200 else {},
@@ -247,15 +250,17 @@ def conversation_discard(request: HttpRequest, slug: str) -> HttpResponse:
 def conversation_end(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
     campaign = _campaign(participant, slug)
-    conversation = _own_open(participant, campaign, request.POST.get("conversation"))
     try:
         conversation_writes.conversation_close(
             participant=participant,
-            conversation_id=conversation.pk,
+            conversation_id=_conversation_id(request),
+            campaign=campaign,
             rating=request.POST.get("rating", ""),
             rationale=request.POST.get("closing_rationale", ""),
         )
-    except collection_services.LeaseExpired as error:
+    except collection_services.NotFound:
+        raise Http404("This conversation is not open.") from None
+    except collection_services.Conflict as error:
         messages.warning(request, error.message)
         return _page(slug)
     except ServiceError as error:
@@ -270,15 +275,16 @@ def conversation_end(request: HttpRequest, slug: str) -> HttpResponse:
 def conversation_skip(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
     campaign = _campaign(participant, slug)
-    conversation = _own_open(participant, campaign, request.POST.get("conversation"))
     try:
         conversation_writes.conversation_skip(
-            participant=participant, conversation_id=conversation.pk
+            participant=participant, conversation_id=_conversation_id(request), campaign=campaign
         )
+    except collection_services.NotFound:
+        raise Http404("This conversation is not open.") from None
     except ServiceError as error:
         messages.warning(request, error.message)
     else:
-        messages.info(request, "Skipped.")
+        messages.info(request, "Skipped: this conversation has ended and its turns are not used.")
     return _page(slug)
 
 
