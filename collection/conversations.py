@@ -3,10 +3,19 @@
 A conversation is one engine lease (`services.assignment_next`): starting one leases a
 seed item; each judged turn extends the lease; closing submits the closing rating
 through `services.response_submit`, which fills the slot, so k per (seed item,
-audience) and the per-participant cap count conversations; skipping (before the
-first turn) is `services.assignment_skip`; deleting gives the slot back as
-withdrawal does. Every function here takes the participant's advisory lock first
-and then the rows, in the lock order of `collection.services`.
+audience) and the per-participant cap count conversations; skipping (before or after
+judged turns) is `services.assignment_skip`; deleting gives the slot back as
+withdrawal does. Every function here that writes more than one row takes the
+participant's advisory lock first and then the rows, in the lock order of
+`collection.services`; keeping the lease and holding the replies are one conditional
+statement each, which need no lock of their own (their docstrings say why).
+
+A conversation ends *abandoned* (no closing rating, so in no release; the card counts
+it) when it is skipped (here, or through the API's skip of its lease) or when its lease
+ran out and its slot was leased to someone else: the engine ends it then
+(`services.assignment._abandon_conversation_of`), or, when their own turn held its row
+at that moment, the turn that finds the slot gone (`_abandoned_if_lost`), or their next
+start. A lease that ran out with its slot still free is renewed on the next turn.
 
 Calling the models is the endpoints app's (`endpoints/conversations/`): it hands the
 replies to `conversation_set_pending`, and the participant's judgement comes to
