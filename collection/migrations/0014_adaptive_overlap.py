@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("collection", "0012_membership_joined_via"),
+        ("collection", "0013_conversation_abandoned_status"),
     ]
 
     operations = [
