@@ -88,7 +88,7 @@ def vote_entropy(shares: Sequence[float]) -> float:
     if len(p) < 2 or not np.isfinite(p).all() or p.sum() <= 0:
         return 0.0
     p = p[p > 0] / p.sum()
-    return float(-(p * np.log2(p)).sum() / math.log2(len(shares)))
+    return float(-(p * np.log2(p)).sum() / math.log2(len(shares))) + 0.0  # never -0.0
 
 
 def item_allocate(audiences: Mapping[int, AudienceVotes], rule: Rule) -> dict[int, Allocation]:
@@ -103,9 +103,12 @@ def item_allocate(audiences: Mapping[int, AudienceVotes], rule: Rule) -> dict[in
     jsd = None
     if len(ids) > 1:
         pairs = list(combinations(range(len(ids)), 2))
-        jsd = float(
-            jensen_shannon(shares[[i for i, _ in pairs]], shares[[j for _, j in pairs]]).max()
-        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            jsd = float(
+                jensen_shannon(shares[[i for i, _ in pairs]], shares[[j for _, j in pairs]]).max()
+            )
+        if not math.isfinite(jsd):  # an audience without a counted vote: nothing to compare
+            jsd = None
     diverges = rule.rule in (DIVERGENCE, EITHER) and jsd is not None and jsd > rule.jsd_threshold
     result = {}
     for row, a in enumerate(ids):

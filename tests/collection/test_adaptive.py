@@ -300,3 +300,22 @@ def test_the_campaign_page_and_dashboard_show_where_the_extra_judgements_went(cl
         assert 'data-metric="extra_slots">2<' in left_row
         assert 'data-metric="extra_judgements">1<' in left_row  # one new member so far
         assert 'data-metric="divergence">1<' in left_row and 'data-metric="agree">2<' in left_row
+
+
+def test_the_rule_against_hand_worked_values():
+    """JSD (Lin 1991, bits) of 3–0 against 1–2: M = (2/3, 1/3), H(M) = 0.918, so
+    JSD = 0.918 − (0 + 0.918) / 2 = 0.459; of 2–1 against 2–1: 0. Normalised entropy of
+    2–1: H = 0.918 bits over log₂ 2 = 1."""
+    from aggregation.metrics.adaptive import AudienceVotes, Rule, item_allocate, vote_entropy
+
+    rule = Rule(max_k=7, step=2, rule="either", jsd_threshold=0.2, entropy_threshold=0.95)
+    opposite = item_allocate({1: AudienceVotes([3, 0], 0, 3), 2: AudienceVotes([1, 2], 0, 3)}, rule)
+    assert opposite[1].jsd == pytest.approx(0.4591, abs=1e-4)
+    assert [(o.reason, o.k_after) for o in opposite.values()] == [("divergence", 5)] * 2
+    alike = item_allocate({1: AudienceVotes([2, 1], 0, 5), 2: AudienceVotes([2, 1], 0, 7)}, rule)
+    assert alike[1].jsd == 0.0 and alike[1].entropy == pytest.approx(0.9183, abs=1e-4)
+    assert (alike[1].reason, alike[1].k_after) == ("agree", 5)  # 0.918 is under 0.95
+    assert (alike[2].reason, alike[2].k_after) == ("agree", 7)
+    split = item_allocate({1: AudienceVotes([1, 1], 1, 7)}, rule)  # one audience, a tie
+    assert split[1].jsd is None and split[1].entropy == 1.0 and split[1].reason == "max_k"
+    assert vote_entropy([1.0, 0.0]) == 0.0 and vote_entropy([0.25] * 4) == 1.0
