@@ -70,9 +70,9 @@ def adaptive_overlap_allocate(
     if settings is None:
         return AllocationResult()
     since = settings.checked_until - ANSWERED_MARGIN if settings.checked_until else None
-    decided = extended = added = 0
+    decided = extended = added = after = 0
     while True:
-        batch = _allocate_batch(campaign, batch_items, since)
+        batch, after = _allocate_batch(campaign, batch_items, since, after)
         decided, extended, added = (
             decided + batch.items_decided,
             extended + batch.items_extended,
@@ -87,18 +87,21 @@ def adaptive_overlap_allocate(
     return AllocationResult(decided, extended, added)
 
 
-def _allocate_batch(campaign: Campaign, limit: int, since: datetime | None) -> AllocationResult:
+def _allocate_batch(
+    campaign: Campaign, limit: int, since: datetime | None, after: int
+) -> tuple[AllocationResult, int]:
+    """One batch of items after item ``after``; the result and the batch's last item."""
     with transaction.atomic():
         campaign_lock_slots(campaign=campaign)
         settings = AdaptiveOverlap.objects.filter(campaign=campaign).first()
         if settings is None or campaign.item_kind != Campaign.ItemKind.PREFERENCE:
-            return AllocationResult()
+            return AllocationResult(), after
         audience_ids = sorted(campaign.targets.values_list("audience_id", flat=True))
         pending = reads.items_pending_decision(
-            campaign=campaign, audience_ids=audience_ids, limit=limit, since=since
+            campaign=campaign, audience_ids=audience_ids, limit=limit, since=since, after=after
         )
         if not pending:
-            return AllocationResult()
+            return AllocationResult(), after
         votes = reads.item_votes(campaign=campaign, item_ids=[p.item_id for p in pending])
         decide = _rule_of(settings)
         now = timezone.now()
@@ -136,11 +139,12 @@ def _allocate_batch(campaign: Campaign, limit: int, since: datetime | None) -> A
                     extensions.append((item.item_id, a, outcome.k_before, outcome.k_after))
         AllocationDecision.objects.bulk_create(decisions)
         added = slots_extend(campaign=campaign, extensions=extensions)
-    return AllocationResult(
+    result = AllocationResult(
         items_decided=len(pending),
         items_extended=len({item_id for item_id, *_ in extensions}),
         slots_added=added,
     )
+    return result, pending[-1].item_id
 
 
 def adaptive_overlap_allocate_all() -> dict[str, AllocationResult]:

@@ -20,7 +20,8 @@ PENDING_ITEMS_SQL = """
 WITH per AS (
     SELECT s.item_id, s.audience_id, count(*) AS k, bool_and(s.filled) AS full
     FROM collection_slot s
-    WHERE s.campaign_id = %(campaign)s AND s.audience_id = ANY(%(audiences)s){since}
+    WHERE s.campaign_id = %(campaign)s AND s.audience_id = ANY(%(audiences)s)
+      AND s.item_id > %(after)s{since}
     GROUP BY s.item_id, s.audience_id
 )
 SELECT per.item_id, array_agg(per.audience_id ORDER BY per.audience_id),
@@ -69,10 +70,16 @@ ANSWERED_SINCE_SQL = """
 
 
 def items_pending_decision(
-    *, campaign: Campaign, audience_ids: list[int], limit: int, since: datetime | None = None
+    *,
+    campaign: Campaign,
+    audience_ids: list[int],
+    limit: int,
+    since: datetime | None = None,
+    after: int = 0,
 ) -> list[PendingItem]:
     """Items full at their k in every audience and not yet decided at it (of those
-    answered since ``since``, when given), in item order."""
+    answered since ``since``, when given), in item order from the first after ``after``
+    (a pass's batches walk on from the last one's item instead of counting again)."""
     sql = PENDING_ITEMS_SQL.replace("{since}", ANSWERED_SINCE_SQL if since else "")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -83,6 +90,7 @@ def items_pending_decision(
                 "targets": len(audience_ids),
                 "limit": limit,
                 "since": since,
+                "after": after,
             },
         )
         return [
