@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from collection import payloads
+from collection import kinds, payloads
 from collection.models import Audience, Campaign
 
 
@@ -180,7 +180,7 @@ class CampaignForm(forms.Form):
     slug = forms.SlugField(max_length=64)
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea)
-    item_kind = forms.ChoiceField(choices=Campaign.ItemKind.choices)
+    item_kind = forms.ChoiceField(choices=kinds.choices)
     transience = forms.ChoiceField(choices=Campaign.Transience.choices)
     preference_format = forms.ChoiceField(choices=Campaign.PreferenceFormat.choices)
     rating_min = forms.IntegerField(required=False, label="Rating scale from")

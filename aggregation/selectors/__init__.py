@@ -30,16 +30,17 @@ from aggregation.selectors.access import (
     releases_for_campaign,
 )
 from aggregation.selectors.judgements import (
-    CANDIDATES,
     INT_SOURCES,
     ITEMS_SQL,
     JUDGEMENT_COLUMNS,
     JUDGEMENTS_SQL,
-    KIND_COLUMNS,
+    NO_CANDIDATES,
     TEXT_SOURCES,
     Chunk,
     ItemChunk,
+    JudgementRead,
     chunks,
+    items_sql,
 )
 from aggregation.selectors.participants import (
     LIVE_RESPONSES,
@@ -62,13 +63,12 @@ from aggregation.selectors.selection import (
 )
 
 __all__ = [
-    "CANDIDATES",
     "INT_SOURCES",
     "ITEMS_SQL",
     "JUDGEMENTS_SQL",
     "JUDGEMENT_COLUMNS",
-    "KIND_COLUMNS",
     "LIVE_RESPONSES",
+    "NO_CANDIDATES",
     "ORDINARY",
     "PARTICIPANTS_SQL",
     "PER_ITEM_SQL",
@@ -76,6 +76,7 @@ __all__ = [
     "AudienceInfo",
     "Chunk",
     "ItemChunk",
+    "JudgementRead",
     "Participants",
     "ReleaseSelection",
     "campaign_for_researcher",
@@ -83,6 +84,7 @@ __all__ = [
     "chunks",
     "export_job_for_researcher",
     "export_jobs_for_campaign",
+    "items_sql",
     "judgements_per_item",
     "ordinary_item_ids",
     "participants_in_selection",

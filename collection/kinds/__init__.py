@@ -68,6 +68,13 @@ class Kind:
     # A kind whose annotator works on a page of its own (conversations, served by the
     # endpoints app): the URL name, given the campaign's slug, the annotate page sends to.
     annotate_url_name: ClassVar[str | None] = None
+    # Whether a researcher accepts or rejects each response (demonstrations); a rejected
+    # one leaves later releases.
+    reviewed: ClassVar[bool] = False
+    # Whether each response scores the campaign's rubric on its rating scale (single-
+    # response ratings): the campaign then needs a scale, may take a rubric, and keeps
+    # both once participants have rated.
+    scores_rubric: ClassVar[bool] = False
 
     # Items ------------------------------------------------------------------------
 
@@ -144,6 +151,11 @@ def get(name: str) -> Kind:
         raise UnknownKind(name) from None
 
 
+def find(name: str) -> Kind | None:
+    """The kind named, or None (a campaign being created may name none yet)."""
+    return _registry.get(name)
+
+
 def all() -> list[Kind]:  # noqa: A001  the registry's own vocabulary: kinds.all()
     return list(_registry.values())
 
@@ -151,6 +163,27 @@ def all() -> list[Kind]:  # noqa: A001  the registry's own vocabulary: kinds.all
 def choices() -> list[tuple[str, str]]:
     """``Campaign.item_kind``'s choices (callable, so a new kind needs no migration)."""
     return [(kind.name, kind.label) for kind in _registry.values()]
+
+
+class Names:
+    """``Campaign.ItemKind``: the registered kinds' names, read from the registry when
+    asked. ``ItemKind.RATING`` is ``"rating"`` once that kind is registered (for code
+    that means one particular kind: its own feature, a demo, a test); ``choices`` and
+    ``values`` list every registered kind, so there is no list of kinds to keep by hand."""
+
+    def __getattr__(self, attribute: str) -> str:
+        name = attribute.lower()
+        if attribute.isupper() and name in _registry:
+            return name
+        raise AttributeError(attribute)
+
+    @property
+    def choices(self) -> list[tuple[str, str]]:
+        return choices()
+
+    @property
+    def values(self) -> list[str]:
+        return list(_registry)
 
 
 class CompetenceByKind(Mapping[str, str]):

@@ -24,6 +24,7 @@ class Demonstration(kinds.Kind):
     label = "Demonstration"
     competence = Campaign.Competence.SKILL
     answer_text_key = "text"
+    reviewed = True
 
     def validate_payload(self, payload: Mapping, rules: kinds.Rules) -> dict:
         no_unknown(payload, {"draft"}, "payload")

@@ -59,6 +59,7 @@ class Rating(kinds.Kind):
     label = "Rating (one response)"
     competence = Campaign.Competence.BEHAVIOUR
     template_name = "collection/kinds/rating.html"
+    scores_rubric = True
     field_labels = {"scores": "Scores", "score": "Score"}
 
     def validate_payload(self, payload: Mapping, rules: kinds.Rules) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Q
 
+from collection import kinds
 from collection.models import Campaign, Item
 from collection.services import Conflict, ServiceError
 
@@ -109,7 +110,7 @@ def generation_job_create(
     endpoints ``created_by`` may use. Each item gets ``keep`` candidates (default:
     one per request); ``diverse`` asks for more and keeps the most different.
     """
-    if campaign.item_kind != Campaign.ItemKind.PREFERENCE:
+    if not kinds.get(campaign.item_kind).has_candidates:
         raise ServiceError("Only preference campaigns have candidates.", field="campaign")
     usable = {e.pk: e for e in endpoints_usable_by(created_by)}
     clean = _clean_sources(sources, usable)

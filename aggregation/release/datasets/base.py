@@ -116,8 +116,9 @@ def _counts_nothing(part: Part, tally: Tally) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    name: str  # the file's name in each audience's folder, and the export's "kind"
-    item_kind: str  # `collection.models.Campaign.ItemKind`
+    # The file's name in each audience's folder, and the export's "kind". Which campaigns
+    # it applies to: those whose item kind lists it (`aggregation.release.kinds`).
+    name: str
     contents: str  # the card's table of configs
     columns: tuple[str, ...]  # after the columns every file starts with
     build: Callable[[Part], pa.Table | None]  # None: nothing to write for this part

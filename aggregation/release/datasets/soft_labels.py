@@ -90,7 +90,6 @@ def soft_labels_table(part: Part) -> pa.Table | None:
 
 DATASET = Dataset(
     name="soft_labels",
-    item_kind="preference",
     contents="vote shares per item for the audience and each stratum cell (soft labels)",
     columns=("group", "prompt", "candidates", "votes", "shares", "ties", "total"),
     build=soft_labels_table,

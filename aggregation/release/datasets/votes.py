@@ -68,7 +68,6 @@ def _count(part: Part, tally: Tally) -> None:
 
 DATASET = Dataset(
     name="preference_votes",
-    item_kind="preference",
     contents="vote distribution per item (soft labels)",
     columns=("prompt", "candidates", "votes", "shares", "ties", "total"),
     build=_build,
