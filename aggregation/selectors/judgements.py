@@ -42,64 +42,46 @@ class ItemChunk:
 
 
 # An item's candidates as a JSON array, by default none; the item kind says where its
-# candidates are (`aggregation.release.kinds`), as `JudgementRead.candidates`.
+# candidates are (`aggregation.release.kinds`), as `JudgementRead.candidates`, and
+# `items_sql` puts that in for ``{candidates}``.
 NO_CANDIDATES = "'[]'::jsonb"
-# `{candidates}` is the kind's SQL; the rest is fixed (so `str.format` leaves the packed
-# columns' own SQL alone, it has no braces).
-ITEMS_SQL = """
+ITEMS_SQL = f"""
 WITH i AS (
     SELECT id, external_id, prompt, context, payload FROM collection_item
     WHERE campaign_id = %(campaign)s AND NOT is_attention_check AND excluded_at IS NULL
       AND id BETWEEN %(first)s AND %(last)s
 ), c AS (
     SELECT i.id, c.position, c.value
-    FROM i, jsonb_array_elements({candidates}) WITH ORDINALITY AS c(value, position)
+    FROM i, jsonb_array_elements({{candidates}}) WITH ORDINALITY AS c(value, position)
 )
 SELECT * FROM (
     SELECT count(*),
-           {ids},
-           {external_ids},
-           {prompts},
-           {contexts},
-           {candidate_counts},
-           {drafts},
-           {questions},
-           {reference_answers},
-           {sources}
+           {_packed_ints("i.id")},
+           {_packed_texts("i.external_id")},
+           {_packed_texts("i.prompt")},
+           {_packed_texts("i.context::text")},
+           {_packed_ints("jsonb_array_length({candidates})")},
+           {_packed_texts("i.payload->>'draft'")},
+           {_packed_texts("i.payload->>'question'")},
+           {_packed_texts("i.payload->>'reference_answer'")},
+           {_packed_texts("(i.payload->'sources')::text")}
     FROM i
 ) AS items, (
     SELECT count(*),
-           {candidate_items},
-           {candidate_positions},
-           {candidate_ids},
-           {candidate_texts},
-           {candidate_sources},
-           {candidate_messages}
+           {_packed_ints("c.id")},
+           {_packed_ints("c.position")},
+           {_packed_texts("c.value->>'id'")},
+           {_packed_texts("c.value->>'text'")},
+           {_packed_texts("c.value->>'source'")},
+           {_packed_texts("(c.value->'messages')::text")}
     FROM c
 ) AS candidates
 """
 
 
 def items_sql(candidates: str) -> str:
-    """`ITEMS_SQL` with an item kind's candidates (`JudgementRead.candidates`)."""
-    return ITEMS_SQL.format(
-        candidates=candidates,
-        ids=_packed_ints("i.id"),
-        external_ids=_packed_texts("i.external_id"),
-        prompts=_packed_texts("i.prompt"),
-        contexts=_packed_texts("i.context::text"),
-        candidate_counts=_packed_ints(f"jsonb_array_length({candidates})"),
-        drafts=_packed_texts("i.payload->>'draft'"),
-        questions=_packed_texts("i.payload->>'question'"),
-        reference_answers=_packed_texts("i.payload->>'reference_answer'"),
-        sources=_packed_texts("(i.payload->'sources')::text"),
-        candidate_items=_packed_ints("c.id"),
-        candidate_positions=_packed_ints("c.position"),
-        candidate_ids=_packed_texts("c.value->>'id'"),
-        candidate_texts=_packed_texts("c.value->>'text'"),
-        candidate_sources=_packed_texts("c.value->>'source'"),
-        candidate_messages=_packed_texts("(c.value->'messages')::text"),
-    )
+    """`ITEMS_SQL` reading an item kind's candidates (`JudgementRead.candidates`)."""
+    return ITEMS_SQL.replace("{candidates}", candidates)
 
 
 def _item_chunk(row: tuple, ids: np.ndarray) -> ItemChunk:
@@ -347,7 +329,7 @@ def chunks(
     raw = connection.connection
     columns = _judgement_columns(read)
     judgements_sql = JUDGEMENTS_SQL.format(columns=", ".join(columns.values()))
-    items = items_sql(read.candidates)
+    items_query = items_sql(read.candidates)
     params = _base_params(selection) | {"excluded": [int(value) for value in excluded]}
     starts = list(range(0, len(item_ids), chunk_items))
 
@@ -355,7 +337,7 @@ def chunks(
         ids = item_ids[start : start + chunk_items]
         bounds = {"first": int(ids[0]), "last": int(ids[-1])}
         return pool.submit(
-            _fetch_chunk, raw, items, judgements_sql, params | bounds, turns=read.turns
+            _fetch_chunk, raw, items_query, judgements_sql, params | bounds, turns=read.turns
         )
 
     if not starts:

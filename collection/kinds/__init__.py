@@ -19,12 +19,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from django.utils.text import Truncator
 
 if TYPE_CHECKING:
     from django import forms
+    from rest_framework import serializers
 
     from collection.forms import ResponseForm
     from collection.models import Item, Response
@@ -118,6 +119,11 @@ class Kind:
         or expected answers)."""
         return {}
 
+    def annotator_fields(self) -> dict[str, serializers.Field]:
+        """The API's fields for `annotator_item`'s keys (new instances on every call; the
+        item's serializer and its schema take every kind's, `required=False`)."""
+        return {}
+
     def summary(self, response: Response) -> list[tuple[str, str]]:
         """The kind's part of a response as (label, text) pairs a person can read back."""
         raise NotImplementedError
@@ -127,42 +133,57 @@ class UnknownKind(KeyError):
     pass
 
 
-_registry: dict[str, Kind] = {}
+K = TypeVar("K")
+
+
+class Registry(Generic[K]):
+    """Kinds by name, in registration order: this side's, and the release side's
+    (`aggregation.release.kinds`), which keeps its own."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, K] = {}
+
+    def register(self, kind: K) -> K:
+        name = kind.name  # type: ignore[attr-defined]
+        if name in self.by_name and type(self.by_name[name]) is not type(kind):
+            raise ValueError(f"Kind {name!r} is registered already.")
+        self.by_name[name] = kind
+        return kind
+
+    def unregister(self, name: str) -> None:
+        self.by_name.pop(name, None)
+
+    def get(self, name: str) -> K:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise UnknownKind(name) from None
+
+    def find(self, name: str) -> K | None:
+        """The kind named, or None (a campaign being created may name none yet)."""
+        return self.by_name.get(name)
+
+    def all(self) -> list[K]:
+        return list(self.by_name.values())
+
+
+_registry: Registry[Kind] = Registry()
+unregister = _registry.unregister
+get = _registry.get
+find = _registry.find
+all = _registry.all  # noqa: A001  the registry's own vocabulary: kinds.all()
 
 
 def register(kind: Kind) -> Kind:
     """Add a kind; its name becomes a valid ``Campaign.item_kind``."""
     if not kind.name or len(kind.name) > MAX_NAME_CHARS:
         raise ValueError(f"A kind's name has 1 to {MAX_NAME_CHARS} characters: {kind.name!r}.")
-    if kind.name in _registry and type(_registry[kind.name]) is not type(kind):
-        raise ValueError(f"Kind {kind.name!r} is registered already.")
-    _registry[kind.name] = kind
-    return kind
-
-
-def unregister(name: str) -> None:
-    _registry.pop(name, None)
-
-
-def get(name: str) -> Kind:
-    try:
-        return _registry[name]
-    except KeyError:
-        raise UnknownKind(name) from None
-
-
-def find(name: str) -> Kind | None:
-    """The kind named, or None (a campaign being created may name none yet)."""
-    return _registry.get(name)
-
-
-def all() -> list[Kind]:  # noqa: A001  the registry's own vocabulary: kinds.all()
-    return list(_registry.values())
+    return _registry.register(kind)
 
 
 def choices() -> list[tuple[str, str]]:
     """``Campaign.item_kind``'s choices (callable, so a new kind needs no migration)."""
-    return [(kind.name, kind.label) for kind in _registry.values()]
+    return [(kind.name, kind.label) for kind in _registry.by_name.values()]
 
 
 class Names:
@@ -173,7 +194,7 @@ class Names:
 
     def __getattr__(self, attribute: str) -> str:
         name = attribute.lower()
-        if attribute.isupper() and name in _registry:
+        if attribute.isupper() and name in _registry.by_name:
             return name
         raise AttributeError(attribute)
 
@@ -183,7 +204,7 @@ class Names:
 
     @property
     def values(self) -> list[str]:
-        return list(_registry)
+        return list(_registry.by_name)
 
 
 class CompetenceByKind(Mapping[str, str]):
@@ -191,15 +212,15 @@ class CompetenceByKind(Mapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         try:
-            return _registry[name].competence
+            return _registry.by_name[name].competence
         except KeyError:
             raise UnknownKind(name) from None
 
     def __iter__(self):
-        return iter(_registry)
+        return iter(_registry.by_name)
 
     def __len__(self) -> int:
-        return len(_registry)
+        return len(_registry.by_name)
 
 
 def excerpt(text: str, length: int = 80) -> str:

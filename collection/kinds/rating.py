@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from rest_framework import serializers
 
 from collection import kinds
 from collection.forms import ResponseForm
@@ -152,6 +153,14 @@ class Rating(kinds.Kind):
             "scale_low": low,
             "scale_high": high,
             "score_fields": [form[form_field_name(a["name"])] for a in form.campaign.rubric],
+        }
+
+    def annotator_fields(self) -> dict[str, serializers.Field]:
+        """The response, what to score it on and the scale."""
+        return {
+            "response": serializers.DictField(required=False),
+            "rubric": serializers.ListField(child=serializers.DictField(), required=False),
+            "scale": serializers.ListField(child=serializers.IntegerField(), required=False),
         }
 
     def annotator_item(self, item: Item) -> dict:

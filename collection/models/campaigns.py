@@ -137,9 +137,15 @@ class Campaign(models.Model):
         return tuple(attribute["name"] for attribute in self.rubric)
 
     @property
+    def item_kind_spec(self) -> kinds.Kind | None:
+        """What the campaign's item kind declares (`collection.kinds`); None while a
+        campaign being created names no registered kind. Templates ask it too
+        (``campaign.item_kind_spec.has_candidates``)."""
+        return kinds.find(self.item_kind)
+
+    @property
     def _scores_rubric(self) -> bool:
-        kind = kinds.find(self.item_kind)
-        return kind is not None and kind.scores_rubric
+        return self.item_kind_spec is not None and self.item_kind_spec.scores_rubric
 
     @property
     def is_episodic(self) -> bool:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from aggregation import selectors
 from aggregation.metrics.document import KindMetrics
+from collection.kinds import Registry
 
 if TYPE_CHECKING:
     from aggregation.release.datasets import Dataset
@@ -51,11 +52,10 @@ class ReleaseKind:
         )
 
 
-class UnknownKind(KeyError):
-    pass
-
-
-_registry: dict[str, ReleaseKind] = {}
+_registry: Registry[ReleaseKind] = Registry()
+unregister = _registry.unregister
+get = _registry.get
+all = _registry.all  # noqa: A001  the registry's own vocabulary, as collection.kinds
 
 
 def register(kind: ReleaseKind) -> ReleaseKind:
@@ -65,7 +65,7 @@ def register(kind: ReleaseKind) -> ReleaseKind:
     # A dataset's name is its file's and its export option's: one object per name.
     clash = sorted(
         mine.name
-        for other in _registry.values()
+        for other in _registry.all()
         if other.name != kind.name
         for theirs in other.datasets
         for mine in kind.datasets
@@ -73,25 +73,7 @@ def register(kind: ReleaseKind) -> ReleaseKind:
     )
     if clash:
         raise ValueError(f"Datasets {clash} are another kind's already.")
-    if kind.name in _registry and type(_registry[kind.name]) is not type(kind):
-        raise ValueError(f"Kind {kind.name!r} is registered already.")
-    _registry[kind.name] = kind
-    return kind
-
-
-def unregister(name: str) -> None:
-    _registry.pop(name, None)
-
-
-def get(name: str) -> ReleaseKind:
-    try:
-        return _registry[name]
-    except KeyError:
-        raise UnknownKind(name) from None
-
-
-def all() -> list[ReleaseKind]:  # noqa: A001  the registry's own vocabulary, as collection.kinds
-    return list(_registry.values())
+    return _registry.register(kind)
 
 
 def dataset_names(item_kind: str) -> tuple[str, ...]:
@@ -101,7 +83,7 @@ def dataset_names(item_kind: str) -> tuple[str, ...]:
 
 def dataset(name: str) -> Dataset:
     """A registered kind's dataset by name (a dataset several kinds list is one object)."""
-    for kind in _registry.values():
+    for kind in _registry.all():
         for found in kind.datasets:
             if found.name == name:
                 return found
@@ -109,5 +91,12 @@ def dataset(name: str) -> Dataset:
 
 
 def all_dataset_names() -> tuple[str, ...]:
-    """Every registered kind's datasets, each once, in registration and file order."""
-    return tuple(dict.fromkeys(d.name for kind in _registry.values() for d in kind.datasets))
+    """Every registered kind's datasets, each once: each kind's own in registration and
+    file order, then those several kinds list (the export API's choices)."""
+    listed = [d.name for kind in _registry.all() for d in kind.datasets]
+    shared = {name for name in listed if listed.count(name) > 1}
+    return tuple(
+        dict.fromkeys(
+            [*(n for n in listed if n not in shared), *(n for n in listed if n in shared)]
+        )
+    )

@@ -53,6 +53,8 @@ class Command(BaseCommand):
                 campaign = services.campaign_create(
                     slug=slug,
                     name=options["name"] or slug.replace("-", " ").capitalize(),
+                    # Re-annotation asks new audiences to judge existing pairs: a
+                    # preference campaign by definition.
                     item_kind=Campaign.ItemKind.PREFERENCE,
                     owners=owners,
                     targets=targets,
