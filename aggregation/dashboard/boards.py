@@ -183,6 +183,7 @@ class CampaignBoard:
     alerts: list[CoverageAlert]
     built_at: datetime
     progress_chart: charts.ChartSpec | None = None
+    measures_agreement: bool = False  # the item kind's `ReleaseKind.measures_agreement`
     daily_chart: charts.ChartSpec | None = None
     # Computed for this page (a small, stale campaign), not read from a stored snapshot.
     snapshot_live: bool = False

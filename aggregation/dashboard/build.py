@@ -20,6 +20,7 @@ from aggregation.dashboard.boards import (
 from aggregation.models import CoverageAlert, MetricsSnapshot
 from aggregation.monitoring import selectors
 from aggregation.monitoring.selectors import BOARD_CACHE_SECONDS, SlotCounts, board_cache_key
+from aggregation.release import kinds
 from collection.models import Audience, Campaign, CampaignAudience, Participant
 
 # Twice the period of the alert check in CELERY_BEAT_SCHEDULE (5 minutes), so that
@@ -231,6 +232,7 @@ def _build(campaign: Campaign, *, staff: bool, now: datetime) -> CampaignBoard:
         status_label=campaign.get_status_display(),
         item_kind=campaign.item_kind,
         item_kind_label=campaign.get_item_kind_display(),
+        measures_agreement=kinds.get(campaign.item_kind).measures_agreement,
         days=days,
         audiences=audiences,
         snapshot_at=snapshot.computed_at if snapshot else None,

@@ -36,6 +36,8 @@ class ReleaseKind:
     candidates: ClassVar[str] = selectors.NO_CANDIDATES
     # Whether a response closes a conversation whose judged turns the datasets read.
     reads_turns: ClassVar[bool] = False
+    # Whether its metrics hold agreement within each audience (the dashboard says so when not).
+    measures_agreement: ClassVar[bool] = False
     # What it adds to metrics.json (`aggregation.metrics.document`), and the plots it
     # adds to the card (file name, and how to draw it from metrics.json's ``metrics``).
     metrics: ClassVar[KindMetrics | None] = None

@@ -38,6 +38,7 @@ class Preference(ReleaseKind):
         "CASE WHEN jsonb_typeof(i.payload->'candidates') = 'array' "
         "THEN i.payload->'candidates' ELSE '[]'::jsonb END"
     )
+    measures_agreement = True
     metrics = staticmethod(preference_kind_metrics)
     plots = (("divergence.png", plots.divergence),)
 

@@ -18,6 +18,7 @@ class Rating(ReleaseKind):
         "CASE WHEN jsonb_typeof(i.payload->'response') = 'object' "
         "THEN jsonb_build_array(i.payload->'response') ELSE '[]'::jsonb END"
     )
+    measures_agreement = True
     metrics = staticmethod(rating_kind_metrics)
 
 
