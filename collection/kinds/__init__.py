@@ -7,7 +7,9 @@ representation) and how a response reads back on the submissions page. The rest
 of the collection app asks the registry instead of branching on the kind's name.
 
 Adding a kind is one module that subclasses `Kind` and calls `register`, named in
-`MODULES` so it loads at start-up (`CollectionConfig.ready`), plus its tests.
+`MODULES` so it loads at start-up (`CollectionConfig.ready`), its release side (one
+module in `aggregation/release/kinds/`), plus its tests (docs/architecture.md, "Adding
+an item kind").
 
 This package imports nothing of the app at module level: `collection.models` and
 `collection.payloads` import it (the model's choices, the validators' dispatch),
