@@ -19,6 +19,7 @@ One module per concern; every public name is re-exported here (``selectors.x(...
 - ``selection``: ``ReleaseSelection``, what a release includes;
 - ``participants``: the release's participants and counts (in PostgreSQL);
 - ``judgements``: the chunked read of items and judgements (``chunks``);
+- ``heldout``: the held-out participants' context sets (their first judgements);
 - ``packed``: the packed-bytea columns both reads use.
 """
 
@@ -29,6 +30,7 @@ from aggregation.selectors.access import (
     release_for_campaign,
     releases_for_campaign,
 )
+from aggregation.selectors.heldout import heldout_context_keys, judgement_keys
 from aggregation.selectors.judgements import (
     CANDIDATES,
     INT_SOURCES,
@@ -85,6 +87,8 @@ __all__ = [
     "chunks",
     "export_job_for_researcher",
     "export_jobs_for_campaign",
+    "heldout_context_keys",
+    "judgement_keys",
     "judgements_per_item",
     "ordinary_item_ids",
     "participants_in_selection",
