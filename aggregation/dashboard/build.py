@@ -287,7 +287,7 @@ def _chart_specs(board: CampaignBoard) -> None:
                     )
                     for attribute in audience.attributes
                 ],
-                title=f"{audience.name}: participants against target shares",
+                title=f"Participants against target shares · {audience.name}",
             )
 
 
