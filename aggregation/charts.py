@@ -28,6 +28,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from aggregation import drawing
+
 BLUE = "#2f6bb3"
 TEAL = "#2a9d8f"
 RED = "#b3261e"
@@ -312,7 +314,7 @@ DRAW = {"progress": _draw_progress, "daily": _draw_daily, "strata": _draw_strata
 def render(spec: ChartSpec) -> bytes:
     """The chart as SVG bytes."""
     buffer = io.BytesIO()
-    with matplotlib.rc_context(RC):
+    with drawing.style(RC):
         figure = Figure(figsize=(WIDTH, spec.height_inches), dpi=DPI)
         DRAW[spec.kind](figure, spec)
         figure.savefig(buffer, format="svg", metadata={"Date": None}, facecolor="white")
