@@ -165,8 +165,9 @@ def daily_spec(days: list[date], series: dict[str, list[int]], *, title: str) ->
     totals = [sum(counts[n] for counts in series.values()) for n in range(len(days))]
     if days:
         busiest = int(np.argmax(totals))
+        noun = "response" if sum(totals) == 1 else "responses"
         alt = (
-            f"{title}: {sum(totals):,} responses from {days[0]:%d %b} to {days[-1]:%d %b}; "
+            f"{title}: {sum(totals):,} {noun} from {days[0]:%d %b} to {days[-1]:%d %b}; "
             f"the busiest day was {days[busiest]:%d %b} with {totals[busiest]:,}. "
             + " ".join(f"{name}: {sum(counts):,}." for name, counts in series.items())
         )

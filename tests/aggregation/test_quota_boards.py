@@ -152,3 +152,16 @@ def test_panel_studies_quotas_show_on_the_campaign_page_with_their_release(clien
     assert study.quotas_released_at is not None
     html = client.get(page).content.decode()
     assert html.count("Release quotas now") == 1  # the engine's; the panel's is released
+    # The study page says when, in the one date format shown in the viewer's time zone.
+    study_page = client.get(reverse("panel_study_detail", args=[study.pk])).content.decode()
+    assert '<strong>Quotas released</strong> <time datetime="' in study_page
+
+
+def test_one_response_is_one_response_on_the_campaign_page(client, campaign):
+    client.force_login(campaign.owner)
+    html = client.get(reverse("campaign_detail", args=[campaign.slug])).content.decode()
+    assert "2 responses in the last 14 days" in html
+    campaign.responses.exclude(pk=campaign.responses.order_by("pk").first().pk).delete()
+    cache.clear()
+    html = client.get(reverse("campaign_detail", args=[campaign.slug])).content.decode()
+    assert "1 response in the last 14 days" in html and "1 responses" not in html
