@@ -45,7 +45,7 @@ def engine_quota_boards(campaign: Campaign, now: datetime) -> list[quotas.QuotaB
         boards.append(
             quotas.QuotaBoard(
                 kind="engine",
-                title=f"Slots of {audience.name}",
+                title="Campaign slots",
                 audience=audience.name,
                 unit="slots",
                 total=quotas.QuotaRow(
