@@ -25,6 +25,9 @@ from tests.factories import (
 from tests.helpers import STANDIN_KEY, answer_all, conversation_campaign, converse
 
 MARK = "<script>probe(1)</script>"
+# Words only the owner, the annotator and an admin may be shown: the annotator's
+# rationale, the dyad's name and its conversation's opening.
+PRIVATE = ("rationale-4f2a", "dyad-9c1e", "opening-7b3d")
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def world(db, settings, tmp_path, standin) -> dict:
     staff = UserFactory(username="staff", is_staff=True, is_superuser=True)
     everyone = AudienceFactory(slug="everyone", name=f"Everyone {MARK}", created_by=owner)
     dyad = AudienceFactory(
-        slug="dyad", name=f"Dyad {MARK}", kind=Audience.Kind.DYADIC, created_by=owner
+        slug="dyad", name=f"Dyad {MARK} {PRIVATE[1]}", kind=Audience.Kind.DYADIC, created_by=owner
     )
     uk = public_age_audience(slug="uk", screened=True, created_by=owner)
     campaign = make_campaign(
@@ -56,11 +59,21 @@ def world(db, settings, tmp_path, standin) -> dict:
     )
     annotator = ready_participant(audience=everyone, campaign=campaign)
     MembershipFactory(participant=annotator, audience=dyad)
-    answer_all(annotator, campaign, lambda item: {"choice": "a", "rationale": MARK}, limit=2)
+    answer_all(
+        annotator,
+        campaign,
+        lambda item: {"choice": "a", "rationale": f"{MARK} {PRIVATE[0]}"},
+        limit=2,
+    )
     lease = services.assignment_next(participant=annotator, campaign=campaign)
     invitation = Invitation.objects.create(audience=everyone, created_by=owner, token="tok-owner")
     chat, _, endpoints = conversation_campaign(
-        owner, standin, slug="chat", name=f"Chat {MARK}", audience=dyad
+        owner,
+        standin,
+        slug="chat",
+        name=f"Chat {MARK}",
+        audience=dyad,
+        seed_rows=[{"external_id": "s0", "prompt": f"{PRIVATE[2]} {MARK}"}],
     )
     services.consent_give(participant=annotator, campaign=chat)
     conversation = converse(annotator, chat, turns=1, rating=None)
@@ -98,4 +111,6 @@ def world(db, settings, tmp_path, standin) -> dict:
         "invitation": invitation,
         "lease": lease,
         "owner_key": owner_key,
+        # Never in any reply, to anyone: the endpoint's key, its stored token, an API key.
+        "secrets": (STANDIN_KEY, endpoints[0].api_key_encrypted, owner_key),
     }

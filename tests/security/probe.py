@@ -10,7 +10,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.security.conftest import MARK
+from tests.security.conftest import MARK, PRIVATE
 
 ROLES = ("anonymous", "annotator", "other", "owner", "staff")
 ECHO = "<img src=x onerror=echo(1)>"
@@ -279,10 +279,21 @@ def send(client: Client, method: str, url: str, body: bytes | dict | None, conte
     return status, content, kind
 
 
-def problems(pattern: Pattern, status: int, content: bytes, kind: str) -> list[str]:
+def problems(
+    pattern: Pattern,
+    status: int,
+    content: bytes,
+    kind: str,
+    *,
+    secrets: tuple[str, ...] = (),
+    private: bool = False,
+) -> list[str]:
     """What is wrong with one reply: a server error, an API refusal outside the one
-    error shape, free text rendered unescaped."""
-    found = []
+    error shape, free text rendered unescaped, a secret shown, or (``private``: to
+    someone who may not see them) the owner's or the annotator's private words."""
+    found = [f"shows secret {s[:6]}..." for s in secrets if s and s.encode() in content]
+    if private:
+        found += [f"reveals {word!r}" for word in PRIVATE if word.encode() in content]
     if status >= 500:
         found.append(content.decode(errors="replace")[-300:])
         return found

@@ -119,7 +119,10 @@ def probe(world, pattern: Pattern, role: str, url: str, *, bodies: bool = True) 
             "application/x-www-form-urlencoded" if label.startswith("form") else "application/json"
         )
         status, content, kind = send(client, method, target, body, content_type)
-        for why in problems(pattern, status, content, kind):
+        private = role in ("anonymous", "other")
+        for why in problems(
+            pattern, status, content, kind, secrets=world["secrets"], private=private
+        ):
             findings.append(Finding(role, method, target, label, status, why))
     return findings
 
