@@ -8,7 +8,9 @@ from aggregation.release.datasets import (
     conversation_preferences,
     conversation_ratings,
     conversation_sft,
+    conversation_ties,
     conversation_trees,
+    participants,
 )
 from aggregation.release.kinds.base import ReleaseKind, register
 
@@ -17,9 +19,11 @@ class Conversation(ReleaseKind):
     name = "conversation"
     datasets = (
         conversation_preferences.DATASET,
+        conversation_ties.DATASET,
         conversation_sft.DATASET,
         conversation_ratings.DATASET,
         conversation_trees.DATASET,
+        participants.DATASET,
     )
     card_tags = ("conversational", "preference", "rlhf", "dpo", "sft")
     judgement_columns = {"rating": "r.payload->>'rating'"}  # the closing rating
