@@ -21,19 +21,20 @@ from workbench.forms import ImportForm
 def _all_or_nothing(campaign, upload, file_format: str) -> dict:
     try:
         check = services.items_check(campaign=campaign, stream=upload.file, file_format=file_format)
-        created = 0
+        result = None
         if not check.errors:
             upload.seek(0)
-            created = imports.items_import(
+            result = imports.items_import(
                 campaign=campaign, stream=upload.file, file_format=file_format
-            ).created
+            )
     except (services.ServiceError, imports.ImportFileError) as error:
         check = services.ImportCheck(rows=0, preview=[], errors=[str(error)])
-        created = 0
+        result = None
     return {
         "rows": check.rows,
         "errors": check.errors,
-        "created": created,
+        "created": result.created if result else 0,
+        "shapes": result.shapes.lines() if result else [],
         "preview": [
             # default=str: a Parquet row may hold bytes or dates, which JSON has no form for.
             {
@@ -60,6 +61,7 @@ def _keep_valid(campaign, upload, file_format: str) -> dict:
         "rejected": [str(row) for row in result.rejected],
         "rejected_count": result.rejected_count,
         "rejected_unlisted": result.rejected_count - len(result.rejected),
+        "shapes": result.shapes.lines() if result else [],
     }
 
 
