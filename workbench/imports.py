@@ -28,9 +28,10 @@ def _all_or_nothing(campaign, upload, file_format: str) -> dict:
                 campaign=campaign, stream=upload.file, file_format=file_format
             )
     except (services.ServiceError, imports.ImportFileError) as error:
-        check = services.ImportCheck(rows=0, preview=[], errors=[str(error)])
+        check = services.ImportCheck(rows=0, preview=[], errors=[str(error)], status=error.status)
         result = None
     return {
+        "status": check.status,
         "rows": check.rows,
         "errors": check.errors,
         "created": result.created if result else 0,
@@ -52,7 +53,12 @@ def _keep_valid(campaign, upload, file_format: str) -> dict:
             campaign=campaign, stream=upload.file, file_format=file_format, mode="keep_valid"
         )
     except imports.ImportFileError as error:
-        return {"errors": [str(error), *map(str, error.rejected)], "rows": 0, "created": 0}
+        return {
+            "errors": [str(error), *map(str, error.rejected)],
+            "status": error.status,
+            "rows": 0,
+            "created": 0,
+        }
     return {
         "keep_valid": True,
         "errors": [],
@@ -76,7 +82,7 @@ def item_import(request: HttpRequest, slug: str) -> HttpResponse:
         run = _keep_valid if form.cleaned_data["keep_valid"] else _all_or_nothing
         report = {"name": upload.name, **run(campaign, upload, form.cleaned_data["format"])}
         if report["errors"]:
-            status = 400
+            status = report["status"]
     return render(
         request,
         "workbench/item_import.html",

@@ -37,7 +37,8 @@ class ItemImportApi(APIView):
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(
             help_text="JSONL, CSV, HH-RLHF JSONL or prompt/chosen/rejected pairs (JSONL, "
-            "Parquet, Arrow); text formats UTF-8, plain or gzipped."
+            "Parquet, Arrow, or a .zip or .tar.gz of a folder datasets' save_to_disk "
+            "or to_parquet wrote); text formats UTF-8, plain or gzipped."
         )
         format = serializers.ChoiceField(
             choices=imports.FORMATS,

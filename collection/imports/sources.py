@@ -4,7 +4,8 @@ The format names the shape of a row: ``jsonl`` (the platform's items), ``csv``,
 ``hh-rlhf`` (Anthropic's transcripts), ``pairs`` (``prompt``/``chosen``/``rejected``),
 or ``auto`` to tell them apart from the first row. The container is read from the
 bytes, whatever the file is called: plain text, gzip (``.jsonl.gz``, ``.csv.gz``),
-Parquet, Arrow; a folder is a dataset saved by `datasets`.
+Parquet, Arrow; a folder is a dataset saved by `datasets`, and a .zip or .tar.gz
+of such a folder is unpacked first (`archives`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from collection import payloads
-from collection.imports import columnar, conversations, native, reading
+from collection.imports import archives, columnar, conversations, native, reading
 from collection.imports.errors import ImportFileError
 from collection.imports.reading import Row
 
@@ -114,6 +115,12 @@ def rows_open(source: IO[bytes] | Path, file_format: str, *, limit: int) -> Open
         rows, shape = _with_shape(columnar.folder_rows(source, limit), file_format, columnar.ROW)
         return Opened(rows, shape, columnar.ROW)
     kind, stream = reading.container(source)
+    if kind in ("zip", "tar"):
+        if file_format == "csv":
+            raise ImportFileError("A dataset folder holds rows, not CSV.", field="format")
+        found = archives.archive_rows(stream, kind, limit)
+        rows, shape = _with_shape(found, file_format, columnar.ROW)
+        return Opened(rows, shape, columnar.ROW)
     if kind != "text":
         if file_format == "csv":
             raise ImportFileError(f"This is a {kind.split('-')[0]} file, not CSV.", field="format")

@@ -121,6 +121,7 @@ class ImportCheck:
     rows: int
     preview: list[dict]
     errors: list[str]
+    status: int = 400  # what the errors answer: 413 when the file passes the size limit
 
 
 IMPORT_PREVIEW_ROWS = 5
@@ -138,6 +139,7 @@ def items_check(*, campaign: Campaign, stream, file_format: str) -> ImportCheck:
     seen: dict[str, int] = {}
     rows = 0
     unit = "Line"
+    status = 400
     try:
         opened = imports.rows_open(stream, file_format, limit=settings.IMPORT_MAX_BYTES)
         unit = opened.unit
@@ -156,6 +158,7 @@ def items_check(*, campaign: Campaign, stream, file_format: str) -> ImportCheck:
                 break
     except imports.ImportFileError as error:
         errors.append(str(error))
+        status = error.status
     existing = set(
         campaign.items.filter(external_id__in=list(seen), superseded_at__isnull=True).values_list(
             "external_id", flat=True
@@ -166,4 +169,4 @@ def items_check(*, campaign: Campaign, stream, file_format: str) -> ImportCheck:
             f"{unit} {seen[external_id]}: external_id: An item with external_id "
             f"{external_id!r} exists already in this campaign."
         )
-    return ImportCheck(rows=rows, preview=preview, errors=errors)
+    return ImportCheck(rows=rows, preview=preview, errors=errors, status=status)
