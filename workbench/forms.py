@@ -240,6 +240,7 @@ class ImportForm(forms.Form):
             ("csv", "CSV"),
             ("hh-rlhf", "HH-RLHF (JSONL)"),
             ("pairs", "prompt / chosen / rejected (JSONL, Parquet, Arrow, a datasets folder)"),
+            ("prompt-response", "prompt / response to rate, as HelpSteer2 (JSONL, Parquet)"),
         ],
         initial="auto",
     )

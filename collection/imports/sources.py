@@ -2,10 +2,11 @@
 
 The format names the shape of a row: ``jsonl`` (the platform's items), ``csv``,
 ``hh-rlhf`` (Anthropic's transcripts), ``pairs`` (``prompt``/``chosen``/``rejected``),
-or ``auto`` to tell them apart from the first row. The container is read from the
-bytes, whatever the file is called: plain text, gzip (``.jsonl.gz``, ``.csv.gz``),
-Parquet, Arrow; a folder is a dataset saved by `datasets`, and a .zip or .tar.gz
-of such a folder is unpacked first (`archives`).
+``prompt-response`` (one response to rate, as HelpSteer2 ships them), or ``auto`` to
+tell them apart from the first row. The container is read from the bytes, whatever
+the file is called: plain text, gzip (``.jsonl.gz``, ``.csv.gz``), Parquet, Arrow; a
+folder is a dataset saved by `datasets`, and a .zip or .tar.gz of such a folder is
+unpacked first (`archives`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import IO
 
 from collection import payloads
-from collection.imports import archives, columnar, conversations, native, reading
+from collection.imports import archives, columnar, conversations, native, reading, responses
 from collection.imports.errors import ImportFileError
 from collection.imports.reading import Row
 
-FORMATS = ("auto", "jsonl", "csv", "hh-rlhf", "pairs")
+FORMATS = ("auto", "jsonl", "csv", "hh-rlhf", "pairs", "prompt-response")
 
 
 @dataclass
@@ -54,16 +55,20 @@ SHAPES: dict[str, Callable[[int, dict, str], dict]] = {
     "jsonl": _native,
     "hh-rlhf": _hh,
     "pairs": conversations.pair_item,
+    "prompt-response": responses.response_item,
 }
 
 
 def shape_of(row: dict) -> str:
-    """The format a first row is in: HH-RLHF transcripts, pairs, or the platform's items."""
+    """The format a first row is in: HH-RLHF transcripts, pairs, prompt/response rows, or
+    the platform's items."""
     if "chosen" in row and "rejected" in row:
         chosen = row["chosen"]
         if "prompt" not in row and isinstance(chosen, str) and chosen.startswith("\n\nHuman:"):
             return "hh-rlhf"
         return "pairs"
+    if "response" in row and "prompt" in row and "payload" not in row:
+        return "prompt-response"
     return "jsonl"
 
 

@@ -12,8 +12,9 @@ def add_import_arguments(parser) -> None:
     parser.add_argument(
         "path",
         type=Path,
-        help="A file (JSONL, CSV, HH-RLHF, pairs; plain or .gz; Parquet; Arrow) or a folder "
-        "written by datasets' save_to_disk.",
+        help="A file (JSONL, CSV, HH-RLHF, pairs, prompt/response rows; plain or .gz; "
+        "Parquet; Arrow; a .zip or .tar.gz of a datasets folder) or a folder written by "
+        "datasets' save_to_disk.",
     )
     parser.add_argument(
         "--format",
