@@ -96,6 +96,7 @@ class Rating(kinds.Kind):
     competence = Campaign.Competence.BEHAVIOUR
     template_name = "collection/kinds/rating.html"
     field_labels = {"scores": "Scores", "score": "Score"}
+    generated_responses = 1
 
     def validate_payload(self, payload: Mapping, rules: kinds.Rules) -> dict:
         """``{"response": text or {"text", "source"}}``; the single entry of ``candidates``

@@ -27,7 +27,8 @@ def items_create(*, campaign: Campaign, rows: Iterable[dict]) -> int:
 
 @transaction.atomic
 def item_candidates_append(*, item_id: int, candidates: list[dict]) -> Item:
-    """Add generated candidates to a preference item; it becomes servable at two.
+    """Add generated candidates to a preference item (it becomes servable at two), or
+    a rating item's one response (servable then).
 
     Each candidate is ``{"text", "source", "generation": {"request": id, ...}}``; one
     whose generation request is on the item already is left out, so a job that runs
@@ -39,8 +40,19 @@ def item_candidates_append(*, item_id: int, candidates: list[dict]) -> Item:
     return items[item_id]
 
 
+def _present(item: Item) -> list[dict]:
+    """The item's responses so far: its candidates, or a rating item's one response."""
+    response = item.payload.get("response")
+    return list(item.candidates) if response is None else [response]
+
+
+def _servable(payload: dict) -> bool:
+    """`slots.SERVABLE_ITEM_SQL` on one payload: two candidates, or not a candidate list."""
+    return len(payload.get("candidates", (None, None))) >= 2
+
+
 def _merged(item: Item, candidates: list[dict]) -> list[dict]:
-    present = list(item.candidates)
+    present = _present(item)
     done = {(c.get("generation") or {}).get("request") for c in present} - {None}
     used = {c["id"] for c in present}
     free = (letter for letter in "abcdefghi" if letter not in used)
@@ -74,7 +86,8 @@ def items_candidates_append(
         if item is None:
             refused[item_id] = ServiceError("No such item.", field="item")
             continue
-        if not kinds.get(item.campaign.item_kind).has_candidates:
+        kind = kinds.get(item.campaign.item_kind)
+        if not (kind.has_candidates or kind.generated_responses):
             refused[item_id] = ServiceError("Only preference items have candidates.", field="item")
             continue
         try:
@@ -87,7 +100,7 @@ def items_candidates_append(
         except payloads.PayloadError as error:
             refused[item_id] = payload_error(error)
             continue
-        if len(item.candidates) < 2 <= len(clean["candidates"]) and not item.is_attention_check:
+        if not _servable(item.payload) and _servable(clean) and not item.is_attention_check:
             servable.append(item_id)
         item.payload = clean
         written[item_id] = item

@@ -12,12 +12,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from collection import kinds, services
+from collection.kinds.rating import RUBRICS
 from collection.models import Campaign, Slot
+from endpoints.models import GenerationJob
+from endpoints.standin import StandinServer
 from tests.factories import AudienceFactory, make_researcher, ready_participant
-from tests.helpers import answer_all
+from tests.helpers import STANDIN_KEY, answer_all, make_endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +141,60 @@ def test_a_helpsteer2_row_with_a_score_that_is_not_a_number_names_the_row_and_fi
     assert (body["line"], body["field"]) == (2, "payload.response.source_scores.helpfulness")
     assert body["detail"].startswith("Row 2:")
     assert not campaign.items.exists()
+
+
+def test_a_rating_item_imported_prompts_only_gets_its_one_response_from_an_endpoint(
+    tmp_path, django_capture_on_commit_callbacks
+):
+    owner = make_researcher(username="rater-owner")
+    audience = AudienceFactory()
+    campaign = services.campaign_create(
+        slug="hs2-gen",
+        name="Rate generated replies",
+        item_kind="rating",
+        owners=[owner],
+        targets={audience: 2},
+        **RUBRICS["helpsteer2"],
+    )
+    path = tmp_path / "prompts.jsonl"
+    path.write_bytes(
+        jsonl(
+            [{"external_id": f"p{n}", "prompt": row["prompt"]} for n, row in enumerate(HELPSTEER2)]
+        )
+    )
+    with pytest.raises(CommandError, match=r"Line 1: payload\.response: Give the response"):
+        call_command("import_items", campaign.slug, str(path))
+    call_command("import_items", campaign.slug, str(path), "--prompts-only", stdout=io.StringIO())
+    assert [item.payload for item in campaign.items.all()] == [{"candidates": []}] * 2
+    services.campaign_set_status(campaign=campaign, status=Campaign.Status.OPEN)
+    person = ready_participant(audience=audience, campaign=campaign)
+    assert services.assignment_next(participant=person, campaign=campaign).code == "exhausted"
+    api = APIClient()
+    api.force_authenticate(owner)
+    with StandinServer(api_key=STANDIN_KEY) as standin:
+        endpoint = make_endpoint(owner, standin, "writer-v1")
+        two = make_endpoint(owner, standin, "writer-v2")
+        refused = api.post(
+            "/api/v1/generation-jobs/",
+            {
+                "campaign": campaign.slug,
+                "sources": [{"endpoint": endpoint.pk}, {"endpoint": two.pk}],
+            },
+            format="json",
+        )
+        assert refused.status_code == 400 and refused.json()["field"] == "sources"
+        with django_capture_on_commit_callbacks(execute=True):
+            created = api.post(
+                "/api/v1/generation-jobs/",
+                {"campaign": campaign.slug, "sources": [{"endpoint": endpoint.pk}]},
+                format="json",
+            )
+        assert created.status_code == 201, created.json()
+    job = GenerationJob.objects.get(pk=created.json()["id"])
+    assert job.status == GenerationJob.Status.FINISHED
+    for item in campaign.items.all():
+        response = item.payload["response"]
+        assert response["text"] and response["source"] == "writer-v1"
+        assert response["generation"]["job"] == job.pk
+    assert Slot.objects.filter(item__campaign=campaign, audience=audience).count() == 4
+    assert answer_all(person, campaign, lambda item: {"scores": dict.fromkeys(ATTRIBUTES, 2)}) == 2
