@@ -74,7 +74,12 @@ class Shapes:
         n = self.multi_turn_items, self.empty_replies, self.leading_space_items
         counted = [
             (n[0], f"{items(n[0])} with a multi-turn candidate (the conversations part early)"),
-            (n[1], f"empty {'reply' if n[1] == 1 else 'replies'}, kept as empty candidates"),
+            (
+                n[1],
+                "empty reply, kept as an empty candidate"
+                if n[1] == 1
+                else "empty replies, kept as empty candidates",
+            ),
             (n[2], f"{items(n[2])} with a text that begins with a space, kept as it is"),
         ]
         return [f"{count} {what}." for count, what in counted if count]

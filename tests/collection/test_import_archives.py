@@ -14,9 +14,9 @@ from pathlib import Path
 import datasets
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from collection.models import Campaign
+from tests.collection.test_imports_datasets import api_import
 from tests.factories import AudienceFactory, make_campaign, make_researcher
 
 pytestmark = pytest.mark.django_db
@@ -84,18 +84,6 @@ def tar_gzipped(folder: Path, *, add=None) -> bytes:
         if add:
             add(archive)
     return buffer.getvalue()
-
-
-def api_import(owner, campaign, content: bytes, name: str, **fields):
-    client = APIClient()
-    client.force_authenticate(owner)
-    upload = io.BytesIO(content)
-    upload.name = name
-    return client.post(
-        f"/api/v1/campaigns/{campaign.slug}/items/import/",
-        {"file": upload, **fields},
-        format="multipart",
-    )
 
 
 def check_imported(campaign: Campaign) -> None:
@@ -194,7 +182,7 @@ def test_the_import_page_takes_a_zipped_datasets_folder(client, owner, campaign,
     assert page.status_code == 200, page.content.decode()[-2000:]
     text = page.content.decode()
     assert "Imported 2 items." in text
-    assert "1 empty reply, kept as empty candidates." in text
+    assert "1 empty reply, kept as an empty candidate." in text
     check_imported(campaign)
     big = zipped(saved, extra={"ultrafeedback/pad.bin": b"\0" * 200_000})
     settings.IMPORT_MAX_BYTES = len(big) + 50_000
