@@ -369,7 +369,9 @@ def test_a_paused_campaign_admits_no_newcomer_but_resumes_who_came(client, study
 
 
 def _enter_post_only(client, study, pid):
-    return client.post(reverse("panel_entry", args=[study.token]), {"PROLIFIC_PID": pid})
+    """Press Begin with the ids Prolific sends (a resumed entry must bring its SESSION_ID)."""
+    data = {"PROLIFIC_PID": pid, "STUDY_ID": "s1", "SESSION_ID": "x1"}
+    return client.post(reverse("panel_entry", args=[study.token]), data)
 
 
 def test_the_study_list_filters_by_a_managed_campaign_and_refuses_others(client, study):
