@@ -103,7 +103,7 @@ def assignment_next(
                 now=now,
             )
             if slot is not None:
-                return _lease(slot, participant=participant, now=now, lease=campaign.lease_seconds)
+                return _lease(slot, participant=participant, now=now, campaign=campaign)
     if held_back and any(_has_open_slots(m, campaign, now) for m in held_back):
         return NoItem(
             "The remaining places are kept for people from groups we have heard too little "
@@ -113,8 +113,10 @@ def assignment_next(
     return NoItem("There is nothing left for you to annotate in this campaign.", "exhausted")
 
 
-def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -> Assignment:
-    expires_at = now + timedelta(seconds=lease)
+def _lease(
+    slot: Slot, *, participant: Participant, now: datetime, campaign: Campaign
+) -> Assignment:
+    expires_at = now + timedelta(seconds=campaign.lease_seconds)
     assignment = Assignment.objects.create(
         campaign_id=slot.campaign_id,
         audience_id=slot.audience_id,
@@ -125,7 +127,8 @@ def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -
         expires_at=expires_at,
     )
     Slot.objects.filter(pk=slot.pk).update(holder=assignment, lease_expires_at=expires_at)
-    if slot.holder_id is not None:
+    # An expired lease taken over: in a conversation campaign, its conversation ends.
+    if slot.holder_id is not None and campaign.item_kind == Campaign.ItemKind.CONVERSATION:
         _abandon_conversation_of(
             slot.holder_id, Conversation.EndedBy.EXPIRED, now, skip_locked=True
         )
