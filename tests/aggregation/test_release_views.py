@@ -289,9 +289,10 @@ def test_held_out_participants_have_their_first_judgements_by_time_as_context(
     panel = Response.objects.filter(campaign=views_campaign, audience__slug="panel")
     start = timezone.now() - timedelta(days=1)
     stored = list(panel.select_related("item"))
+    rank = {pid: r for r, pid in enumerate(sorted({x.participant_id for x in stored}))}
     for response in stored:
         n = int(response.item.external_id[1:])
-        response.created_at = start + timedelta(minutes=response.participant_id * 20 - n)
+        response.created_at = start + timedelta(minutes=rank[response.participant_id] * 20 - n)
     Response.objects.bulk_update(stored, ["created_at"])
     job = _build(views_campaign, django_capture_on_commit_callbacks, created_by=owner)
     release = releases_root / job.release_path
