@@ -335,6 +335,23 @@ def _strength(source: str, value: float, interval: list | None) -> str:
     return f"{_inline(source)} ({value:+.2f})"
 
 
+def _abandoned_line(counts: dict) -> list[str]:
+    """A conversation campaign's conversations that ended without a closing rating."""
+    if "abandoned_conversations" not in counts:
+        return []
+    per_audience = counts["abandoned_conversations"]
+    return [
+        f"- Left out: {_count(sum(per_audience.values()), 'abandoned conversation')} "
+        "(skipped, or left until their place went to someone else, so never given a "
+        "closing rating); their turns are not here"
+        + (
+            " (" + ", ".join(f"{_code(slug)} {n}" for slug, n in per_audience.items()) + ")."
+            if len(per_audience) > 1
+            else "."
+        )
+    ]
+
+
 def render(
     *,
     job,
@@ -416,6 +433,7 @@ def render(
             if campaign.item_kind == "demonstration"
             else "."
         ),
+        *_abandoned_line(counts),
         f"- {_count(counts['withdrawn_since_previous'], 'participant')} withdrew since "
         + (
             f"release v{counts['previous_version']}"

@@ -58,6 +58,7 @@ from aggregation.selectors.participants import (
 from aggregation.selectors.selection import (
     AudienceInfo,
     ReleaseSelection,
+    abandoned_conversations,
     selection_audiences,
     withheld_counts,
     withheld_item_ids,
@@ -80,6 +81,7 @@ __all__ = [
     "ItemChunk",
     "Participants",
     "ReleaseSelection",
+    "abandoned_conversations",
     "campaign_for_researcher",
     "campaign_has_messages",
     "chunks",

@@ -14,6 +14,7 @@ from collection.models import (
     Audience,
     Campaign,
     CampaignAudience,
+    Conversation,
     Membership,
     Participant,
     Slot,
@@ -102,7 +103,7 @@ def assignment_next(
                 now=now,
             )
             if slot is not None:
-                return _lease(slot, participant=participant, now=now, lease=campaign.lease_seconds)
+                return _lease(slot, participant=participant, now=now, campaign=campaign)
     if held_back and any(_has_open_slots(m, campaign, now) for m in held_back):
         return NoItem(
             "The remaining places are kept for people from groups we have heard too little "
@@ -112,8 +113,10 @@ def assignment_next(
     return NoItem("There is nothing left for you to annotate in this campaign.", "exhausted")
 
 
-def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -> Assignment:
-    expires_at = now + timedelta(seconds=lease)
+def _lease(
+    slot: Slot, *, participant: Participant, now: datetime, campaign: Campaign
+) -> Assignment:
+    expires_at = now + timedelta(seconds=campaign.lease_seconds)
     assignment = Assignment.objects.create(
         campaign_id=slot.campaign_id,
         audience_id=slot.audience_id,
@@ -124,7 +127,33 @@ def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -
         expires_at=expires_at,
     )
     Slot.objects.filter(pk=slot.pk).update(holder=assignment, lease_expires_at=expires_at)
+    # An expired lease taken over: in a conversation campaign, its conversation ends.
+    if slot.holder_id is not None and campaign.item_kind == Campaign.ItemKind.CONVERSATION:
+        _abandon_conversation_of(
+            slot.holder_id, Conversation.EndedBy.EXPIRED, now, skip_locked=True
+        )
     return assignment
+
+
+def _abandon_conversation_of(
+    assignment_id: int, ended_by: str, now: datetime, *, skip_locked: bool = False
+) -> None:
+    """The open conversation on a lease given up or lost ends, abandoned, without its
+    closing rating (so it is in no release).
+
+    ``skip_locked``: the lease was someone else's, taken over once it ran out. Their
+    conversation row may be locked by their own turn (participant lock, conversation,
+    then assignment and slot); waiting for it while holding this slot could deadlock, so
+    a locked row is left: that turn fails on the slot it lost, and the conversation is
+    abandoned then (`collection.conversations`) or when they next start one."""
+    rows = Conversation.objects.filter(assignment_id=assignment_id, status=Conversation.Status.OPEN)
+    if skip_locked:
+        rows = Conversation.objects.filter(
+            pk__in=rows.select_for_update(skip_locked=True).values("pk")
+        )
+    rows.update(
+        status=Conversation.Status.ABANDONED, ended_by=ended_by, closed_at=now, pending=None
+    )
 
 
 def _renew(assignment: Assignment, *, now: datetime, lease: int) -> bool:
@@ -221,7 +250,8 @@ def assignment_skip(
     with transaction.atomic():
         _lock_participant(participant)
         assignment = (
-            Assignment.objects.select_for_update()
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("campaign")
             .filter(pk=assignment_id, participant=participant)
             .first()
         )
@@ -237,6 +267,8 @@ def assignment_skip(
             Slot.objects.filter(pk=assignment.slot_id, holder=assignment).update(
                 holder=None, lease_expires_at=None
             )
+        if assignment.campaign.item_kind == Campaign.ItemKind.CONVERSATION:
+            _abandon_conversation_of(assignment.pk, Conversation.EndedBy.SKIPPED, now)
     return assignment
 
 

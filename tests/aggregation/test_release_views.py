@@ -289,6 +289,8 @@ def test_held_out_participants_have_their_first_judgements_by_time_as_context(
     panel = Response.objects.filter(campaign=views_campaign, audience__slug="panel")
     start = timezone.now() - timedelta(days=1)
     stored = list(panel.select_related("item"))
+    # By rank, not by id: ids keep growing over a session, and times past the build's
+    # snapshot would leave the panel out of the release.
     rank = {pid: r for r, pid in enumerate(sorted({x.participant_id for x in stored}))}
     for response in stored:
         n = int(response.item.external_id[1:])
