@@ -8,6 +8,16 @@ the next one — one round trip per judgement. Afterwards it checks the database
 no (item, audience) above k, no participant with an item twice, and exactly one
 stored response per acknowledged submission.
 
+CPU accounting, which load on a shared machine barely changes (throughput does):
+for each level, the user+system CPU seconds of the gunicorn master and workers,
+of the PostgreSQL backends serving the bench database (their /proc stat; a
+backend started during the level counts from zero), and of the client
+processes (getrusage of the reaped children), each divided by the judgements
+acknowledged, as ``cpu_ms_per_judgement``. 500 judgements/s on 2 cores is a
+budget of 4 ms for all three together. Then ``benchmarks/submit_inprocess.py``
+runs against the same database for statements (round trips) and wall time per
+request in-process.
+
 Uses DATABASE_URL's server (a fresh database named pluralign_bench beside it),
 or the embedded PostgreSQL when DATABASE_URL is unset.
 """
@@ -19,6 +29,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import signal
 import statistics
 import subprocess
@@ -30,6 +41,7 @@ import uuid
 from http.client import HTTPConnection
 from pathlib import Path
 
+import psutil
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +89,7 @@ print(json.dumps(keys))
 
 
 def start_server(
-    database_url: str, port: int, workers: int, *, boot_seconds: int = 60
+    database_url: str, port: int, workers: int, *, threads: int = 1, boot_seconds: int = 60
 ) -> subprocess.Popen:
     """gunicorn on loopback; ``boot_seconds`` for a worker to start (and answer)."""
     env = {
@@ -105,6 +117,7 @@ def start_server(
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            *(["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []),
             "--log-level",
             "warning",
             "--timeout",
@@ -178,6 +191,57 @@ def client_process(port: int, keys: list[str], quota: int, results) -> None:
         thread.join()
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def cpu_snapshot(server: subprocess.Popen, database_url: str) -> dict:
+    """CPU seconds used so far: the gunicorn processes, each PostgreSQL backend of the
+    bench database (by pid), and this process's reaped children (the clients)."""
+    import psycopg
+
+    master = psutil.Process(server.pid)
+    gunicorn = sum(_cpu_seconds(p) for p in [master, *master.children(recursive=True)])
+    database = database_url.rsplit("/", 1)[1].split("?")[0]
+    url = database_url.replace("postgres://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [database],
+            )
+        ]
+    backends = {}
+    for pid in pids:
+        try:
+            backends[pid] = _cpu_seconds(psutil.Process(pid))
+        except psutil.Error:
+            pass
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "gunicorn": gunicorn,
+        "backends": backends,
+        "clients": children.ru_utime + children.ru_stime,
+    }
+
+
+def cpu_per_judgement(before: dict, after: dict, judgements: int) -> dict:
+    """Milliseconds of CPU per acknowledged judgement, by where it was spent."""
+    postgres = sum(
+        seconds - before["backends"].get(pid, 0.0) for pid, seconds in after["backends"].items()
+    )
+    parts = {
+        "gunicorn": after["gunicorn"] - before["gunicorn"],
+        "postgres": postgres,
+        "clients": after["clients"] - before["clients"],
+    }
+    per = {name: round(1000 * seconds / max(judgements, 1), 2) for name, seconds in parts.items()}
+    per["total"] = round(sum(per.values()), 2)
+    return per
+
+
 def run_level(port: int, keys: list[str], judgements: int, processes: int) -> dict:
     quota = max(1, judgements // len(keys))
     results = multiprocessing.Queue()
@@ -234,11 +298,40 @@ def verify(database_url: str, acked: list[int], k: int) -> dict:
     }
 
 
+def inprocess(database_url: str, requests: int) -> dict:
+    """Statements and wall time per submit-and-next through Django in-process (after
+    the verification, so its extra participant is not counted there)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "bench",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "PLURALIGN_THROTTLING": "false",
+    }
+    out = subprocess.run(
+        [sys.executable, "benchmarks/submit_inprocess.py", "--requests", str(requests)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--judgements", type=int, default=6000, help="per level")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker (gthread when above 1)"
+    )
+    parser.add_argument(
+        "--inprocess", type=int, default=500, help="in-process requests afterwards (0: none)"
+    )
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--port", type=int, default=8765)
@@ -247,17 +340,19 @@ def main() -> None:
     total_clients = sum(args.clients)
     items = max(2000, (sum(args.judgements for _ in args.clients) // args.k) + 1000)
     keys = setup(database_url, clients=total_clients, items=items, k=args.k)
-    server = start_server(database_url, args.port, args.workers)
+    server = start_server(database_url, args.port, args.workers, threads=args.threads)
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
         "gunicorn_workers": args.workers,
+        "gunicorn_threads": args.threads,
         "levels": [],
     }
     all_acked: list[int] = []
     try:
         offset = 0
         for clients in args.clients:
+            before = cpu_snapshot(server, database_url)
             level = run_level(
                 args.port,
                 keys[offset : offset + clients],
@@ -265,6 +360,10 @@ def main() -> None:
                 min(args.processes, clients),
             )
             offset += clients
+            level["cpu_ms_per_judgement"] = cpu_per_judgement(
+                before, cpu_snapshot(server, database_url), len(level["acked"])
+            )
+            level["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
             all_acked += level.pop("acked")
             report["levels"].append(level)
             print(json.dumps(level), flush=True)
@@ -272,6 +371,8 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     report["verification"] = verify(database_url, all_acked, args.k)
+    if args.inprocess:
+        report["inprocess"] = inprocess(database_url, args.inprocess)
     save_report("submit", report)
 
 
