@@ -25,6 +25,7 @@ or the embedded PostgreSQL when DATABASE_URL is unset.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -215,10 +216,8 @@ def cpu_snapshot(server: subprocess.Popen, database_url: str) -> dict:
         ]
     backends = {}
     for pid in pids:
-        try:
+        with contextlib.suppress(psutil.Error):  # a backend that ended meanwhile
             backends[pid] = _cpu_seconds(psutil.Process(pid))
-        except psutil.Error:
-            pass
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "gunicorn": gunicorn,

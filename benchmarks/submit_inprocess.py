@@ -105,9 +105,7 @@ def main() -> None:
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
     if args.show_statements:
-        report["statements"] = {
-            text: round(n / len(wall), 2) for text, n in texts.most_common()
-        }
+        report["statements"] = {text: round(n / len(wall), 2) for text, n in texts.most_common()}
     print(json.dumps(report, indent=2 if args.show_statements else None))
 
 
