@@ -10,7 +10,8 @@ view, the engine; no HTTP socket) with the Django test client, counting every
 statement sent to PostgreSQL (``connection.execute_wrapper``, which sees
 each round trip including the transaction's savepoints, but not BEGIN and
 COMMIT, which psycopg sends itself: add 2 for the real count) and timing each
-request on the wall clock and in this process's CPU time. Prints one JSON line.
+request on the wall clock and in this process's CPU time, and the CPU time
+of the PostgreSQL backend serving it. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
+    import psutil
 
     django.setup()
     from django.contrib.auth import get_user_model
@@ -57,6 +59,10 @@ def main() -> None:
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {key}")
     body = client.post("/api/v1/campaigns/bench/next/").json()
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = psutil.Process(cursor.fetchone()[0])
+    backend_started = sum(backend.cpu_times()[:2])
     statements: list[int] = []
     texts: collections.Counter = collections.Counter()
     wall, cpu = [], []
@@ -93,6 +99,7 @@ def main() -> None:
             if reply.status_code not in (200, 201):
                 raise SystemExit(f"submission answered {reply.status_code}: {reply.content!r}")
             body = reply.json()["next"]
+    backend_cpu = sum(backend.cpu_times()[:2]) - backend_started
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -102,6 +109,7 @@ def main() -> None:
         "wall_ms_p50": round(1000 * statistics.median(wall), 2),
         "wall_ms_mean": round(1000 * statistics.mean(wall), 2),
         "python_cpu_ms_mean": round(1000 * statistics.mean(cpu), 2),
+        "postgres_cpu_ms_mean": round(1000 * backend_cpu / max(len(wall), 1), 2),
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
     if args.show_statements:

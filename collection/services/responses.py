@@ -6,11 +6,11 @@ import dataclasses
 import uuid
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from collection import kinds, payloads, selectors
-from collection.models import Assignment, Campaign, Conversation, Participant, Response, Slot
+from collection.models import Assignment, Campaign, Conversation, Participant, Response
 from collection.services.assignment import NoItem, assignment_next
 from collection.services.errors import Conflict, LeaseExpired, NotFound, ServiceError, payload_error
 from collection.services.locks import _lock_participant
@@ -76,7 +76,11 @@ def response_submit_and_next(
     with transaction.atomic():
         stored = response_submit(participant=participant, assignment_id=assignment_id, **submission)
         try:
-            following = assignment_next(participant=participant, campaign=stored.response.campaign)
+            following = assignment_next(
+                participant=participant,
+                campaign=stored.response.campaign,
+                participant_locked=True,
+            )
         except ServiceError as error:
             following = NoItem(error.message, error.code)
     return stored, following
@@ -136,6 +140,35 @@ def answer_checked(campaign, item, payload: dict) -> dict:
         raise payload_error(error) from error
 
 
+# Storing an answer in one round trip: fill the slot the assignment holds, insert the
+# response only if that succeeded (or the item has no slot: attention checks), and mark
+# the assignment completed only if the response went in (three statements through the
+# ORM). No id back means the slot was no longer this assignment's: nothing was written.
+# A reused idempotency key fails the INSERT (IntegrityError) as before.
+STORE_SQL = f"""
+WITH filled AS (
+    UPDATE collection_slot SET filled = true, lease_expires_at = NULL
+    WHERE id = %(slot)s AND holder_id = %(assignment)s AND NOT filled
+    RETURNING id
+), stored AS (
+    INSERT INTO collection_response
+        (campaign_id, audience_id, item_id, participant_id, assignment_id, payload,
+         time_on_task_ms, idempotency_key, attention_passed, created_at, withdrawn_at,
+         review, reviewed_at)
+    SELECT %(campaign)s, %(audience)s, %(item)s, %(participant)s, %(assignment)s,
+           %(payload)s, %(time_on_task_ms)s, %(key)s, %(attention_passed)s, %(now)s, NULL,
+           '', NULL
+    WHERE %(slot)s::bigint IS NULL OR EXISTS (SELECT 1 FROM filled)
+    RETURNING id
+), done AS (
+    UPDATE collection_assignment SET status = '{Assignment.Status.COMPLETED}',
+                                     finished_at = %(now)s
+    WHERE id = %(assignment)s AND EXISTS (SELECT 1 FROM stored)
+)
+SELECT id FROM stored
+"""
+
+
 def _store_response(
     assignment: Assignment,
     payload: dict,
@@ -146,13 +179,33 @@ def _store_response(
 ) -> Response:
     campaign, item = assignment.campaign, assignment.item
     clean = answer_checked(campaign, item, payload)
-    if assignment.slot_id is not None:
-        taken = Slot.objects.filter(pk=assignment.slot_id, holder=assignment, filled=False).update(
-            filled=True, lease_expires_at=None
+    attention_passed = (
+        payloads.attention_check_passed(item.expected, clean) if item.is_attention_check else None
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            STORE_SQL,
+            {
+                "slot": assignment.slot_id,
+                "assignment": assignment.pk,
+                "campaign": campaign.pk,
+                "audience": assignment.audience_id,
+                "item": item.pk,
+                "participant": assignment.participant_id,
+                "payload": Response._meta.get_field("payload").get_db_prep_value(clean, connection),
+                "time_on_task_ms": time_on_task_ms,
+                "key": idempotency_key,
+                "attention_passed": attention_passed,
+                "now": now,
+            },
         )
-        if not taken:
-            raise LeaseExpired("Your time for this item ran out.", field="assignment")
-    response = Response.objects.create(
+        row = cursor.fetchone()
+    if row is None:
+        raise LeaseExpired("Your time for this item ran out.", field="assignment")
+    assignment.status = Assignment.Status.COMPLETED
+    assignment.finished_at = now
+    response = Response(
+        id=row[0],
         campaign=campaign,
         audience_id=assignment.audience_id,
         item=item,
@@ -162,13 +215,8 @@ def _store_response(
         time_on_task_ms=time_on_task_ms,
         idempotency_key=idempotency_key,
         created_at=now,
-        attention_passed=(
-            payloads.attention_check_passed(item.expected, clean)
-            if item.is_attention_check
-            else None
-        ),
+        attention_passed=attention_passed,
+        review="",
     )
-    assignment.status = Assignment.Status.COMPLETED
-    assignment.finished_at = now
-    assignment.save(update_fields=["status", "finished_at"])
+    response._state.adding = False
     return response
