@@ -19,7 +19,7 @@ from collection.models import (
     Slot,
     Withdrawal,
 )
-from collection.selectors.raw import _columns, _instance
+from collection.models.rows import _columns, _instance
 from collection.selectors.slot_counts import SLOT_FREE_SQL
 
 # Runs before every item served and every submission's next item, so it is written out

@@ -19,7 +19,7 @@ from collection.models import (
     Participant,
     Slot,
 )
-from collection.selectors.raw import _columns, _instance
+from collection.models.rows import _columns, _instance
 from collection.services.errors import (
     Conflict,
     ConsentRequired,

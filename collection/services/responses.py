@@ -33,57 +33,90 @@ def response_submit(
 ) -> Submission:
     """Store a participant's answer to their leased item, once per idempotency key."""
     now = now or timezone.now()
+    idempotency_key = _checked_input(idempotency_key, time_on_task_ms)
     try:
-        idempotency_key = uuid.UUID(str(idempotency_key))
-    except ValueError as error:
-        raise ServiceError("Must be a UUID.", field="idempotency_key") from error
+        with transaction.atomic():
+            return _submit(
+                participant, assignment_id, payload, time_on_task_ms, idempotency_key, now
+            )
+    except IntegrityError as clash:
+        return _after_key_clash(participant, idempotency_key, assignment_id, clash)
+
+
+def response_submit_and_next(
+    *,
+    participant: Participant,
+    assignment_id: int,
+    payload: dict,
+    time_on_task_ms: int,
+    idempotency_key: uuid.UUID | str,
+    now: datetime | None = None,
+) -> tuple[Submission, Assignment | NoItem]:
+    """Submit an answer and lease the next item in one transaction: one commit (and
+    one round trip for API clients) per judgement. A refusal to serve the next
+    item (say the participant withdrew meanwhile) does not undo the submission.
+
+    The submission opens no savepoint of its own (two round trips): a clash on the
+    idempotency key rolls the whole transaction back and is answered after it, the
+    next item then served in a transaction of its own.
+    """
+    now = now or timezone.now()
+    idempotency_key = _checked_input(idempotency_key, time_on_task_ms)
+    try:
+        with transaction.atomic():
+            stored = _submit(
+                participant, assignment_id, payload, time_on_task_ms, idempotency_key, now
+            )
+            return stored, _next_or_reason(participant, stored.response.campaign, locked=True)
+    except IntegrityError as clash:
+        stored = _after_key_clash(participant, idempotency_key, assignment_id, clash)
+    return stored, _next_or_reason(participant, stored.response.campaign, locked=False)
+
+
+def _checked_input(idempotency_key, time_on_task_ms) -> uuid.UUID:
     if not isinstance(time_on_task_ms, int) or not 0 <= time_on_task_ms <= 86_400_000:
         raise ServiceError(
             "Must be a whole number of milliseconds, at most a day.", field="time_on_task_ms"
         )
     try:
-        with transaction.atomic():
-            _lock_participant(participant)
-            assignment = selectors.assignment_for_update(
-                participant=participant, assignment_id=assignment_id
-            )
-            if assignment is None:
-                raise NotFound("This item is not assigned to you.", field="assignment")
-            if assignment.status == Assignment.Status.COMPLETED:
-                previous = _response_by_key(participant, idempotency_key, assignment_id)
-                if previous is not None:
-                    return Submission(previous, created=False)
-            _check_submittable(assignment, now=now)
-            response = _store_response(
-                assignment, payload, time_on_task_ms, idempotency_key, now=now
-            )
-    except IntegrityError:
-        # The key was used before: by a concurrent retry of this submission (return
-        # what it stored) or for another item (refused).
+        return uuid.UUID(str(idempotency_key))
+    except ValueError as error:
+        raise ServiceError("Must be a UUID.", field="idempotency_key") from error
+
+
+def _submit(participant, assignment_id, payload, time_on_task_ms, idempotency_key, now):
+    """The submission's writes; inside the caller's transaction, lock order step 1 first."""
+    _lock_participant(participant)
+    assignment = selectors.assignment_for_update(
+        participant=participant, assignment_id=assignment_id
+    )
+    if assignment is None:
+        raise NotFound("This item is not assigned to you.", field="assignment")
+    if assignment.status == Assignment.Status.COMPLETED:
         previous = _response_by_key(participant, idempotency_key, assignment_id)
-        if previous is None:
-            raise
-        return Submission(previous, created=False)
+        if previous is not None:
+            return Submission(previous, created=False)
+    _check_submittable(assignment, now=now)
+    response = _store_response(assignment, payload, time_on_task_ms, idempotency_key, now=now)
     return Submission(response, created=True)
 
 
-def response_submit_and_next(
-    *, participant: Participant, assignment_id: int, **submission
-) -> tuple[Submission, Assignment | NoItem]:
-    """Submit an answer and lease the next item in one transaction: one commit (and
-    one round trip for API clients) per judgement. A refusal to serve the next
-    item (say the participant withdrew meanwhile) does not undo the submission."""
-    with transaction.atomic():
-        stored = response_submit(participant=participant, assignment_id=assignment_id, **submission)
-        try:
-            following = assignment_next(
-                participant=participant,
-                campaign=stored.response.campaign,
-                participant_locked=True,
-            )
-        except ServiceError as error:
-            following = NoItem(error.message, error.code)
-    return stored, following
+def _after_key_clash(participant, idempotency_key, assignment_id, clash) -> Submission:
+    """The key was used before: by a concurrent retry of this submission (return what
+    it stored) or for another item (refused)."""
+    previous = _response_by_key(participant, idempotency_key, assignment_id)
+    if previous is None:
+        raise clash
+    return Submission(previous, created=False)
+
+
+def _next_or_reason(participant, campaign, *, locked: bool) -> Assignment | NoItem:
+    try:
+        return assignment_next(
+            participant=participant, campaign=campaign, participant_locked=locked
+        )
+    except ServiceError as error:
+        return NoItem(error.message, error.code)
 
 
 def _response_by_key(participant, idempotency_key, assignment_id) -> Response | None:

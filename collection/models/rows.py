@@ -1,4 +1,5 @@
-"""Model instances from raw SQL rows, for the engine's hand-written queries."""
+"""Model instances from raw SQL rows, for the hand-written queries of the hot path (the
+engine's selectors and services, the API token lookup)."""
 
 from __future__ import annotations
 
