@@ -25,24 +25,7 @@ class TargetSerializer(serializers.Serializer):
     )
 
 
-CAMPAIGN_FIELDS = [
-    "name",
-    "description",
-    "instructions",
-    "competence",
-    "transience",
-    "preference_format",
-    "rating_min",
-    "rating_max",
-    "rating_rubric",
-    "ask_rationale",
-    "ask_confidence",
-    "per_participant_cap",
-    "attention_check_share",
-    "lease_seconds",
-    "consent_text",
-    "consent_version",
-]
+CAMPAIGN_FIELDS = ["name", *services.CAMPAIGN_SETTINGS]
 
 
 class CampaignOutputSerializer(serializers.ModelSerializer):

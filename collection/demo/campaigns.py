@@ -11,6 +11,11 @@ from collection.demo.rating import rating_campaign
 from collection.models import Campaign
 
 
+def _candidate(letter: str, style: str, core: str) -> dict:
+    """One reply written in one of the demo's styles, with the style as its source."""
+    return {"id": letter, "text": STYLES[style].format(core=core), "source": style}
+
+
 def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]:
     everyone, public = audiences["everyone"], audiences["uk-adults"]
     nurses, alex = audiences["ward-7-nurses"], audiences["alex-assistant"]
@@ -44,16 +49,8 @@ def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]
                 "prompt": ask.format(topic=topic),
                 "payload": {
                     "candidates": [
-                        {
-                            "id": "a",
-                            "text": STYLES[first].format(core=core.capitalize()),
-                            "source": first,
-                        },
-                        {
-                            "id": "b",
-                            "text": STYLES[second].format(core=core.capitalize()),
-                            "source": second,
-                        },
+                        _candidate("a", first, core.capitalize()),
+                        _candidate("b", second, core.capitalize()),
                     ]
                 },
             }
@@ -88,21 +85,9 @@ def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]
                 "prompt": ASKS[n % len(ASKS)].format(topic=TOPICS[(n * 7) % len(TOPICS)]),
                 "payload": {
                     "candidates": [
-                        {
-                            "id": "a",
-                            "text": STYLES["concise-v2"].format(core=CORES[n % 6].capitalize()),
-                            "source": "concise-v2",
-                        },
-                        {
-                            "id": "b",
-                            "text": STYLES["thorough-v1"].format(core=CORES[n % 6]),
-                            "source": "thorough-v1",
-                        },
-                        {
-                            "id": "c",
-                            "text": STYLES["warm-v3"].format(core=CORES[n % 6].capitalize()),
-                            "source": "warm-v3",
-                        },
+                        _candidate("a", "concise-v2", CORES[n % 6].capitalize()),
+                        _candidate("b", "thorough-v1", CORES[n % 6]),
+                        _candidate("c", "warm-v3", CORES[n % 6].capitalize()),
                     ]
                 },
             }
@@ -131,16 +116,8 @@ def _campaigns(researcher, audiences, rng: random.Random) -> dict[str, Campaign]
                 "prompt": ASKS[(n * 3) % len(ASKS)].format(topic=TOPICS[(n * 5) % len(TOPICS)]),
                 "payload": {
                     "candidates": [
-                        {
-                            "id": "a",
-                            "text": STYLES[style_a].format(core=CORES[n % 6].capitalize()),
-                            "source": style_a,
-                        },
-                        {
-                            "id": "b",
-                            "text": STYLES[style_b].format(core=CORES[(n + 1) % 6].capitalize()),
-                            "source": style_b,
-                        },
+                        _candidate("a", style_a, CORES[n % 6].capitalize()),
+                        _candidate("b", style_b, CORES[(n + 1) % 6].capitalize()),
                     ]
                 },
             }

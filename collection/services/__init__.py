@@ -71,6 +71,7 @@ from collection.services.audiences import (
     participant_get_or_create,
 )
 from collection.services.campaigns import (
+    CAMPAIGN_SETTINGS,
     CAMPAIGN_TRANSITIONS,
     COMPETENCE_FOR_KIND,
     KEEP,
@@ -119,6 +120,7 @@ from collection.services.workbench import (
 
 __all__ = [
     "CAMPAIGN_COPIED_FIELDS",
+    "CAMPAIGN_SETTINGS",
     "CAMPAIGN_TRANSITIONS",
     "COMPETENCE_FOR_KIND",
     "IMPORT_CHECK_MAX_ERRORS",

@@ -27,6 +27,26 @@ COMPETENCE_FOR_KIND = kinds.CompetenceByKind()
 
 # A target's quota release is the researcher's decision: saving a target's k without
 # naming a release keeps the one it has.
+# What a researcher sets on a campaign besides its slug, name, item kind and targets:
+# the API reads and writes these, and a duplicate copies them.
+CAMPAIGN_SETTINGS = (
+    "description",
+    "instructions",
+    "competence",
+    "transience",
+    "preference_format",
+    "rating_min",
+    "rating_max",
+    "rating_rubric",
+    "ask_rationale",
+    "ask_confidence",
+    "per_participant_cap",
+    "attention_check_share",
+    "lease_seconds",
+    "consent_text",
+    "consent_version",
+)
+
 KEEP = object()
 
 

@@ -22,7 +22,7 @@ from collection.models import (
     Response,
     Slot,
 )
-from collection.services.campaigns import campaign_create
+from collection.services.campaigns import CAMPAIGN_SETTINGS, campaign_create
 from collection.services.errors import Conflict, ServiceError, payload_error
 from collection.slots import campaign_sync_slots
 
@@ -84,24 +84,7 @@ def invitation_revoke(*, invitation: Invitation) -> Invitation:
     return invitation
 
 
-CAMPAIGN_COPIED_FIELDS = (
-    "description",
-    "instructions",
-    "competence",
-    "transience",
-    "item_kind",
-    "preference_format",
-    "rating_min",
-    "rating_max",
-    "rating_rubric",
-    "ask_rationale",
-    "ask_confidence",
-    "per_participant_cap",
-    "attention_check_share",
-    "lease_seconds",
-    "consent_text",
-    "consent_version",
-)
+CAMPAIGN_COPIED_FIELDS = ("item_kind", *CAMPAIGN_SETTINGS)
 
 
 def campaign_duplicate(*, campaign: Campaign, slug: str, name: str, owner) -> Campaign:
