@@ -326,7 +326,13 @@ def main() -> None:
     parser.add_argument("--judgements", type=int, default=6000, help="per level")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument(
-        "--threads", type=int, default=1, help="threads per worker (gthread when above 1)"
+        "--threads",
+        type=int,
+        default=4,
+        help="threads per worker: gthread, as docker/compose.yaml runs it (1: sync workers)",
+    )
+    parser.add_argument(
+        "--boot-seconds", type=int, default=60, help="for gunicorn to answer (longer under load)"
     )
     parser.add_argument(
         "--inprocess", type=int, default=500, help="in-process requests afterwards (0: none)"
@@ -339,7 +345,9 @@ def main() -> None:
     total_clients = sum(args.clients)
     items = max(2000, (sum(args.judgements for _ in args.clients) // args.k) + 1000)
     keys = setup(database_url, clients=total_clients, items=items, k=args.k)
-    server = start_server(database_url, args.port, args.workers, threads=args.threads)
+    server = start_server(
+        database_url, args.port, args.workers, threads=args.threads, boot_seconds=args.boot_seconds
+    )
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",

@@ -35,6 +35,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--show-statements", action="store_true")
+    parser.add_argument(
+        "--server-side-binding",
+        action="store_true",
+        help="measure with psycopg server-side binding (prepared after 5 runs)",
+    )
     parser.add_argument("--profile", help="write a cProfile of the requests to this file")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -42,6 +47,10 @@ def main() -> None:
     import psutil
 
     django.setup()
+    if args.server_side_binding:
+        from django.conf import settings
+
+        settings.DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
