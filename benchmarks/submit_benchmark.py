@@ -89,18 +89,15 @@ print(json.dumps(keys))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def start_server(
-    database_url: str, port: int, workers: int, *, threads: int = 1, boot_seconds: int = 60
-) -> subprocess.Popen:
-    """gunicorn on loopback; ``boot_seconds`` for a worker to start (and answer)."""
-    env = {
+def production_env(database_url: str) -> dict:
+    """Production settings, but over plain HTTP on loopback, and without the rate limits
+    that would turn a load test into 429s."""
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "bench",
         "DJANGO_LOG_LEVEL": "WARNING",
-        # Production settings, but over plain HTTP on loopback, and without the rate
-        # limits that would turn a load test into 429s.
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
         "DJANGO_SECURE_HSTS_SECONDS": "0",
@@ -108,6 +105,13 @@ def start_server(
         "PLURALIGN_ENDPOINT_KEYS": os.environ.get("PLURALIGN_ENDPOINT_KEYS")
         or Fernet.generate_key().decode(),
     }
+
+
+def start_server(
+    database_url: str, port: int, workers: int, *, threads: int = 1, boot_seconds: int = 60
+) -> subprocess.Popen:
+    """gunicorn on loopback; ``boot_seconds`` for a worker to start (and answer)."""
+    env = production_env(database_url)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -300,19 +304,10 @@ def verify(database_url: str, acked: list[int], k: int) -> dict:
 def inprocess(database_url: str, requests: int) -> dict:
     """Statements and wall time per submit-and-next through Django in-process (after
     the verification, so its extra participant is not counted there)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": "bench",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "PLURALIGN_THROTTLING": "false",
-    }
     out = subprocess.run(
         [sys.executable, "benchmarks/submit_inprocess.py", "--requests", str(requests)],
         cwd=ROOT,
-        env=env,
+        env=production_env(database_url),
         check=True,
         capture_output=True,
         text=True,

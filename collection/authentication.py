@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from collection.models import ApiToken, Participant
-from collection.models.rows import _columns, _instance
+from collection.models.rows import _columns, _instances
 from collection.throttles import FailedTokenThrottle
 
 # Writing last_used_at on every request would add a write to each judgement.
@@ -84,11 +84,9 @@ def _live_token(key_hash: str) -> ApiToken | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    first = len(ApiToken._meta.concrete_fields)
-    second = first + len(user_model._meta.concrete_fields)
-    token = _instance(ApiToken, row[:first])
-    user = _instance(user_model, row[first:second])
-    participant = _instance(Participant, row[second:]) if row[second] is not None else None
+    token, user, participant = _instances(row, ApiToken, user_model, Participant)
+    if participant.pk is None:  # the LEFT JOIN found none
+        participant = None
     ApiToken.user.field.set_cached_value(token, user)
     user_model.participant.related.set_cached_value(user, participant)
     if participant is not None:

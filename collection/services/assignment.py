@@ -19,7 +19,7 @@ from collection.models import (
     Participant,
     Slot,
 )
-from collection.models.rows import _columns, _instance
+from collection.models.rows import _columns, _instances
 from collection.services.errors import (
     Conflict,
     ConsentRequired,
@@ -39,18 +39,18 @@ class NoItem:
     code: str
 
 
-def _check_may_annotate(participant: Participant, campaign: Campaign) -> list[Membership]:
-    memberships = selectors.memberships_for_campaign(participant=participant, campaign=campaign)
+def _refusal(memberships: list[Membership]) -> ServiceError | None:
+    """Why this participant may not annotate the campaign (or None): in the order the
+    annotator fixes them (the audience, withdrawal, consent, the profile)."""
     if not memberships:
-        raise NotEligible("This campaign is not open to your audiences.", field="campaign")
+        return NotEligible("This campaign is not open to your audiences.", field="campaign")
     if memberships[0].withdrawn:
-        raise NotEligible("You have withdrawn from this campaign.", field="campaign")
+        return NotEligible("You have withdrawn from this campaign.", field="campaign")
     if not memberships[0].consented:
-        raise ConsentRequired("Please read and accept the consent form first.", field="consent")
-    complete = [membership for membership in memberships if membership.profile_complete]
-    if not complete:
-        raise ProfileRequired("Please fill in your profile first.", field="attributes")
-    return complete
+        return ConsentRequired("Please read and accept the consent form first.", field="consent")
+    if not any(membership.profile_complete for membership in memberships):
+        return ProfileRequired("Please fill in your profile first.", field="attributes")
+    return None
 
 
 def assignment_next(
@@ -72,48 +72,23 @@ def assignment_next(
     now = now or timezone.now()
     if campaign.status != Campaign.Status.OPEN:
         return NoItem(f"This campaign is {campaign.get_status_display().lower()}.", "not_open")
-    memberships = _check_may_annotate(participant, campaign)
     # No savepoint when nested (submit-and-next): nothing in here is recovered from.
     with transaction.atomic(savepoint=False):
         if not participant_locked:
             _lock_participant(participant)
-        counts = selectors.participant_campaign_counts(participant=participant, campaign=campaign)
-        if counts.current_lease is not None:
-            current = Assignment.objects.select_related("item").get(pk=counts.current_lease)
-            if current.expires_at > now:
-                return current
-            if _renew(current, now=now, lease=campaign.lease_seconds):
-                return current
-        if campaign.per_participant_cap and counts.completed >= campaign.per_participant_cap:
-            return NoItem(
-                f"You have reached this campaign's limit of {campaign.per_participant_cap} "
-                "items. Thank you!",
-                "cap_reached",
-            )
-        if _attention_check_due(campaign, counts):
-            item_id = selectors.attention_check_next(participant=participant, campaign=campaign)
-            if item_id is not None:
-                return Assignment.objects.create(
-                    campaign=campaign,
-                    audience_id=memberships[0].audience_id,
-                    item_id=item_id,
-                    participant=participant,
-                    leased_at=now,
-                    expires_at=now + timedelta(seconds=campaign.lease_seconds),
-                )
-        held_back = []
-        for membership in memberships:
-            if not _stratum_may_take(membership, campaign, now):
-                held_back.append(membership)
-                continue
-            slot = selectors.slot_next_free(
-                participant=participant,
-                campaign=campaign,
-                audience_id=membership.audience_id,
-                now=now,
-            )
-            if slot is not None:
-                return _lease(slot, participant=participant, now=now, lease=campaign.lease_seconds)
+        memberships, counts = selectors.memberships_and_counts(
+            participant=participant, campaign=campaign
+        )
+        refusal = _refusal(memberships)
+        if refusal is None:
+            complete = [membership for membership in memberships if membership.profile_complete]
+            served, held_back = _serve(participant, campaign, complete, counts, now)
+    # Raised out here: raised inside the block above (which has no savepoint when
+    # nested) it would undo the caller's submission too.
+    if refusal is not None:
+        raise refusal
+    if served is not None:
+        return served
     if held_back and any(_has_open_slots(m, campaign, now) for m in held_back):
         return NoItem(
             "The remaining places are kept for people from groups we have heard too little "
@@ -121,6 +96,55 @@ def assignment_next(
             "stratum_full",
         )
     return NoItem("There is nothing left for you to annotate in this campaign.", "exhausted")
+
+
+def _serve(
+    participant: Participant,
+    campaign: Campaign,
+    memberships: list[Membership],
+    counts: selectors.ParticipantCounts,
+    now: datetime,
+) -> tuple[Assignment | NoItem | None, list[Membership]]:
+    """The participant's item under their lock: their live (or renewed) lease, the cap,
+    an attention check, else the first free slot of a membership whose group is under
+    its quota. None and the memberships held back by their quota when nothing is free."""
+    if counts.current_lease is not None:
+        current = Assignment.objects.select_related("item").get(pk=counts.current_lease)
+        if current.expires_at > now:
+            return current, []
+        if _renew(current, now=now, lease=campaign.lease_seconds):
+            return current, []
+    if campaign.per_participant_cap and counts.completed >= campaign.per_participant_cap:
+        return NoItem(
+            f"You have reached this campaign's limit of {campaign.per_participant_cap} "
+            "items. Thank you!",
+            "cap_reached",
+        ), []
+    if _attention_check_due(campaign, counts):
+        item_id = selectors.attention_check_next(participant=participant, campaign=campaign)
+        if item_id is not None:
+            return Assignment.objects.create(
+                campaign=campaign,
+                audience_id=memberships[0].audience_id,
+                item_id=item_id,
+                participant=participant,
+                leased_at=now,
+                expires_at=now + timedelta(seconds=campaign.lease_seconds),
+            ), []
+    held_back = []
+    for membership in memberships:
+        if not _stratum_may_take(membership, campaign, now):
+            held_back.append(membership)
+            continue
+        slot = selectors.slot_next_free(
+            participant=participant,
+            campaign=campaign,
+            audience_id=membership.audience_id,
+            now=now,
+        )
+        if slot is not None:
+            return _lease(slot, participant=participant, now=now, lease=campaign.lease_seconds), []
+    return None, held_back
 
 
 # The lease in one round trip: the assignment row, the slot marked as held by it, and
@@ -160,9 +184,8 @@ def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -
             },
         )
         row = cursor.fetchone()
-    width = len(Assignment._meta.concrete_fields)
-    assignment = _instance(Assignment, row[:width])
-    Assignment.item.field.set_cached_value(assignment, _instance(Item, row[width:]))
+    assignment, item = _instances(row, Assignment, Item)
+    Assignment.item.field.set_cached_value(assignment, item)
     Assignment.participant.field.set_cached_value(assignment, participant)
     return assignment
 

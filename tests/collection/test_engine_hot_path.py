@@ -119,9 +119,9 @@ def test_a_token_of_a_user_with_no_participant_yet_gets_one():
     assert reply.json()["username"] == user.username
 
 
-def test_submit_and_next_is_eight_statements_with_one_participant_lock():
+def test_submit_and_next_is_seven_statements_with_one_participant_lock():
     """The token, the participant's lock, the locked assignment, the stored answer (one
-    statement), memberships, counts, the next free slot, the lease (one statement); in
+    statement), memberships with counts, the next free slot, the lease (one statement); in
     a test the request's transaction is a savepoint (two more)."""
     campaign, participant = setup_one(items=4)
     client, _ = token_client(participant)
@@ -137,4 +137,4 @@ def test_submit_and_next_is_eight_statements_with_one_participant_lock():
     savepoints = [sql for sql in statements if sql.startswith(("SAVEPOINT", "RELEASE"))]
     assert len(locks) == 1, statements
     assert len(savepoints) == 2, statements
-    assert len(statements) == 10, statements
+    assert len(statements) == 9, statements
