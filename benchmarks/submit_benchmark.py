@@ -10,9 +10,10 @@ stored response per acknowledged submission.
 
 CPU accounting, which load on a shared machine barely changes (throughput does):
 for each level, the user+system CPU seconds of the gunicorn master and workers,
-of the PostgreSQL backends serving the bench database (their /proc stat; a
-backend started during the level counts from zero), and of the client
-processes (getrusage of the reaped children), each divided by the judgements
+of the PostgreSQL backends serving the bench database (their /proc stat, sampled
+every half second so that a backend closed during the level still counts; one
+started during it counts from zero), and of the client processes (getrusage of
+the reaped children), each divided by the judgements
 acknowledged, as ``cpu_ms_per_judgement``. 500 judgements/s on 2 cores is a
 budget of 4 ms for all three together. Then ``benchmarks/submit_inprocess.py``
 runs against the same database for statements (round trips) and wall time per
@@ -201,31 +202,56 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def cpu_snapshot(server: subprocess.Popen, database_url: str) -> dict:
+class BackendSampler(threading.Thread):
+    """The CPU seconds of every PostgreSQL backend of the bench database, read every
+    half second and kept after the backend ends: Django closes a connection after
+    CONN_MAX_AGE (60 s), so a level's backends can end before it does (at most the
+    last half second of an ended backend is missed)."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(daemon=True)
+        self.database = database_url.rsplit("/", 1)[1].split("?")[0]
+        self.url = database_url.replace("postgres://", "postgresql://")
+        self.seen: dict[int, float] = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+
+    def sample(self, conn) -> None:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [self.database],
+        ).fetchall()
+        for (pid,) in rows:
+            with contextlib.suppress(psutil.Error):  # a backend that ended meanwhile
+                seconds = _cpu_seconds(psutil.Process(pid))
+                with self.lock:
+                    self.seen[pid] = seconds
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stopped.wait(0.5):
+                self.sample(conn)
+
+    def totals(self) -> dict[int, float]:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            self.sample(conn)
+        with self.lock:
+            return dict(self.seen)
+
+
+def cpu_snapshot(server: subprocess.Popen, backends: BackendSampler) -> dict:
     """CPU seconds used so far: the gunicorn processes, each PostgreSQL backend of the
     bench database (by pid), and this process's reaped children (the clients)."""
-    import psycopg
-
     master = psutil.Process(server.pid)
     gunicorn = sum(_cpu_seconds(p) for p in [master, *master.children(recursive=True)])
-    database = database_url.rsplit("/", 1)[1].split("?")[0]
-    url = database_url.replace("postgres://", "postgresql://")
-    with psycopg.connect(url) as conn:
-        pids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                [database],
-            )
-        ]
-    backends = {}
-    for pid in pids:
-        with contextlib.suppress(psutil.Error):  # a backend that ended meanwhile
-            backends[pid] = _cpu_seconds(psutil.Process(pid))
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "gunicorn": gunicorn,
-        "backends": backends,
+        "backends": backends.totals(),
         "clients": children.ru_utime + children.ru_stime,
     }
 
@@ -351,10 +377,12 @@ def main() -> None:
         "levels": [],
     }
     all_acked: list[int] = []
+    sampler = BackendSampler(database_url)
+    sampler.start()
     try:
         offset = 0
         for clients in args.clients:
-            before = cpu_snapshot(server, database_url)
+            before = cpu_snapshot(server, sampler)
             level = run_level(
                 args.port,
                 keys[offset : offset + clients],
@@ -363,13 +391,14 @@ def main() -> None:
             )
             offset += clients
             level["cpu_ms_per_judgement"] = cpu_per_judgement(
-                before, cpu_snapshot(server, database_url), len(level["acked"])
+                before, cpu_snapshot(server, sampler), len(level["acked"])
             )
             level["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
             all_acked += level.pop("acked")
             report["levels"].append(level)
             print(json.dumps(level), flush=True)
     finally:
+        sampler.stopped.set()
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     report["verification"] = verify(database_url, all_acked, args.k)
