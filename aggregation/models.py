@@ -43,6 +43,11 @@ DEFAULT_OPTIONS = {
     "test_percent": 20,
     "context_judgements": 4,
     "icl_examples": 8,
+    # The split views (preferences by participant and by item, held-out participants)
+    # write the strict pairs again: true, false, or "auto" (built up to
+    # `aggregation.release.splits.SPLIT_VIEWS_AUTO_LIMIT` judgements, where they cost
+    # little; a larger release builds them when asked).
+    "split_views": "auto",
 }
 
 

@@ -1,7 +1,7 @@
 """Conversation turns: the platform's own time per turn, and replies asked in parallel.
 
     .venv/bin/python benchmarks/conversation_benchmark.py overhead --participants 1 32 \
-        --turns 10
+        --turns 50
     .venv/bin/python benchmarks/conversation_benchmark.py parallel --latencies 200 400 800
 
 ``overhead``: gunicorn (production settings over plain HTTP on loopback) and a stand-in
@@ -58,7 +58,13 @@ def start_standin(*models: str) -> tuple[subprocess.Popen, str]:
     return server, server.stdout.readline().split(" at ")[1].split()[0]
 
 
-SETUP = """
+# Turns per conversation: a benchmark of many turns runs several conversations each, so
+# the history the models are sent stays as long as a real conversation's.
+TURN_LIMIT = 10
+
+SETUP = (
+    f"TURN_LIMIT = {TURN_LIMIT}\n"
+    + """
 import django, json, sys
 django.setup()
 from django.contrib.auth import get_user_model
@@ -72,12 +78,14 @@ owner = User.objects.create(username="bench-owner", is_staff=True)
 audience = services.audience_create(slug="bench", name="Bench", kind="mass")
 campaign = services.campaign_create(slug="talk", name="Talk", item_kind="conversation",
     owners=[owner], targets={audience: 1}, lease_seconds=3600)
+# Each participant has conversations of TURN_LIMIT turns, one after another.
+seeds = participants * -(-turns // TURN_LIMIT)
 services.items_create(campaign=campaign, rows=(
-    {"external_id": f"s{n}", "prompt": f"Opening {n}"} for n in range(participants)))
+    {"external_id": f"s{n}", "prompt": f"Opening {n}"} for n in range(seeds)))
 ids = [endpoint_services.endpoint_create(owner=owner, name=f"m{n}", base_url=base_url,
     model=f"m{n}", api_key=key, timeout_seconds=30).pk for n in range(2)]
 conversation_services.conversation_settings_save(campaign=campaign, user=owner,
-    endpoint_ids=ids, replies_per_turn=2, turn_limit=min(50, turns), max_calls_in_flight=256)
+    endpoint_ids=ids, replies_per_turn=2, turn_limit=TURN_LIMIT, max_calls_in_flight=256)
 services.campaign_set_status(campaign=campaign, status="open")
 sessions = []
 for n in range(participants):
@@ -90,6 +98,7 @@ for n in range(participants):
     sessions.append(client.cookies["sessionid"].value)
 print(json.dumps(sessions))
 """
+)
 
 
 class Browser:
@@ -121,12 +130,22 @@ def participant_run(
     """``warmup`` turns first, not timed: a gunicorn worker's first requests import and
     connect what it needs (seconds, per worker)."""
     browser = Browser(port, session)
-    try:
+
+    def start() -> str:
         status, _ = browser.send("POST", "/campaigns/talk/chat/start/", {})
         assert status == 302, status
         _, page = browser.send("GET", "/campaigns/talk/chat/")
-        conversation = re.search(r'name="conversation" value="(\d+)"', page).group(1)
+        return re.search(r'name="conversation" value="(\d+)"', page).group(1)
+
+    try:
+        conversation = start()
         for n in range(warmup + turns):
+            if n and n % TURN_LIMIT == 0:  # the turn limit: rate it and start another
+                status, _ = browser.send(
+                    "POST", "/campaigns/talk/chat/end/", {"conversation": conversation, "rating": 4}
+                )
+                assert status == 302, status
+                conversation = start()
             started = time.perf_counter()
             status, events = browser.send(
                 "POST",
@@ -198,7 +217,9 @@ def overhead(args) -> None:
                 text=True,
             )
             sessions = json.loads(made.stdout.strip().splitlines()[-1])
-            server = start_server(database_url, args.port, args.workers, boot_seconds=180)
+            server = start_server(
+                database_url, args.port, args.workers, boot_seconds=180, threads=args.threads
+            )
             try:
                 times: list[float] = []
                 errors: list[str] = []
@@ -225,6 +246,8 @@ def overhead(args) -> None:
             levels.append(
                 {
                     "participants": participants,
+                    "workers": args.workers,
+                    "threads": args.threads,
                     "turns": len(times),
                     "p50_ms": round(statistics.median(times), 1),
                     "p99_ms": round(percentile(times, 99), 1),
@@ -352,8 +375,11 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("overhead")
     one.add_argument("--participants", type=int, nargs="+", default=[1, 32])
-    one.add_argument("--turns", type=int, default=10)
-    one.add_argument("--workers", type=int, default=4)  # SSE holds a sync worker
+    one.add_argument("--turns", type=int, default=50, help="timed turns per participant")
+    # As docker/ runs it (Dockerfile, compose.yaml): 4 gthread workers of 16 threads, so
+    # a streamed ask holds a thread, not a whole worker.
+    one.add_argument("--workers", type=int, default=4)
+    one.add_argument("--threads", type=int, default=16)
     one.add_argument("--port", type=int, default=8771)
     one.add_argument("--warmup", type=int, default=3, help="untimed turns per participant")
     two = commands.add_parser("parallel")

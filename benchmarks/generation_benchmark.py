@@ -8,6 +8,14 @@ its own beside DATABASE_URL's. Each run creates a job for a fresh prompts-only
 campaign and runs its chunks in this process as `manage.py generate_candidates`
 does; the time covers calling, saving every reply and writing every item's
 candidates (and slots). At 200 ms and 16 in flight the ceiling is 80 requests/s.
+
+Where a run's time goes, per run: ``ramp_s`` (start to the first call going out:
+reading the requests, making the client), ``calls_s`` (first call out to last reply
+in), ``tail_s`` (last reply in to the chunk's end: the last batch saved, its items
+written, the job finished), the calls' own time (``call_ms`` p50 and max: the stand-in's
+latency plus HTTP and the client, with 16 threads sharing one interpreter),
+``in_flight`` (mean calls in flight over ``calls_s``) and ``writes_s`` (the chunk's
+thread saving replies and writing items, which it does between handing out calls).
 """
 
 from __future__ import annotations
@@ -24,6 +32,54 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+class _Trace:
+    """Times each call and each write of the chunk, by wrapping the chunk's functions."""
+
+    def __init__(self, chunks):
+        self.calls: list[tuple[float, float]] = []
+        self.writes = 0.0
+        call, save, apply = chunks._call, chunks._save_results, chunks._apply_items
+
+        def timed_call(*args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.calls.append((began, time.perf_counter()))
+
+        def timed(function):
+            def wrapper(*args, **kwargs):
+                began = time.perf_counter()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    self.writes += time.perf_counter() - began
+
+            return wrapper
+
+        chunks._call, chunks._save_results = timed_call, timed(save)
+        chunks._apply_items = timed(apply)
+
+    def reset(self) -> None:
+        self.calls, self.writes = [], 0.0
+
+    def report(self, started: float, ended: float) -> dict:
+        first = min(began for began, _ in self.calls)
+        last = max(end for _, end in self.calls)
+        durations = sorted((end - began) * 1000 for began, end in self.calls)
+        return {
+            "ramp_s": round(first - started, 3),
+            "calls_s": round(last - first, 3),
+            "tail_s": round(ended - last, 3),
+            "call_ms": {
+                "p50": round(statistics.median(durations), 1),
+                "max": round(durations[-1], 1),
+            },
+            "in_flight": round(sum(durations) / 1000 / (last - first), 2),
+            "writes_s": round(self.writes, 3),
+        }
 
 
 def main() -> None:
@@ -50,10 +106,12 @@ def main() -> None:
     from endpoints import services
     from endpoints.models import GenerationJob
     from endpoints.selectors import generation_job_progress
+    from endpoints.services import chunks
 
     audience = campaign0.audiences.get()
     user = get_user_model().objects.create(username="bench-researcher", is_staff=True)
     results = []
+    trace = _Trace(chunks)
     # The stand-in runs in a process of its own, as a real endpoint would: in this one
     # its threads would compete with the client's for the interpreter lock.
     server = subprocess.Popen(
@@ -104,15 +162,21 @@ def main() -> None:
                 chunk_size=args.items,
                 enqueue=False,
             )
+            trace.reset()
             started = time.perf_counter()
             services.generation_chunk_run(job_id=job.pk, chunk=0)
             seconds = time.perf_counter() - started
+            where = trace.report(started, started + seconds)
             progress = generation_job_progress(job=job)
             job.refresh_from_db()
             assert job.status == GenerationJob.Status.FINISHED, job.status
             assert progress.succeeded == 2 * args.items and progress.items_done == args.items
             results.append(
-                {"seconds": round(seconds, 3), "requests_per_s": round(2 * args.items / seconds, 1)}
+                {
+                    "seconds": round(seconds, 3),
+                    "requests_per_s": round(2 * args.items / seconds, 1),
+                    **where,
+                }
             )
             print(f"run {run + 1}: {results[-1]}", flush=True)
     finally:

@@ -282,6 +282,10 @@ def _clean_options(options: dict | None) -> dict:
     if not isinstance(flag, bool):
         raise ServiceError("Must be true or false.", field="options.exclude_failed_attention")
     clean["exclude_failed_attention"] = flag
+    split_views = options.get("split_views", clean["split_views"])
+    if split_views not in (True, False, "auto"):
+        raise ServiceError('Must be true, false or "auto".', field="options.split_views")
+    clean["split_views"] = split_views
     license_id = options.get("license", clean["license"])
     if not isinstance(license_id, str) or not LICENSE_PATTERN.match(license_id):
         raise ServiceError("Give a licence identifier such as cc-by-4.0.", field="options.license")

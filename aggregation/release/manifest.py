@@ -118,5 +118,11 @@ def release_counts(job, selection, tally: Tally, participants, sinks, previous) 
         ),
         "previous_version": previous.version if previous else None,
         **selectors.withheld_counts(selection),
+        # Conversation campaigns only (other releases' bytes stay as they were).
+        **(
+            {"abandoned_conversations": selectors.abandoned_conversations(selection)}
+            if selection.campaign.item_kind == "conversation"
+            else {}
+        ),
         "audiences": per_audience,
     }

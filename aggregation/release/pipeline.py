@@ -143,8 +143,10 @@ class _Reader:
         for dataset in self.datasets:
             dataset.count(chunk_part, self.tally)
         for dataset in self.datasets:
+            if not self.files_for or (dataset.splits and not self.views.split_views):
+                continue
             first = dataset.splits[0] if dataset.splits else ""
-            if not self.files_for or self.files_for(audience, dataset.name, first) is None:
+            if self.files_for(audience, dataset.name, first) is None:
                 continue
             built = dataset.build(chunk_part)
             if dataset.splits and built is not None:
@@ -232,14 +234,22 @@ def _read(
     tally = _tally_for(selection, report, item_ids)
     views = None
     if files_for is not None:
-        views = datasets.Views.from_options(options, item_ids)
-        for audience in selection.audiences:
-            people[audience.id].held_out = splits.participants_held_out(
-                people[audience.id].ids,
+        views = datasets.Views.from_options(options, item_ids, judgements=participants.judgements)
+        for a, audience in enumerate(selection.audiences):
+            mine = people[audience.id]
+            mine.held_out = splits.participants_held_out(
+                mine.ids,
                 audience_id=audience.id,
                 seed=options["split_seed"],
                 test_percent=options["test_percent"],
             )
+            if views.split_views:
+                views.contexts[a] = selectors.heldout_context_keys(
+                    selection,
+                    audience_id=audience.id,
+                    participant_ids=mine.ids[mine.held_out],
+                    m=options["context_judgements"],
+                )
     reader = _Reader(
         selection,
         people=people,

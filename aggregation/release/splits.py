@@ -61,3 +61,20 @@ def items_on_test_side(item_ids: np.ndarray, *, seed: int, test_percent: int) ->
     the same for every audience of the release."""
     item_ids = np.asarray(item_ids, dtype=np.int64)
     return np.sort(item_ids[on_test_side(item_ids, seed=seed, test_percent=test_percent)])
+
+
+# Up to this many judgements, a release built with ``split_views: "auto"`` has the split
+# views. They write the strict pairs (with each chunk's text) again, once per split
+# file: measured at 1,000,000 judgements (benchmarks/README.md, "Release building") they
+# were 40% of the build's CPU and 36 of its 60 MB of Parquet. Below this they cost
+# under a second; above it a researcher asks for them (``split_views: true``), or
+# splits `preferences` by the ``split`` column of `participants`.
+SPLIT_VIEWS_AUTO_LIMIT = 200_000
+
+
+def split_views_wanted(option: bool | str, *, judgements: int) -> bool:
+    """Whether a release of ``judgements`` builds the split views under the export's
+    ``split_views`` option (true, false or "auto")."""
+    if option == "auto":
+        return judgements <= SPLIT_VIEWS_AUTO_LIMIT
+    return bool(option)

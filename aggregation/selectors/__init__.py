@@ -19,6 +19,7 @@ One module per concern; every public name is re-exported here (``selectors.x(...
 - ``selection``: ``ReleaseSelection``, what a release includes;
 - ``participants``: the release's participants and counts (in PostgreSQL);
 - ``judgements``: the chunked read of items and judgements (``chunks``);
+- ``heldout``: the held-out participants' context sets (their first judgements);
 - ``packed``: the packed-bytea columns both reads use.
 """
 
@@ -29,6 +30,7 @@ from aggregation.selectors.access import (
     release_for_campaign,
     releases_for_campaign,
 )
+from aggregation.selectors.heldout import heldout_context_keys, judgement_keys
 from aggregation.selectors.judgements import (
     CANDIDATES,
     INT_SOURCES,
@@ -56,6 +58,7 @@ from aggregation.selectors.participants import (
 from aggregation.selectors.selection import (
     AudienceInfo,
     ReleaseSelection,
+    abandoned_conversations,
     selection_audiences,
     withheld_counts,
     withheld_item_ids,
@@ -78,11 +81,14 @@ __all__ = [
     "ItemChunk",
     "Participants",
     "ReleaseSelection",
+    "abandoned_conversations",
     "campaign_for_researcher",
     "campaign_has_messages",
     "chunks",
     "export_job_for_researcher",
     "export_jobs_for_campaign",
+    "heldout_context_keys",
+    "judgement_keys",
     "judgements_per_item",
     "ordinary_item_ids",
     "participants_in_selection",

@@ -111,3 +111,31 @@ def withheld_counts(selection: ReleaseSelection) -> dict[str, int]:
         "excluded_items": len(withheld_item_ids(campaign=selection.campaign)),
         "rejected_demonstrations": int(rows[0][0]),
     }
+
+
+def abandoned_conversations(selection: ReleaseSelection) -> dict[str, int]:
+    """Conversations in the selection's audiences that ended without their closing
+    rating (skipped, or left until their place went to someone else) by the snapshot,
+    per audience slug: in no file of the release (only closed conversations are), and
+    counted on its card. Deleted ones are nobody's to count."""
+    rows = _fetchall(
+        """
+        SELECT a.slug, count(c.id)
+        FROM collection_audience a
+        LEFT JOIN collection_conversation c
+          ON c.audience_id = a.id
+         AND c.campaign_id = %(campaign)s
+         AND c.status = 'abandoned'
+         AND c.deleted_at IS NULL
+         AND (%(snapshot)s::timestamptz IS NULL OR c.closed_at <= %(snapshot)s::timestamptz)
+        WHERE a.id = ANY(%(audiences)s)
+        GROUP BY a.slug
+        ORDER BY a.slug
+        """,
+        {
+            "campaign": selection.campaign.pk,
+            "audiences": selection.audience_ids,
+            "snapshot": selection.snapshot_at,
+        },
+    )
+    return {slug: int(count) for slug, count in rows}

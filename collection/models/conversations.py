@@ -111,11 +111,17 @@ class Conversation(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed (rated)"
-        SKIPPED = "skipped", "Skipped"
+        # Ended without its closing rating: skipped (on the page or through the API's
+        # skip), or its lease ran out and its seed's place went to someone else. Its
+        # turns are in no release (a release takes closed conversations only); the card
+        # counts these.
+        ABANDONED = "abandoned", "Abandoned"
 
     class EndedBy(models.TextChoices):
         PARTICIPANT = "participant", "The participant ended it"
         TURN_LIMIT = "turn_limit", "The turn limit"
+        SKIPPED = "skipped", "The participant skipped it"
+        EXPIRED = "expired", "Left too long: its place went to someone else"
 
     campaign = models.ForeignKey(
         "collection.Campaign", on_delete=models.CASCADE, related_name="conversations"
@@ -139,7 +145,7 @@ class Conversation(models.Model):
     )
     arena = models.BooleanField(default=False)
     endpoint_ids = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=7, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.OPEN)
     pending = models.JSONField(null=True, blank=True)
     # The closing rating of the whole conversation, on the campaign's rating scale
     # (1 to 5 when it has none), and an optional comment; also the closing Response's.

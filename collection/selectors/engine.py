@@ -164,7 +164,7 @@ def attention_check_next(*, participant: Participant, campaign: Campaign) -> int
 # slots leased by others (at most one per concurrent annotator) and the items
 # this participant has already seen at the current depth (at most their cap).
 NEXT_FREE_SLOT_SQL = f"""
-SELECT s.id, s.campaign_id, s.audience_id, s.item_id, s.index
+SELECT s.id, s.campaign_id, s.audience_id, s.item_id, s.index, s.holder_id
 FROM collection_slot s
 WHERE s.campaign_id = %(campaign)s
   AND s.audience_id = %(audience)s
@@ -195,7 +195,14 @@ def slot_next_free(
         row = cursor.fetchone()
     if row is None:
         return None
-    return Slot(id=row[0], campaign_id=row[1], audience_id=row[2], item_id=row[3], index=row[4])
+    return Slot(
+        id=row[0],
+        campaign_id=row[1],
+        audience_id=row[2],
+        item_id=row[3],
+        index=row[4],
+        holder_id=row[5],  # an expired lease's, when the slot is taken over
+    )
 
 
 def withdrawal_covering(

@@ -14,6 +14,7 @@ from collection.models import (
     Audience,
     Campaign,
     CampaignAudience,
+    Conversation,
     Item,
     Membership,
     Participant,
@@ -187,7 +188,32 @@ def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -
     assignment, item = _instances(row, Assignment, Item)
     Assignment.item.field.set_cached_value(assignment, item)
     Assignment.participant.field.set_cached_value(assignment, participant)
+    if slot.holder_id is not None:
+        _abandon_conversation_of(
+            slot.holder_id, Conversation.EndedBy.EXPIRED, now, skip_locked=True
+        )
     return assignment
+
+
+def _abandon_conversation_of(
+    assignment_id: int, ended_by: str, now: datetime, *, skip_locked: bool = False
+) -> None:
+    """The open conversation on a lease given up or lost ends, abandoned, without its
+    closing rating (so it is in no release).
+
+    ``skip_locked``: the lease was someone else's, taken over once it ran out. Their
+    conversation row may be locked by their own turn (participant lock, conversation,
+    then assignment and slot); waiting for it while holding this slot could deadlock, so
+    a locked row is left: that turn fails on the slot it lost, and the conversation is
+    abandoned then (`collection.conversations`) or when they next start one."""
+    rows = Conversation.objects.filter(assignment_id=assignment_id, status=Conversation.Status.OPEN)
+    if skip_locked:
+        rows = Conversation.objects.filter(
+            pk__in=rows.select_for_update(skip_locked=True).values("pk")
+        )
+    rows.update(
+        status=Conversation.Status.ABANDONED, ended_by=ended_by, closed_at=now, pending=None
+    )
 
 
 def _renew(assignment: Assignment, *, now: datetime, lease: int) -> bool:
@@ -284,7 +310,8 @@ def assignment_skip(
     with transaction.atomic():
         _lock_participant(participant)
         assignment = (
-            Assignment.objects.select_for_update()
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("campaign")
             .filter(pk=assignment_id, participant=participant)
             .first()
         )
@@ -300,6 +327,8 @@ def assignment_skip(
             Slot.objects.filter(pk=assignment.slot_id, holder=assignment).update(
                 holder=None, lease_expires_at=None
             )
+        if assignment.campaign.item_kind == Campaign.ItemKind.CONVERSATION:
+            _abandon_conversation_of(assignment.pk, Conversation.EndedBy.SKIPPED, now)
     return assignment
 
 

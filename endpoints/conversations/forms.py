@@ -46,9 +46,16 @@ class SettingsForm(forms.Form):
         ]
 
 
-def judgement_from(post, *, campaign: Campaign, shown: list[str]) -> dict:
+def judgement_from(post, *, campaign: Campaign, shown: list[str] | None = None) -> dict:
     """The judgement the turn form sends, in the campaign's format, as the service takes
-    it (it checks everything; missing parts come through empty)."""
+    it (it checks everything against the replies shown; missing parts come through
+    empty). Without ``shown``, the replies the form names (of "a" to "d")."""
+    if shown is None:
+        shown = [
+            reply_id
+            for reply_id in "abcd"[:MAX_REPLIES]
+            if f"rank_{reply_id}" in post or f"rating_{reply_id}" in post
+        ]
     if campaign.preference_format == Campaign.PreferenceFormat.CHOICE:
         return {"choice": post.get("choice", "")}
     if campaign.preference_format == Campaign.PreferenceFormat.RANKING:

@@ -29,11 +29,20 @@ def seed_messages(item: Item) -> list[dict]:
     return [*messages, *context.get("messages", [])]
 
 
-def conversation_history(*, conversation: Conversation) -> list[dict]:
+def turns_so_far(*, conversation: Conversation) -> list[Turn]:
+    """The judged turns, in order, with what the history needs (one query)."""
+    return list(
+        conversation.turns.order_by("index").only(
+            "index", "message", "replies", "chosen", "edited_text", "conversation_id"
+        )
+    )
+
+
+def history_from(*, conversation: Conversation, turns: list[Turn]) -> list[dict]:
     """The messages before the next one: the seed's, then every judged turn's message
     and the reply (or edit) that carried it on."""
     history = seed_messages(conversation.item)
-    for turn in conversation.turns.order_by("index"):
+    for turn in turns:
         history.append({"role": "user", "content": turn.message})
         history.append({"role": "assistant", "content": turn.continuation})
     return history
@@ -64,6 +73,22 @@ def conversation_open_for(*, participant: Participant, campaign: Campaign) -> Co
         and not Slot.objects.filter(pk=lease.slot_id, holder=lease, filled=False).exists()
     )
     return None if lost else conversation
+
+
+def conversation_lost_by(*, participant: Participant, campaign: Campaign) -> Conversation | None:
+    """The participant's latest conversation in this campaign, when it ended because its
+    lease ran out and its place went to someone else (to tell them so)."""
+    latest = (
+        Conversation.objects.filter(
+            participant=participant, campaign=campaign, deleted_at__isnull=True
+        )
+        .order_by("-created_at", "-id")
+        .only("id", "status", "ended_by")
+        .first()
+    )
+    if latest is None or latest.ended_by != Conversation.EndedBy.EXPIRED:
+        return None
+    return latest
 
 
 def conversations_closed_count(*, participant: Participant, campaign: Campaign) -> int:

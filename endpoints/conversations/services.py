@@ -38,7 +38,7 @@ from collection.models.conversations import (
     ConversationSettings,
 )
 from collection.payloads import PayloadError, text_field
-from collection.services import Conflict, ServiceError
+from collection.services import Conflict, NotFound, ServiceError
 from endpoints.conversations import pairing, runtime, selectors
 from endpoints.models import ModelEndpoint
 from endpoints.selectors import endpoints_usable_by
@@ -192,19 +192,33 @@ def _refusal(message: str) -> Iterator[dict]:
 
 
 def turn_ask(
-    *, participant: Participant, conversation: Conversation, message: str = "", retry: bool = False
+    *,
+    participant: Participant,
+    conversation: Conversation | int,
+    campaign: Campaign | None = None,
+    message: str = "",
+    retry: bool = False,
 ) -> Iterator[dict]:
     """Ask the models for this turn's replies (``retry``: again, the ones that failed);
     yields events as they happen. Refusals come as one ``error`` event and change
-    nothing."""
+    nothing; a conversation that is not the participant's (in ``campaign``, when given)
+    raises NotFound.
+
+    The statements a turn costs are counted by `tests/endpoints/test_turn_queries.py`:
+    the conversation is read once with its campaign, seed and settings, its turns once,
+    the endpoints once, the places in flight are taken and given back in one statement
+    each, and the tokens and the replies are written once each at the end."""
+    conversation_id = conversation if isinstance(conversation, int) else conversation.pk
     try:
         conversation = conversation_writes.conversation_keep(
-            participant=participant, conversation_id=conversation.pk
+            participant=participant, conversation_id=conversation_id, campaign=campaign
         )
+    except NotFound:
+        raise
     except ServiceError as error:
         return _refusal(error.message)
-    campaign = Campaign.objects.get(pk=conversation.campaign_id)
-    setup = selectors.settings_for(campaign=campaign)
+    campaign = conversation.campaign
+    setup = conversation_writes.conversation_settings(conversation)
     if setup is None:
         return _refusal("This campaign's models are not set up yet.")
     if setup.budget_spent:
@@ -212,7 +226,8 @@ def turn_ask(
         return _refusal(selectors.settings_for(campaign=campaign).paused_reason)
     if campaign.status != Campaign.Status.OPEN:
         return _refusal(setup.paused_reason or f"This campaign is {campaign.status}.")
-    if conversation.turns.count() >= setup.turn_limit:
+    turns = selectors.turns_so_far(conversation=conversation)
+    if len(turns) >= setup.turn_limit:
         return _refusal("This conversation has reached its turn limit: please rate it.")
     pending = conversation.pending
     if retry:
@@ -238,20 +253,29 @@ def turn_ask(
     replies = [_reply_record("abcd"[n], endpoints[pk]) for n, pk in enumerate(chosen[:MAX_REPLIES])]
     draft = {
         "message": message,
-        "history": selectors.conversation_history(conversation=conversation),
+        "history": selectors.history_from(conversation=conversation, turns=turns),
+        "index": len(turns),
         "replies": replies,
         "order": pairing.shown_order([r["id"] for r in replies], _rng),
         "asked_at": timezone.now().isoformat(),
     }
-    return _run(conversation, setup, draft, retry=False)
+    return _run(conversation, setup, draft, retry=False, endpoints=endpoints)
 
 
-def _run(conversation: Conversation, setup: ConversationSettings, draft: dict, *, retry: bool):
+def _run(
+    conversation: Conversation,
+    setup: ConversationSettings,
+    draft: dict,
+    *,
+    retry: bool,
+    endpoints: dict[int, ModelEndpoint] | None = None,
+):
     replies = [dict(reply) for reply in draft["replies"]]
     ask = [reply for reply in replies if reply["error"] or not retry]
     order = draft["order"]
     position = {reply_id: n for n, reply_id in enumerate(order, start=1)}
-    endpoints = selectors.endpoints_by_id(reply["endpoint"] for reply in ask)
+    if endpoints is None:
+        endpoints = selectors.endpoints_by_id(reply["endpoint"] for reply in ask)
     calls, prompts = [], {}
     for reply in ask:
         endpoint = endpoints.get(reply["endpoint"])
@@ -286,6 +310,7 @@ def _run(conversation: Conversation, setup: ConversationSettings, draft: dict, *
         yield {"event": "error", "message": f"{busy} Please try again in a moment."}
         return
     finished = False
+    tokens = 0
     try:
         for event in runtime.run_calls(calls):
             if event is None:
@@ -305,10 +330,7 @@ def _run(conversation: Conversation, setup: ConversationSettings, draft: dict, *
                     first_token_ms=done.first_token_ms,
                     usage=done.usage,
                 )
-                conversation_writes.settings_record_usage(
-                    campaign_id=setup.campaign_id,
-                    tokens=_tokens(done.usage, prompts[event.reply_id], done.text),
-                )
+                tokens += _tokens(done.usage, prompts[event.reply_id], done.text)
                 yield {"event": "reply", "position": where}
             else:
                 reply.update(text="", error=event.error.message[:500], latency_ms=event.latency_ms)
@@ -320,6 +342,13 @@ def _run(conversation: Conversation, setup: ConversationSettings, draft: dict, *
         finished = True
     finally:
         gate.release()
+        # Every finished reply's tokens count, even when the page went away mid-turn:
+        # one UPDATE for the turn, whatever happened after the replies came.
+        spent = tokens > 0 and conversation_writes.settings_record_usage(
+            campaign_id=setup.campaign_id, tokens=tokens
+        )
+        if spent and conversation.campaign.status == Campaign.Status.OPEN:
+            conversation_writes.campaign_pause_for_budget(campaign=conversation.campaign)
     if not finished:
         return
     arrived = [reply_id for reply_id in order if not by_id[reply_id]["error"]]
@@ -334,10 +363,6 @@ def _run(conversation: Conversation, setup: ConversationSettings, draft: dict, *
     except ServiceError as error:
         yield {"event": "error", "message": error.message}
         return
-    campaign = Campaign.objects.get(pk=setup.campaign_id)
-    spent = selectors.settings_for(campaign=campaign)
-    if spent.budget_spent and campaign.status == Campaign.Status.OPEN:
-        conversation_writes.campaign_pause_for_budget(campaign=campaign)
     failed = len(order) - len(arrived)
     yield {
         "event": "done",
@@ -356,7 +381,7 @@ def _run(conversation: Conversation, setup: ConversationSettings, draft: dict, *
     }
 
 
-def turn_discard(*, participant: Participant, conversation: Conversation) -> Conversation:
+def turn_discard(*, participant: Participant, conversation: Conversation) -> None:
     """Drop replies that cannot be judged (fewer than two arrived), to write a different
     message; replies that can be judged are kept."""
     pending = conversation.pending
@@ -364,6 +389,6 @@ def turn_discard(*, participant: Participant, conversation: Conversation) -> Con
         raise Conflict("There are no replies to drop.", field="conversation")
     if len(pending.get("shown", [])) >= 2:
         raise Conflict("Judge these replies: at least two arrived.", field="conversation")
-    return conversation_writes.conversation_set_pending(
+    conversation_writes.conversation_set_pending(
         participant=participant, conversation_id=conversation.pk, pending=None
     )

@@ -118,6 +118,9 @@ def conversation_page(request: HttpRequest, slug: str, *, status: int = 200, err
         "opening": opening,
         "max_message": MAX_MESSAGE_CHARS,
         "closed": selectors.conversations_closed_count(participant=participant, campaign=campaign),
+        "lost": None
+        if conversation
+        else selectors.conversation_lost_by(participant=participant, campaign=campaign),
         "cap": campaign.per_participant_cap,
         "errors": errors or {},
         "posted": request.POST if status != 200 else {},
@@ -161,19 +164,32 @@ def _sse(events):
         yield f"event: {name}\ndata: {json.dumps(event)}\n\n"
 
 
+def _conversation_id(request: HttpRequest) -> int:
+    try:
+        return int(request.POST.get("conversation", ""))
+    except ValueError:
+        raise Http404("This conversation is not open.") from None
+
+
 @login_required
 @require_POST
 def conversation_ask(request: HttpRequest, slug: str) -> HttpResponse:
-    """Ask for this turn's replies (or, with ``action=retry``, again for the failed ones)."""
+    """Ask for this turn's replies (or, with ``action=retry``, again for the failed ones).
+
+    The service reads and checks the conversation itself (one read, not one here and
+    one there); a conversation not the participant's in this campaign is a 404."""
     participant = _participant(request)
     campaign = _campaign(participant, slug)
-    conversation = _own_open(participant, campaign, request.POST.get("conversation"))
-    events = services.turn_ask(
-        participant=participant,
-        conversation=conversation,
-        message=request.POST.get("message", ""),
-        retry=request.POST.get("action") == "retry",
-    )
+    try:
+        events = services.turn_ask(
+            participant=participant,
+            conversation=_conversation_id(request),
+            campaign=campaign,
+            message=request.POST.get("message", ""),
+            retry=request.POST.get("action") == "retry",
+        )
+    except collection_services.NotFound:
+        raise Http404("This conversation is not open.") from None
     if "text/event-stream" in request.headers.get("Accept", ""):
         response = StreamingHttpResponse(_sse(events), content_type="text/event-stream")
         response["Cache-Control"] = "no-store"
@@ -190,21 +206,22 @@ def conversation_ask(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def conversation_judge(request: HttpRequest, slug: str) -> HttpResponse:
+    """Save the turn; the service checks the conversation (and that the form judged the
+    replies shown) under its lock, so the page does not read it first."""
     participant = _participant(request)
     campaign = _campaign(participant, slug)
-    conversation = _own_open(participant, campaign, request.POST.get("conversation"))
-    pending = conversation.pending or {}
     try:
         conversation_writes.turn_save(
             participant=participant,
-            conversation_id=conversation.pk,
+            conversation_id=_conversation_id(request),
+            campaign=campaign,
             token=request.POST.get("token", ""),
-            judgement=judgement_from(
-                request.POST, campaign=campaign, shown=pending.get("shown", [])
-            ),
+            judgement=judgement_from(request.POST, campaign=campaign),
             rationale=request.POST.get("rationale", ""),
             edited_text=request.POST.get("edited_text", ""),
         )
+    except collection_services.NotFound:
+        raise Http404("This conversation is not open.") from None
     except collection_services.Conflict as error:
         messages.warning(request, error.message)
         return _page(slug)
@@ -233,15 +250,17 @@ def conversation_discard(request: HttpRequest, slug: str) -> HttpResponse:
 def conversation_end(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
     campaign = _campaign(participant, slug)
-    conversation = _own_open(participant, campaign, request.POST.get("conversation"))
     try:
         conversation_writes.conversation_close(
             participant=participant,
-            conversation_id=conversation.pk,
+            conversation_id=_conversation_id(request),
+            campaign=campaign,
             rating=request.POST.get("rating", ""),
             rationale=request.POST.get("closing_rationale", ""),
         )
-    except collection_services.LeaseExpired as error:
+    except collection_services.NotFound:
+        raise Http404("This conversation is not open.") from None
+    except collection_services.Conflict as error:
         messages.warning(request, error.message)
         return _page(slug)
     except ServiceError as error:
@@ -256,15 +275,16 @@ def conversation_end(request: HttpRequest, slug: str) -> HttpResponse:
 def conversation_skip(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
     campaign = _campaign(participant, slug)
-    conversation = _own_open(participant, campaign, request.POST.get("conversation"))
     try:
         conversation_writes.conversation_skip(
-            participant=participant, conversation_id=conversation.pk
+            participant=participant, conversation_id=_conversation_id(request), campaign=campaign
         )
+    except collection_services.NotFound:
+        raise Http404("This conversation is not open.") from None
     except ServiceError as error:
         messages.warning(request, error.message)
     else:
-        messages.info(request, "Skipped.")
+        messages.info(request, "Skipped: this conversation has ended and its turns are not used.")
     return _page(slug)
 
 

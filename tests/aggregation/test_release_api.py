@@ -69,6 +69,12 @@ def test_owner_starts_polls_and_downloads_a_release(
         "/api/v1/campaigns/advice-pairs/exports/", {"options": {"colour": 1}}, format="json"
     )
     assert bad.status_code == 400 and bad.data["field"] == "options.colour"
+    bad = api.post(
+        "/api/v1/campaigns/advice-pairs/exports/",
+        {"options": {"split_views": "yes"}},
+        format="json",
+    )
+    assert bad.status_code == 400 and bad.data["field"] == "options.split_views"
     assert ExportJob.objects.count() == 1
     # A finished job cannot be re-run.
     assert api.post(f"/api/v1/exports/{created.data['id']}/retry/").status_code == 409

@@ -119,7 +119,12 @@ def test_every_turn_gives_dpo_rows_with_exactly_its_history_and_every_config_loa
     assert set(names) == {
         f"{audience}-{dataset}"
         for audience in ("everyone-talks", "nurses")
-        for dataset in ("conversation-preferences", "conversation-ratings", "conversations")
+        for dataset in (
+            "conversation-preferences",
+            "conversation-ratings",
+            "conversations",
+            "participants",
+        )
     } | {"everyone-talks-conversation-sft"}
     loaded = {name: load(folder, name) for name in names}
     assert all(len(rows) for rows in loaded.values())
@@ -141,7 +146,7 @@ def test_every_turn_gives_dpo_rows_with_exactly_its_history_and_every_config_loa
         conversation.append({"role": "assistant", "content": turn.continuation})
     assert turns[2].history == conversation[:4]  # the edit carried the conversation on
     assert conversation[3]["content"] == edit
-    assert not any(row["tie"] for row in pairs)
+    assert "tie" not in pairs.column_names
     assert len({row["participant_id"] for row in pairs}) == 1
     assert "Delete me?" not in (folder / "everyone-talks" / "conversations.jsonl").read_text()
 
@@ -234,3 +239,70 @@ def test_arena_releases_give_endpoint_strengths_per_audience_and_kendall_tau(
     assert "Bradley–Terry" in readme and "Kendall" in readme
     for name in names_in(folder):
         assert len(load(folder, name))
+
+
+def test_conversation_dpo_rows_hold_no_ties_and_every_person_is_listed(
+    owner, standin, releases_root, django_capture_on_commit_callbacks
+):
+    """Replies rated alike go to `-conversation-ties` (in the order shown), never into the
+    DPO config, and the card counts both; `participants` has one row per person with the
+    conversations they closed."""
+    campaign, everyone, _ = conversation_campaign(
+        owner,
+        standin,
+        endpoints=3,
+        seeds=2,
+        k=2,
+        slug="rated",
+        preference_format="rating",
+        rating_min=1,
+        rating_max=5,
+    )
+    people = [ready_participant(audience=everyone, campaign=campaign) for _ in range(2)]
+    for n, person in enumerate(people):
+        conversation = conversation_services.conversation_begin(
+            participant=person, campaign=campaign
+        )
+        for turn in range(2):
+            events_of(
+                conversation_services.turn_ask(
+                    participant=person, conversation=conversation, message=f"Ask {n}-{turn}"
+                )
+            )
+            conversation.refresh_from_db()
+            shown = conversation.pending["shown"]
+            # Turn 0: the first two shown rated alike (a tie), the third lower; turn 1: all
+            # different.
+            scores = [4, 4, 2] if turn == 0 else [5, 3, 1]
+            conversation_writes.turn_save(
+                participant=person,
+                conversation_id=conversation.pk,
+                token=conversation.pending["token"],
+                judgement={"ratings": dict(zip(shown, scores, strict=True))},
+            )
+            conversation.refresh_from_db()
+        conversation_writes.conversation_close(
+            participant=person, conversation_id=conversation.pk, rating=4
+        )
+
+    folder = build(campaign, owner, django_capture_on_commit_callbacks, releases_root)
+    pairs = load(folder, "everyone-rated-conversation-preferences")
+    ties = load(folder, "everyone-rated-conversation-ties")
+    # Per person, three pairs a turn: one tie at turn 0, so 2 + 3 strict pairs.
+    assert len(pairs) == 2 * 5 and len(ties) == 2
+    assert "tie" not in pairs.column_names and "chosen" not in ties.column_names
+    assert set(ties["turn"]) == {0}
+    turns = {t.conversation.participant_id: t for t in Turn.objects.filter(index=0)}
+    for row in ties:
+        turn = next(t for t in turns.values() if t.message == row["prompt"][-1]["content"])
+        assert [row["completion_a"][0]["content"], row["completion_b"][0]["content"]] == [
+            turn.reply(i)["text"] for i in turn.shown[:2]
+        ]
+    card = " ".join((folder / "README.md").read_text().split())
+    assert (
+        "`everyone-rated`: 10 strict pairs; 2 tied pairs left out of every DPO config "
+        "(in `everyone-rated-conversation-ties`)." in card
+    )
+    listed = load(folder, "everyone-rated-participants")
+    assert sorted(listed["judgements"]) == [1, 1]
+    assert set(listed["participant_id"]) == set(pairs["participant_id"])

@@ -132,3 +132,25 @@ def test_the_release_of_an_imported_dataset_loads_with_datasets(released):
     )["train"]
     assert len(rows) == len(LINES) * 2
     assert {len(row["chosen"]) for row in rows} == {1, 3}
+
+
+def test_packs_and_votes_carry_every_turn_of_a_multi_turn_candidate(released):
+    """The lock-picking line's replies go on for three turns: the vote table's candidates
+    and the in-context pack keep all three, as the preference rows do."""
+    folder, _ = released
+    rows = pq.read_table(folder / "nurses" / "preferences.parquet").to_pylist()
+    lock = next(row for row in rows if row["prompt"][-1]["content"] == "How do I pick a lock?")
+    votes = pq.read_table(folder / "nurses" / "preference_votes.parquet").to_pylist()
+    item = next(v for v in votes if v["item_id"] == lock["item_id"])
+    by_id = {c["id"]: c["messages"] for c in item["candidates"]}
+    assert by_id[lock["chosen_id"]] == lock["chosen"] and len(lock["chosen"]) == 3
+    assert by_id[lock["rejected_id"]] == lock["rejected"]
+    (pack,) = pq.read_table(folder / "nurses" / "icl_packs.parquet").to_pylist()
+    example = next(e for e in pack["examples"] if e["item_id"] == lock["item_id"])
+    assert example["chosen_messages"] == lock["chosen"]
+    assert example["chosen"] == "Why do you want to?"
+    at = pack["messages"].index({"role": "user", "content": "How do I pick a lock?"})
+    assert pack["messages"][at + 1 : at + 4] == lock["chosen"]
+    assert len(pack["messages"]) == sum(
+        len(e["prompt"]) + len(e["chosen_messages"]) for e in pack["examples"]
+    )

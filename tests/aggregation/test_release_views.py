@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import collections
 import os
+from datetime import timedelta
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from django.utils import timezone
 
 from aggregation.models import ExportJob
 from aggregation.release import jobs, pipeline
 from collection import services
-from collection.models import Audience, Campaign, Invitation
+from collection.models import Audience, Campaign, Invitation, Response
 from tests.factories import (
     AGE_SCHEMA,
     AudienceFactory,
@@ -279,9 +281,23 @@ def test_no_participant_is_in_two_splits_and_no_item_either(release):
     assert held[0] == held[1]
 
 
-def test_held_out_participants_have_their_first_judgements_as_context_and_the_rest_as_query(
-    release,
+def test_held_out_participants_have_their_first_judgements_by_time_as_context(
+    views_campaign, owner, releases_root, django_capture_on_commit_callbacks
 ):
+    """The context set is each held-out person's first four judgements by submission time,
+    not by item: here every panel member answered the items from the last to the first."""
+    panel = Response.objects.filter(campaign=views_campaign, audience__slug="panel")
+    start = timezone.now() - timedelta(days=1)
+    stored = list(panel.select_related("item"))
+    # By rank, not by id: ids keep growing over a session, and times past the build's
+    # snapshot would leave the panel out of the release.
+    rank = {pid: r for r, pid in enumerate(sorted({x.participant_id for x in stored}))}
+    for response in stored:
+        n = int(response.item.external_id[1:])
+        response.created_at = start + timedelta(minutes=rank[response.participant_id] * 20 - n)
+    Response.objects.bulk_update(stored, ["created_at"])
+    job = _build(views_campaign, django_capture_on_commit_callbacks, created_by=owner)
+    release = releases_root / job.release_path
     held_out = set(_load(release, "panel-preferences-by-participant", "test")["participant_id"])
     context = _load(release, "panel-heldout-participants", "context")
     query = _load(release, "panel-heldout-participants", "query")
@@ -291,9 +307,12 @@ def test_held_out_participants_have_their_first_judgements_as_context_and_the_re
     for person in held_out:
         decided = {r["item_id"] for r in strict if r["participant_id"] == person}
         tied = {r["item_id"] for r in ties if r["participant_id"] == person}
-        first = set(sorted(decided | tied)[:4])  # context_judgements (default 4), item order
+        # context_judgements (default 4): the four answered first, the highest item ids.
+        first = set(sorted(decided | tied)[-4:])
         assert {r["item_id"] for r in context if r["participant_id"] == person} == decided & first
         assert {r["item_id"] for r in query if r["participant_id"] == person} == decided - first
+    card = " ".join((release / "README.md").read_text().split())
+    assert "first 4 judgements by submission time" in card
 
 
 def test_soft_labels_give_each_items_shares_for_the_audience_and_each_large_enough_cell(release):
@@ -494,3 +513,46 @@ def test_demonstration_releases_list_their_participants_too(
     assert len(people) == 5 and set(people["judgements"]) == {4}
     assert set(people["joined_via"]) == {"open"}
     assert set(_load(folder, "writers-demonstrations")["joined_via"]) == {"open"}
+
+
+SPLIT_CONFIGS = ("preferences-by-participant", "preferences-by-item", "heldout-participants")
+
+
+@pytest.mark.parametrize("option", [False, "auto"])
+def test_a_release_without_split_views_says_why_and_how_to_get_them(
+    option, views_campaign, owner, releases_root, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Split views are off when asked, and under "auto" above the size limit (lowered here
+    below the campaign's 240 judgements); the strict pairs, the participants' sides and the
+    other views stay, and the card tells how to build the splits."""
+    from aggregation.release import splits
+
+    monkeypatch.setattr(splits, "SPLIT_VIEWS_AUTO_LIMIT", 100)
+    job = _build(
+        views_campaign,
+        django_capture_on_commit_callbacks,
+        created_by=owner,
+        options={"split_views": option},
+    )
+    folder = releases_root / job.release_path
+    configs = _configs(folder)
+    assert not [name for name in configs if name.endswith(SPLIT_CONFIGS)]
+    assert not list(folder.glob("*/preferences_by_*")) and not list(folder.glob("*/heldout_*"))
+    for audience in ("everyone", "panel", "ward-7"):
+        for kind in ("preferences", "ties", "participants", "soft-labels", "icl-packs"):
+            assert len(_load(folder, f"{audience}-{kind}")), (audience, kind)
+    sides = {p["split"] for p in _load(folder, "panel-participants")}
+    assert sides == {"train", "test"}
+    card = " ".join((folder / "README.md").read_text().split())
+    assert '`"split_views": true`' in card and "--split-views" in card
+    reason = "`split_views: false`" if option is False else "more than 100 judgements"
+    assert reason in card
+
+    again = _build(
+        views_campaign,
+        django_capture_on_commit_callbacks,
+        created_by=owner,
+        options={"split_views": True},
+    )
+    configs = _configs(releases_root / again.release_path)
+    assert set(configs["panel-preferences-by-participant"]) == {"train", "test"}

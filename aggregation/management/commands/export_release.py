@@ -35,6 +35,11 @@ class Command(BaseCommand):
             help="keep participants who failed attention checks",
         )
         parser.add_argument("--batch-rows", type=int, default=None)
+        parser.add_argument(
+            "--split-views",
+            action="store_true",
+            help="build the split views (by participant, by item, held-out) at any size",
+        )
 
     def handle(self, *args, **options):
         campaign = Campaign.objects.filter(slug=options["campaign"]).first()
@@ -46,6 +51,8 @@ class Command(BaseCommand):
         }
         if options["batch_rows"]:
             export_options["batch_rows"] = options["batch_rows"]
+        if options["split_views"]:
+            export_options["split_views"] = True
         try:
             job = jobs.export_job_create(
                 campaign=campaign,

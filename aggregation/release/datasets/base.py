@@ -27,10 +27,15 @@ class Views:
     icl_examples: int
     min_cell_size: int
     test_items: np.ndarray  # sorted item ids
+    # Whether the datasets with named splits are built (`splits.split_views_wanted`).
+    split_views: bool = True
+    # Per audience position: the held-out people's context judgements, as sorted
+    # `aggregation.selectors.judgement_keys` (their first judgements by submission time).
+    contexts: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
     state: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_options(cls, options: dict, item_ids: np.ndarray) -> Views:
+    def from_options(cls, options: dict, item_ids: np.ndarray, *, judgements: int) -> Views:
         return cls(
             seed=options["split_seed"],
             test_percent=options["test_percent"],
@@ -40,6 +45,7 @@ class Views:
             test_items=splits.items_on_test_side(
                 item_ids, seed=options["split_seed"], test_percent=options["test_percent"]
             ),
+            split_views=splits.split_views_wanted(options["split_views"], judgements=judgements),
         )
 
 
@@ -71,11 +77,16 @@ class Part:
         )
 
     @functools.cached_property
-    def vote_counts(self) -> tuple[np.ndarray, np.ndarray]:
-        votes = tables.top_votes(
+    def top_votes(self) -> np.ndarray:
+        """Each judgement's vote (`tables.top_votes`), which votes, soft labels and packs
+        all count."""
+        return tables.top_votes(
             self.judgements, self.items, self.item_pos, self.preference_format, self.pairs
         )
-        return tables.vote_counts(self.items, self.item_pos, votes)
+
+    @functools.cached_property
+    def vote_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        return tables.vote_counts(self.items, self.item_pos, self.top_votes)
 
     @functools.cached_property
     def person(self) -> np.ndarray:

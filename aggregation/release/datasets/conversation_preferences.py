@@ -18,32 +18,34 @@ from aggregation.release.datasets.base import Dataset, Part
 from aggregation.release.tally import Tally
 
 
-def _rows(part: Part):
+def pair_rows(part: Part):
     for turn in conversation_turns.turn_records(part):
         for pair in conversation_turns.turn_pairs(turn):
             yield turn, pair
 
 
-def _build(part: Part) -> pa.Table | None:
-    rows = list(_rows(part))
+def pairs_table(part: Part, rows: list, names: tuple[str, str, str, str]) -> pa.Table | None:
+    """The turn pairs ``rows`` (from `pair_rows`) as rows, both replies and their endpoints
+    under ``names`` (reply, reply, source, source: chosen/rejected here, completion_a/_b
+    in the order shown for the ties)."""
     if not rows:
         return None
+    reply_a, reply_b, source_a, source_b = names
     columns = conversation_turns.row_columns(
         part, [turn.item_id for turn, _ in rows], [turn.participant_id for turn, _ in rows]
     )
     columns["turn"] = pa.array([turn.index for turn, _ in rows], pa.int32())
     columns["prompt"] = conversation_turns.messages([turn.prompt for turn, _ in rows])
-    columns["chosen"] = conversation_turns.assistant(
+    columns[reply_a] = conversation_turns.assistant(
         [turn.replies[pair.chosen]["text"] for turn, pair in rows]
     )
-    columns["rejected"] = conversation_turns.assistant(
+    columns[reply_b] = conversation_turns.assistant(
         [turn.replies[pair.rejected]["text"] for turn, pair in rows]
     )
-    columns["tie"] = pa.array([pair.tie for _, pair in rows], pa.bool_())
-    columns["chosen_source"] = pa.array(
+    columns[source_a] = pa.array(
         [turn.replies[pair.chosen]["source"] for turn, pair in rows], pa.string()
     ).dictionary_encode()
-    columns["rejected_source"] = pa.array(
+    columns[source_b] = pa.array(
         [turn.replies[pair.rejected]["source"] for turn, pair in rows], pa.string()
     ).dictionary_encode()
     columns["replies_shown"] = pa.array([len(turn.shown) for turn, _ in rows], pa.int32())
@@ -56,9 +58,16 @@ def _build(part: Part) -> pa.Table | None:
     return pa.table(columns)
 
 
+def _build(part: Part) -> pa.Table | None:
+    """Only pairs with a winner: a DPO config holds strict preferences (ties are
+    `conversation_ties`)."""
+    strict = [(turn, pair) for turn, pair in pair_rows(part) if not pair.tie]
+    return pairs_table(part, strict, ("chosen", "rejected", "chosen_source", "rejected_source"))
+
+
 def _count(part: Part, tally: Tally) -> None:
     counts: Counter = Counter()
-    for turn, pair in _rows(part):
+    for turn, pair in pair_rows(part):
         if not pair.tie:
             counts[
                 (turn.replies[pair.chosen]["source"], turn.replies[pair.rejected]["source"])
@@ -75,9 +84,10 @@ def _card_columns(conversational: bool) -> str:
         "continued it, edited if the participant edited it) ending with the "
         "participant's message; `chosen`/`rejected` are one assistant reply each. A "
         "choice gives one row per other reply shown, a ranking every pair it orders, "
-        "ratings a pair per two replies (ties kept with `tie` true: filter them out for "
-        "DPO). `turn` counts from 0; `conversation_id` names the conversation within "
-        "this release; `chosen_source`/`rejected_source` are the endpoints' names; "
+        "ratings a pair per two replies; only pairs with a winner (replies rated alike are "
+        "in the `-conversation-ties` configs). `turn` counts from 0; `conversation_id` "
+        "names the conversation within this release; `chosen_source`/`rejected_source` "
+        "are the endpoints' names; "
         "`continued` marks the pair whose chosen reply carried the conversation on and "
         "`edited` the ones where the participant then edited it."
     )
@@ -93,7 +103,6 @@ DATASET = Dataset(
         "prompt",
         "chosen",
         "rejected",
-        "tie",
         "chosen_source",
         "rejected_source",
         "replies_shown",

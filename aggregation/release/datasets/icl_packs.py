@@ -11,12 +11,15 @@ model can be prompted with.
 
 A pack's ``messages`` are its examples one after another (each prompt's messages, system
 messages left out so that a chat template accepts the whole, then the reply as the
-assistant's turn); ``examples`` keeps each example whole, with its share and votes.
-Only the packs are kept while the campaign is read (at most ``icl_examples`` items per
-pack), so memory stays flat.
+assistant's turn, or all the turns of a candidate that goes on past its first reply);
+``examples`` keeps each example whole, with its share and votes. Only the packs are
+kept while the campaign is read (at most ``icl_examples`` items per pack), so memory
+stays flat.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +37,8 @@ EXAMPLE = pa.struct(
         ("prompt", pa.list_(MESSAGE)),
         ("chosen_id", pa.string()),
         ("chosen", pa.string()),
+        # The winning reply as chat turns: all of a multi-turn candidate's, else the one.
+        ("chosen_messages", pa.list_(MESSAGE)),
         ("share", pa.float64()),
         ("votes", pa.int64()),
     ]
@@ -50,6 +55,13 @@ def _prompt(items: tables.Items, position: int) -> list[dict]:
     ]
 
 
+def _reply_messages(items: tables.Items, flat: int) -> list[dict]:
+    raw = items.candidate_messages[flat].as_py()
+    if raw is None:
+        return [{"role": "assistant", "content": items.candidate_texts[flat].as_py()}]
+    return [{"role": m["role"], "content": m["content"]} for m in json.loads(raw)]
+
+
 def _example(items: tables.Items, position: int, candidate: int, share, votes) -> dict:
     flat = int(items.candidate_offsets[position]) + candidate
     return {
@@ -58,6 +70,7 @@ def _example(items: tables.Items, position: int, candidate: int, share, votes) -
         "prompt": _prompt(items, position),
         "chosen_id": items.candidate_ids[flat].as_py(),
         "chosen": items.candidate_texts[flat].as_py(),
+        "chosen_messages": _reply_messages(items, flat),
         "share": share,
         "votes": votes,
     }
@@ -94,9 +107,7 @@ def gather(part: Part) -> None:
     if part.audience_kind != "dyadic":
         return None
     number = judgement_number(part, ("icl_packs_number", part.audience))
-    votes = tables.top_votes(
-        part.judgements, part.items, part.item_pos, part.preference_format, part.pairs
-    )
+    votes = part.top_votes
     people = state["people"]
     for row in np.flatnonzero((votes >= 0) & (number < k)).tolist():
         examples = people.setdefault(int(part.person[row]), [])
@@ -109,7 +120,7 @@ def _messages(examples: list[dict]) -> list[dict]:
     messages = []
     for example in examples:
         messages += [m for m in example["prompt"] if m["role"] != "system"]
-        messages.append({"role": "assistant", "content": example["chosen"]})
+        messages += example["chosen_messages"]
     return messages
 
 
@@ -148,7 +159,9 @@ DATASET = Dataset(
     card_columns=lambda conversational: (
         "- In-context packs: `pack` = audience (its most agreed-on items) or person (a "
         "dyadic member's own first judgements, `participant_id`); `messages` is the pack as "
-        "chat turns, `examples` each example with the winning reply's `share` and `votes`."
+        "chat turns, `examples` each example with the winning reply (`chosen`, and as chat "
+        "turns `chosen_messages`: all of a reply that goes on past its first turn), its "
+        "`share` and `votes`."
     ),
     recipe=(
         "**In-context alignment**: prepend `<audience>-icl-packs` `messages` to a chat "

@@ -14,8 +14,6 @@ def _text_of(reply) -> str:
 
 
 def preference_record(row: dict) -> dict | None:
-    if row.get("tie"):
-        return None
     if any(isinstance(row[key], list) and len(row[key]) > 1 for key in ("chosen", "rejected")):
         return None  # OpenAI's preferred_output is one assistant message, not several turns
     return {

@@ -61,4 +61,6 @@ def _for(item_kind: str) -> Dataset:
 
 
 # One per item kind: every campaign's release lists its people.
-DATASETS = tuple(_for(kind) for kind in ("preference", "demonstration", "qa", "rating"))
+DATASETS = tuple(
+    _for(kind) for kind in ("preference", "demonstration", "qa", "rating", "conversation")
+)

@@ -67,9 +67,7 @@ def soft_labels_table(part: Part) -> pa.Table | None:
     pieces = [(0, None, votes_table(context, items, *part.vote_counts))]
     cell_of, cells = stratum_cells(part)
     if len(cells):
-        votes = tables.top_votes(
-            part.judgements, items, part.item_pos, part.preference_format, part.pairs
-        )
+        votes = part.top_votes
         judgement_cell = cell_of[part.person]
         for c in np.unique(judgement_cell[judgement_cell >= 0]).tolist():
             mine = judgement_cell == c

@@ -5,9 +5,9 @@ splits in the card, so ``load_dataset(path, name, split="test")`` works:
   models that must generalise to new people;
 - ``preferences_by_item`` (train / test): no item on both sides (unseen prompts);
 - ``heldout_participants`` (context / query): the by-participant test side's people,
-  each with a context set (the pairs of their first ``context_judgements`` judgements,
-  in the release's order: item id) and a query set (the rest), for few-shot
-  personalisation (PAL, VPL).
+  each with a context set (the pairs of their first ``context_judgements`` judgements
+  by submission time, `aggregation.selectors.heldout`; a tie counts as a judgement but
+  gives no pair) and a query set (the rest), for few-shot personalisation (PAL, VPL).
 
 Sides come from `aggregation.release.splits` (the export's ``split_seed`` and
 ``test_percent``, in the manifest's parameters).
@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from aggregation import selectors
 from aggregation.release.datasets import preferences
 from aggregation.release.datasets.base import Dataset, Part
 
@@ -58,10 +59,13 @@ def judgement_number(part: Part, key: str) -> np.ndarray:
 
 
 def context_query(part: Part) -> dict[str, pa.Table]:
-    number = judgement_number(part, ("heldout_participants", part.audience))
-    strict = ~part.pairs.tie
+    rows = part.pairs.row[~part.pairs.tie]
     held = part.people.held_out[_pair_people(part)]
-    in_context = number[part.pairs.row[strict]] < part.views.context_judgements
+    keys = selectors.judgement_keys(
+        part.judgements.column("participant_id").to_numpy()[rows],
+        part.items.ids[part.item_pos[rows]],
+    )
+    in_context = np.isin(keys, part.views.contexts[part.audience])
     table = part.strict_pairs
     return {
         "context": table.filter(pa.array(held & in_context)),

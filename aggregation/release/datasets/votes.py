@@ -34,14 +34,14 @@ def votes_table(
     position = np.arange(int(offsets[-1])) - offsets[:-1][row_of]
     flat = items.candidate_offsets[rows][row_of] + position
     shares = vote_shares(votes[rows], ties[rows], lengths)
-    candidates = pa.StructArray.from_arrays(
-        [
-            tables.dictionary_array(flat, items.candidate_ids),
-            tables.dictionary_array(flat, items.candidate_texts),
-            tables.dictionary_array(flat, items.candidate_sources),
-        ],
-        ["id", "text", "source"],
-    )
+    fields = {
+        "id": tables.dictionary_array(flat, items.candidate_ids),
+        "text": tables.dictionary_array(flat, items.candidate_texts),
+        "source": tables.dictionary_array(flat, items.candidate_sources),
+    }
+    if context.conversational:  # each candidate's turns, all of them when it has several
+        fields["messages"] = tables.candidate_column(items, flat, conversational=True)
+    candidates = pa.StructArray.from_arrays(list(fields.values()), list(fields))
     columns = tables.item_columns(context, items, rows) | {
         "prompt": tables.prompt_column(items, rows, conversational=context.conversational),
         "candidates": pa.ListArray.from_arrays(pa.array(offsets), candidates),
@@ -73,8 +73,10 @@ DATASET = Dataset(
     columns=("prompt", "candidates", "votes", "shares", "ties", "total"),
     build=_build,
     card_columns=lambda conversational: (
-        "- Preference votes: per item, `candidates`, `votes` and `shares` (a tie counts half "
-        "a vote for each of two candidates), `ties` and `total`."
+        "- Preference votes: per item, `candidates` (`id`, `text`, `source`, and in "
+        "conversational releases `messages`: the candidate's turns, all of them when it "
+        "goes on past its first reply), `votes` and `shares` (a tie counts half a vote for "
+        "each of two candidates), `ties` and `total`."
     ),
     count=_count,
 )
