@@ -251,5 +251,5 @@ def _store_response(
         attention_passed=attention_passed,
         review="",
     )
-    response._state.adding = False
+    response._state.adding, response._state.db = False, connection.alias
     return response
