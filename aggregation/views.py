@@ -221,7 +221,7 @@ def _queue_refreshes(boards) -> None:
 def coverage_dashboard(request: HttpRequest) -> HttpResponse:
     if not is_admin(request.user):
         raise PermissionDenied("The coverage dashboard is for staff.")
-    boards = dashboard.dashboard_boards(staff=True)
+    boards = dashboard.with_live_quotas(dashboard.dashboard_boards(staff=True))
     _queue_refreshes(boards)
     return render(
         request,
@@ -247,6 +247,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign(request, slug)
     board = dashboard.campaign_board(campaign=campaign, staff=is_admin(request.user))
+    dashboard.with_live_quotas([board])
     _queue_refreshes([board])
     return render(
         request,

@@ -188,6 +188,9 @@ class CampaignBoard:
     snapshot_live: bool = False
     # No metrics yet, or stored ones older than build.SNAPSHOT_MAX_AGE: a refresh is due.
     snapshot_stale: bool = False
+    # The engine's and the panel studies' quotas (`collection.quotas.QuotaBoard`), read
+    # live by `build.with_live_quotas`, never cached with the board.
+    quotas: list = dataclasses.field(default_factory=list)
 
     def chart(self, name: str) -> charts.ChartSpec | None:
         found = [self.progress_chart, self.daily_chart]

@@ -22,6 +22,8 @@ matplotlib.use("Agg")
 import numpy as np
 from matplotlib.figure import Figure
 
+from aggregation import drawing
+
 DPI = 100
 PNG_METADATA = {"Software": None}
 PNG_OPTIONS = {"compress_level": 1}
@@ -281,11 +283,14 @@ def draw_all(directory: Path, *, metrics: dict, selection) -> list[str]:
     drawers: list[Drawer] = [("coverage.png", coverage), ("agreement.png", agreement)]
     if selection.campaign.item_kind == "preference":
         drawers.append(("divergence.png", divergence))
-    if CAN_FORK:
-        _draw_in_two_processes(drawers, directory, metrics)
-    else:
-        for name, draw in drawers:
-            draw(metrics, directory / name)
+    # matplotlib's defaults, whatever another thread or an earlier drawing left set
+    # (`aggregation.drawing`); the forked child inherits them with the lock held.
+    with drawing.style():
+        if CAN_FORK:
+            _draw_in_two_processes(drawers, directory, metrics)
+        else:
+            for name, draw in drawers:
+                draw(metrics, directory / name)
     return [name for name, _ in drawers]
 
 

@@ -5,6 +5,7 @@ One module per concern; every public name is re-exported here (``selectors.x(...
 - ``engine``: the assignment engine's queries (memberships, counts, next free slot);
 - ``slot_counts``: how a slot is counted, and the counts;
 - ``progress``: a campaign's progress;
+- ``quota_boards``: the engine's quotas of a campaign as the pages show them;
 - ``lists``: the API's lists and their filters;
 - ``workbench``: the workbench's reads, what a release may publish;
 - ``raw``: model instances from raw SQL rows.
@@ -37,6 +38,7 @@ from collection.selectors.lists import (
 from collection.selectors.progress import (
     campaign_progress,
 )
+from collection.selectors.quota_boards import engine_quota_boards
 from collection.selectors.slot_counts import (
     SLOT_COUNTS_BY_AUDIENCE_SQL,
     SLOT_COUNTS_BY_CAMPAIGN_SQL,
@@ -87,6 +89,7 @@ __all__ = [
     "campaign_progress",
     "campaign_targets",
     "demonstrations_to_review",
+    "engine_quota_boards",
     "flags_open",
     "item_list",
     "item_votes_by_audience",

@@ -144,7 +144,7 @@ def _serve(
             now=now,
         )
         if slot is not None:
-            return _lease(slot, participant=participant, now=now, lease=campaign.lease_seconds), []
+            return _lease(slot, participant=participant, now=now, campaign=campaign), []
     return None, held_back
 
 
@@ -169,8 +169,10 @@ FROM new JOIN collection_item i ON i.id = new.item_id
 """
 
 
-def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -> Assignment:
-    expires_at = now + timedelta(seconds=lease)
+def _lease(
+    slot: Slot, *, participant: Participant, now: datetime, campaign: Campaign
+) -> Assignment:
+    expires_at = now + timedelta(seconds=campaign.lease_seconds)
     with connection.cursor() as cursor:
         cursor.execute(
             LEASE_SQL,
@@ -188,7 +190,8 @@ def _lease(slot: Slot, *, participant: Participant, now: datetime, lease: int) -
     assignment, item = _instances(row, Assignment, Item)
     Assignment.item.field.set_cached_value(assignment, item)
     Assignment.participant.field.set_cached_value(assignment, participant)
-    if slot.holder_id is not None:
+    # An expired lease taken over: in a conversation campaign, its conversation ends.
+    if slot.holder_id is not None and campaign.item_kind == Campaign.ItemKind.CONVERSATION:
         _abandon_conversation_of(
             slot.holder_id, Conversation.EndedBy.EXPIRED, now, skip_locked=True
         )

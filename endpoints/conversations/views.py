@@ -30,6 +30,7 @@ from collection.models import Campaign, Participant
 from collection.models.conversations import MAX_MESSAGE_CHARS, Conversation
 from collection.permissions import campaigns_managed_by, campaigns_open_to, is_researcher
 from collection.services import ServiceError
+from collection.throttles import ConversationAskThrottle
 from endpoints.conversations import runtime, selectors, services
 from endpoints.conversations.forms import SettingsForm, judgement_from
 from endpoints.selectors import endpoints_usable_by
@@ -51,6 +52,9 @@ def _own_open(participant: Participant, campaign: Campaign, conversation_id) -> 
     if conversation is None or str(conversation.pk) != str(conversation_id):
         raise Http404("This conversation is not open.")
     return conversation
+
+
+TOO_MANY_ASKS = "You have sent many messages in a short time; please wait a while."
 
 
 def _page(slug: str) -> HttpResponse:
@@ -180,16 +184,19 @@ def conversation_ask(request: HttpRequest, slug: str) -> HttpResponse:
     one there); a conversation not the participant's in this campaign is a 404."""
     participant = _participant(request)
     campaign = _campaign(participant, slug)
-    try:
-        events = services.turn_ask(
-            participant=participant,
-            conversation=_conversation_id(request),
-            campaign=campaign,
-            message=request.POST.get("message", ""),
-            retry=request.POST.get("action") == "retry",
-        )
-    except collection_services.NotFound:
-        raise Http404("This conversation is not open.") from None
+    if not ConversationAskThrottle().allow_request(request, None):
+        events = iter([{"event": "error", "message": TOO_MANY_ASKS}])
+    else:
+        try:
+            events = services.turn_ask(
+                participant=participant,
+                conversation=_conversation_id(request),
+                campaign=campaign,
+                message=request.POST.get("message", ""),
+                retry=request.POST.get("action") == "retry",
+            )
+        except collection_services.NotFound:
+            raise Http404("This conversation is not open.") from None
     if "text/event-stream" in request.headers.get("Accept", ""):
         response = StreamingHttpResponse(_sse(events), content_type="text/event-stream")
         response["Cache-Control"] = "no-store"
