@@ -229,14 +229,18 @@ class DuplicateForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="Plain or gzipped (.gz) text, Parquet or Arrow.")
+    file = forms.FileField(
+        help_text="Plain or gzipped (.gz) text, Parquet or Arrow, or a .zip or .tar.gz of a "
+        "folder written by datasets' save_to_disk."
+    )
     format = forms.ChoiceField(
         choices=[
             ("auto", "Tell from the first row"),
             ("jsonl", "JSONL (this platform's items)"),
             ("csv", "CSV"),
             ("hh-rlhf", "HH-RLHF (JSONL)"),
-            ("pairs", "prompt / chosen / rejected (JSONL, Parquet, Arrow)"),
+            ("pairs", "prompt / chosen / rejected (JSONL, Parquet, Arrow, a datasets folder)"),
+            ("prompt-response", "prompt / response to rate, as HelpSteer2 (JSONL, Parquet)"),
         ],
         initial="auto",
     )

@@ -65,6 +65,9 @@ class Kind:
     answer_text_key: ClassVar[str | None] = None
     # Whether items carry candidate responses (which generation jobs can append).
     has_candidates: ClassVar[bool] = False
+    # How many generated responses an item takes when it has none (0: generation
+    # jobs do not fill this kind; a rating item takes its one response).
+    generated_responses: ClassVar[int] = 0
     # A kind whose annotator works on a page of its own (conversations, served by the
     # endpoints app): the URL name, given the campaign's slug, the annotate page sends to.
     annotate_url_name: ClassVar[str | None] = None

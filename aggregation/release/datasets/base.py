@@ -89,6 +89,14 @@ class Part:
         return tables.vote_counts(self.items, self.item_pos, self.top_votes)
 
     @functools.cached_property
+    def votes(self) -> pa.Table:
+        """The part's vote distribution per item (`votes.votes_table`), which
+        `preference_votes` writes and `soft_labels` starts from."""
+        from aggregation.release.datasets import votes  # it builds on this module
+
+        return votes.votes_table(self.context, self.items, *self.vote_counts)
+
+    @functools.cached_property
     def person(self) -> np.ndarray:
         """Each judgement's participant, as a position in `people`."""
         return self.people.positions(self.judgements.column("participant_id").to_numpy())

@@ -64,7 +64,7 @@ def _group_columns(part: Part, n: int, codes: np.ndarray | None) -> dict:
 def soft_labels_table(part: Part) -> pa.Table | None:
     """The chunk's rows, item by item: the audience's, then its cells' in cell order."""
     items, context = part.items, part.context
-    pieces = [(0, None, votes_table(context, items, *part.vote_counts))]
+    pieces = [(0, None, part.votes)]
     cell_of, cells = stratum_cells(part)
     if len(cells):
         votes = part.top_votes

@@ -58,8 +58,7 @@ def votes_table(
 
 
 def _build(part: Part) -> pa.Table:
-    counts, ties = part.vote_counts
-    return votes_table(part.context, part.items, counts, ties)
+    return part.votes
 
 
 def _count(part: Part, tally: Tally) -> None:
