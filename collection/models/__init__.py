@@ -11,7 +11,8 @@ and the migrations are unchanged:
 - ``items``: Item;
 - ``engine``: Slot, Assignment, Response;
 - ``tokens``: ApiToken;
-- ``conversations``: ConversationSettings, Conversation, Turn (issue #12).
+- ``conversations``: ConversationSettings, Conversation, Turn (issue #12);
+- ``rows``: model instances from hand-written SQL rows (not a model).
 """
 
 from collection.models.audiences import (
