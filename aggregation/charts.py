@@ -28,6 +28,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from aggregation import drawing
+
 BLUE = "#2f6bb3"
 TEAL = "#2a9d8f"
 RED = "#b3261e"
@@ -163,8 +165,9 @@ def daily_spec(days: list[date], series: dict[str, list[int]], *, title: str) ->
     totals = [sum(counts[n] for counts in series.values()) for n in range(len(days))]
     if days:
         busiest = int(np.argmax(totals))
+        noun = "response" if sum(totals) == 1 else "responses"
         alt = (
-            f"{title}: {sum(totals):,} responses from {days[0]:%d %b} to {days[-1]:%d %b}; "
+            f"{title}: {sum(totals):,} {noun} from {days[0]:%d %b} to {days[-1]:%d %b}; "
             f"the busiest day was {days[busiest]:%d %b} with {totals[busiest]:,}. "
             + " ".join(f"{name}: {sum(counts):,}." for name, counts in series.items())
         )
@@ -312,7 +315,7 @@ DRAW = {"progress": _draw_progress, "daily": _draw_daily, "strata": _draw_strata
 def render(spec: ChartSpec) -> bytes:
     """The chart as SVG bytes."""
     buffer = io.BytesIO()
-    with matplotlib.rc_context(RC):
+    with drawing.style(RC):
         figure = Figure(figsize=(WIDTH, spec.height_inches), dpi=DPI)
         DRAW[spec.kind](figure, spec)
         figure.savefig(buffer, format="svg", metadata={"Date": None}, facecolor="white")

@@ -10,6 +10,9 @@ targets, slots left unfilled, and people turned away with nothing to do. Usage:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<any> \\
         .venv/bin/python benchmarks/engine_quota_simulation.py --seeds 3
+
+`--seed 1 --seed 2` runs only those seeds. PLURALIGN_BENCH_DB names the bench
+database (dropped and re-created), so parallel runs do not drop each other's.
 """
 
 from __future__ import annotations
@@ -157,14 +160,15 @@ def run(name, *, shares, seed, threads, max_arrivals, release_after=None, items=
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="run seeds 0 .. SEEDS-1")
+    parser.add_argument("--seed", type=int, action="append", help="run only this seed (repeatable)")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--max-arrivals", type=int, default=1000)
     parser.add_argument("--release-after", type=int, default=200)
     args = parser.parse_args()
     setup()
     results = []
-    for seed in range(args.seeds):
+    for seed in args.seed or range(args.seeds):
         for threads in (1, args.threads):
             tag = f"s{seed}t{threads}"
             for name, shares, release in (

@@ -120,6 +120,10 @@ def _refusal(
     return render(
         request,
         "collection/problem.html",
-        {"message": message, "campaign": None, "status": status},
+        {
+            "message": f"{field}: {message}" if field else message,
+            "campaign": None,
+            "status": status,
+        },
         status=status,
     )

@@ -110,3 +110,69 @@ def taken_keys(cell: Mapping[str, str], quota: Quota) -> list[tuple]:
     if quota.cells:
         return [cell_key(cell)]
     return [(name, value) for name, value in cell.items()]
+
+
+# What the researcher's pages show of the quotas ------------------------------------
+#
+# The engine (per public audience with targets of a campaign) and the panel studies
+# each describe their quotas as boards of rows; a source is registered at start-up
+# (`CollectionConfig.ready`, `PanelsConfig.ready`), so the campaign page and the
+# coverage dashboard (aggregation) show both without importing panels.
+
+HOLDING = "holding"
+SCHEDULED = "scheduled"
+RELEASED = "released"
+
+
+@dataclasses.dataclass(frozen=True)
+class QuotaRow:
+    label: str
+    places: int
+    held: int  # filled plus in flight (live leases, places given and not yet finished)
+    target_share: float | None = None
+    filled: int | None = None
+
+    @property
+    def left(self) -> int:
+        return max(self.places - self.held, 0)
+
+    @property
+    def in_flight(self) -> int | None:
+        return None if self.filled is None else self.held - self.filled
+
+    @property
+    def full(self) -> bool:
+        return self.places > 0 and self.held >= self.places
+
+
+@dataclasses.dataclass(frozen=True)
+class QuotaBoard:
+    kind: str  # "engine" (slots of the campaign) or "panel" (places of a panel study)
+    title: str
+    audience: str
+    unit: str  # what a place is: "slots", "places"
+    total: QuotaRow
+    rows: tuple[QuotaRow, ...]
+    state: str  # HOLDING, SCHEDULED or RELEASED
+    released_at: object = None  # a datetime, or None
+    release_url: str = ""  # where "Release quotas now" posts; empty once released
+    link: str = ""  # the board's own page (a panel study's)
+
+
+def release_state(released_at, now) -> str:
+    if released_at is None:
+        return HOLDING
+    return RELEASED if released_at <= now else SCHEDULED
+
+
+_BOARD_SOURCES: list = []
+
+
+def register_board_source(source) -> None:
+    """``source(campaign, now) -> list[QuotaBoard]``; registered once."""
+    if source not in _BOARD_SOURCES:
+        _BOARD_SOURCES.append(source)
+
+
+def campaign_quota_boards(campaign, now) -> list[QuotaBoard]:
+    return [board for source in _BOARD_SOURCES for board in source(campaign, now)]

@@ -44,6 +44,14 @@ class SignupThrottle(_RateFromSettings, throttling.AnonRateThrottle):
     scope = "signup"
 
 
+class ConversationAskThrottle(_RateFromSettings, throttling.UserRateThrottle):
+    """Messages (and asks again) per participant in conversation campaigns: each one calls
+    2-4 model endpoints, and the token budget is the campaign's, so without it one person
+    asking and dropping replies could spend everybody's budget (a plain view calls it)."""
+
+    scope = "conversation_ask"
+
+
 class FailedTokenThrottle(_RateFromSettings, throttling.SimpleRateThrottle):
     """Bad API keys per client IP. Only failures count, but once over the limit the
     client is refused before its key is looked up, or a lucky guess would still pass."""

@@ -202,6 +202,7 @@ THROTTLE_RATES = {
     "token_create": os.environ.get("PLURALIGN_THROTTLE_TOKEN_CREATE", "20/hour"),
     "token_failure": os.environ.get("PLURALIGN_THROTTLE_TOKEN_FAILURE", "30/hour"),
     "signup": os.environ.get("PLURALIGN_THROTTLE_SIGNUP", "20/hour"),
+    "conversation_ask": os.environ.get("PLURALIGN_THROTTLE_CONVERSATION_ASK", "120/hour"),
 }
 
 # Throttle counts must be shared by every process that serves requests: CACHE_URL

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from endpoints import crypto
+from endpoints import client, crypto
 from endpoints.models import GenerationJob, GenerationRequest, ModelEndpoint
 
 
@@ -34,6 +34,13 @@ class EndpointAdminForm(forms.ModelForm):
             "timeout_seconds",
             "max_concurrency",
         ]
+
+    def clean_base_url(self):
+        base_url = self.cleaned_data["base_url"]
+        refused = client.address_problem(base_url)
+        if refused:
+            raise forms.ValidationError(refused)
+        return base_url
 
     def save(self, commit=True):
         endpoint = super().save(commit=False)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import functools
+import ipaddress
 import logging
 import random
 import ssl
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -26,6 +28,41 @@ logger = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER_S = 60.0
 T = TypeVar("T")
+
+
+# What a researcher may register (docs/architecture.md, "Safety"): any http(s) address,
+# loopback and private networks included, because local model servers (vLLM, Ollama,
+# llama.cpp) are the usual endpoints; but never the link-local block or the cloud
+# metadata names, whose answers are the machine's credentials, and never credentials
+# in the address itself (the key has its own encrypted field). Redirects are never
+# followed, so an endpoint cannot send the server anywhere it was not registered for.
+METADATA_HOSTS = ("metadata.google.internal", "metadata", "instance-data", "metadata.azure.com")
+METADATA_ADDRESSES = (ipaddress.ip_address("fd00:ec2::254"),)
+
+
+def address_problem(base_url: str) -> str | None:
+    """Why the server must not call ``base_url``, or None when it may."""
+    try:
+        parts = urllib.parse.urlsplit(base_url)
+        host = (parts.hostname or "").rstrip(".").lower()
+        credentials = parts.username is not None or parts.password is not None
+    except ValueError:
+        return "Not a valid address."
+    if credentials:
+        return "Put the API key in its own field, not in the address."
+    if host in METADATA_HOSTS:
+        return "A cloud metadata service is not a model endpoint."
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.is_link_local or address in METADATA_ADDRESSES:
+        return "A link-local address (where cloud metadata services live) is not a model endpoint."
+    if address.is_unspecified or address.is_multicast:
+        return "Not an address a server can be reached at."
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +121,9 @@ def make_client(target: Target) -> openai.OpenAI:
         api_key=target.api_key or "no-key",
         timeout=timeout,
         max_retries=0,
-        http_client=openai.DefaultHttpxClient(verify=_tls(), timeout=timeout),
+        http_client=openai.DefaultHttpxClient(
+            verify=_tls(), timeout=timeout, follow_redirects=False
+        ),
     )
 
 
@@ -117,18 +156,31 @@ def _endpoint_error(error: Exception, target: Target) -> EndpointError:
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
         body = error.response.text if error.response is not None else ""
+        if 300 <= status < 400:
+            return EndpointError(
+                f"HTTP {status}: the endpoint redirects elsewhere, and redirects are not "
+                "followed; register the address it should be called at.",
+                retryable=False,
+                status=status,
+            )
         return EndpointError(
             _scrub(f"HTTP {status}: {body}", target),
             retryable=status == 429 or status >= 500,
             status=status,
             retry_after=_retry_after(error.response),
         )
-    if isinstance(error, openai.OpenAIError | httpx.HTTPError | ValueError):
+    # A 200 whose body is not a chat completion (empty, HTML, another API) surfaces as
+    # the package's objects lacking attributes: a bad answer, not a crash.
+    malformed = AttributeError | TypeError | IndexError | KeyError
+    if isinstance(error, openai.OpenAIError | httpx.HTTPError | ValueError | malformed):
         return EndpointError(_scrub(f"Bad answer: {error}", target), retryable=False)
     raise error
 
 
 def _request(target: Target, messages: list[dict], params: dict) -> dict:
+    refused = address_problem(target.base_url)
+    if refused:  # a row older than the rule, or written around the services
+        raise EndpointError(refused, retryable=False)
     body = {"model": target.model, "messages": messages}
     for name in ("temperature", "top_p", "max_tokens", "seed"):
         if params.get(name) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from collection import quotas
@@ -132,3 +133,37 @@ def completions(study: PanelStudy) -> QuerySet[PanelEntrant]:
         )
         .order_by("entered_at", "pk")
     )
+
+
+def panel_quota_boards(campaign, now) -> list[quotas.QuotaBoard]:
+    """The campaign's panel studies with targets or crossed cells, as the campaign page
+    and the coverage dashboard show them (the study page's own rows)."""
+    boards = []
+    studies = PanelStudy.objects.filter(campaign=campaign).select_related("audience")
+    for study in studies.order_by("pk"):
+        if not (study.quota_cells or study.audience.target_marginals):
+            continue
+        total, *rows = quota_rows(study, now)
+        state = quotas.release_state(study.quotas_released_at, now)
+        boards.append(
+            quotas.QuotaBoard(
+                kind="panel",
+                title=f"Panel study {study.name}",
+                audience=study.audience.name,
+                unit="places",
+                total=quotas.QuotaRow(
+                    label=total["label"], places=total["places"], held=total["taken"]
+                ),
+                rows=tuple(
+                    quotas.QuotaRow(label=row["label"], places=row["places"], held=row["taken"])
+                    for row in rows
+                ),
+                state=state,
+                released_at=study.quotas_released_at,
+                release_url=""
+                if state == quotas.RELEASED
+                else reverse("panel_release_quotas", args=[study.pk]),
+                link=reverse("panel_study_detail", args=[study.pk]),
+            )
+        )
+    return boards

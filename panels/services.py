@@ -30,6 +30,14 @@ ID_PARAMETERS = {
     PanelStudy.Panel.MTURK: ("workerId", ("assignmentId", "hitId")),
     PanelStudy.Panel.GENERIC: ("pid", ()),
 }
+# The id a panel gives one sitting of one person: a link that resumes an entrant must
+# carry the sitting's id that entered, so knowing someone's panel id alone does not
+# sign anyone in as them. (MTurk's preview has no assignment yet.)
+SITTING_PARAMETER = {
+    PanelStudy.Panel.PROLIFIC: "SESSION_ID",
+    PanelStudy.Panel.MTURK: "assignmentId",
+}
+NO_SITTING_YET = ("ASSIGNMENT_ID_NOT_AVAILABLE",)
 # Place-holders that mean the panel did not fill its template in (a preview).
 UNFILLED = ("{{%", "{%", "%}")
 
@@ -135,6 +143,18 @@ def panel_study_release_quotas(*, study: PanelStudy, at=None) -> PanelStudy:
     return study
 
 
+def _check_id(value: str, name: str) -> str:
+    if len(value) > MAX_EXTERNAL_ID_CHARS:
+        raise services.ServiceError(
+            f"{name}: at most {MAX_EXTERNAL_ID_CHARS} characters.", field=name
+        )
+    try:
+        payloads.check_text(value, name)
+    except payloads.PayloadError as error:
+        raise services.ServiceError(f"{name}: {error.message}", field=name) from error
+    return value
+
+
 def entry_parameters(study: PanelStudy, params) -> tuple[str, dict, dict]:
     """The person's external id, the panel's other ids and the attribute values the
     link carries, from the entry link's query string; errors name the parameter."""
@@ -145,13 +165,10 @@ def entry_parameters(study: PanelStudy, params) -> tuple[str, dict, dict]:
             f"This link is missing the {id_name} parameter that the panel fills in.",
             field=id_name,
         )
-    if len(external_id) > MAX_EXTERNAL_ID_CHARS:
-        raise services.ServiceError(f"At most {MAX_EXTERNAL_ID_CHARS} characters.", field=id_name)
-    try:
-        payloads.check_text(external_id, id_name)
-    except payloads.PayloadError as error:
-        raise services.payload_error(error) from error
-    ids = {name: params[name][:200] for name in other_names if params.get(name)}
+    _check_id(external_id, id_name)
+    # The other ids are checked as the person's is: cutting them short would let two
+    # sessions read as one, and a NUL would reach PostgreSQL's jsonb.
+    ids = {name: _check_id(params[name], name) for name in other_names if params.get(name)}
     given = {}
     for attribute in study.audience.attribute_schema:
         value = params.get(attribute["name"])
@@ -174,6 +191,7 @@ def panel_enter(
         raise services.NotEligible("This study is not taking part any more.", field="study")
     existing = PanelEntrant.objects.filter(study=study, external_id=external_id).first()
     if existing is not None:
+        _same_sitting(study, existing, panel_ids)
         return existing
     if study.campaign.status != Campaign.Status.OPEN:
         raise services.NotEligible("This study is not open right now.", field="campaign")
@@ -195,6 +213,19 @@ def panel_enter(
         # The same id entered twice at once: the other request's row won (the unique
         # constraint waited for it to commit), and this one's user was rolled back.
         return PanelEntrant.objects.get(study=study, external_id=external_id)
+
+
+def _same_sitting(study: PanelStudy, entrant: PanelEntrant, panel_ids: dict) -> None:
+    name = SITTING_PARAMETER.get(study.panel)
+    entered = entrant.panel_ids.get(name) if name else None
+    if not entered or entered in NO_SITTING_YET:
+        return
+    if panel_ids.get(name) != entered:
+        raise services.Conflict(
+            f"{name}: this person started the study in another session; open the "
+            "link the panel gave for that session.",
+            field=name,
+        )
 
 
 def panel_screen(*, entrant: PanelEntrant, attributes: dict) -> PanelEntrant:

@@ -22,6 +22,7 @@ from collection import services as collection_services
 from collection.forms import ConsentForm, ProfileForm
 from collection.models import Consent
 from collection.permissions import campaigns_managed_by, is_admin, is_researcher
+from collection.views.common import _next_url
 from panels import selectors, services
 from panels.models import PanelEntrant, PanelStudy
 
@@ -235,7 +236,8 @@ def release_quotas(request: HttpRequest, study_id: int) -> HttpResponse:
     study = get_object_or_404(selectors.panel_studies_managed_by(request.user), pk=study_id)
     services.panel_study_release_quotas(study=study)
     messages.success(request, "Quotas released: the remaining places go to anyone who qualifies.")
-    return redirect("panel_study_detail", study_id=study.pk)
+    # Back where the button was (the study, the campaign page or the dashboard).
+    return redirect(_next_url(request, reverse("panel_study_detail", args=[study.pk])))
 
 
 @login_required

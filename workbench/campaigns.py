@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from markdown_it import MarkdownIt
@@ -18,6 +19,7 @@ from markdown_it import MarkdownIt
 from collection import services
 from collection.models import Campaign
 from collection.permissions import audiences_visible_to
+from collection.views.common import _next_url
 from workbench.access import (
     flash_error,
     form_error,
@@ -172,7 +174,8 @@ def campaign_release_quotas(request: HttpRequest, slug: str, audience_slug: str)
         f"Quotas of {target.audience.name} released: any member may now take the remaining "
         "places, so the sample drifts from the targets.",
     )
-    return redirect("workbench:campaign_edit", slug=campaign.slug)
+    # Back where the button was (the campaign page or the dashboard), if on this site.
+    return redirect(_next_url(request, reverse("workbench:campaign_edit", args=[campaign.slug])))
 
 
 @login_required

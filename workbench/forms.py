@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from collection import payloads, services
+from collection import kinds, payloads, services
 from collection.models import AdaptiveOverlap, Audience, Campaign
 
 
@@ -180,7 +180,7 @@ class CampaignForm(forms.Form):
     slug = forms.SlugField(max_length=64)
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea)
-    item_kind = forms.ChoiceField(choices=Campaign.ItemKind.choices)
+    item_kind = forms.ChoiceField(choices=kinds.choices)
     transience = forms.ChoiceField(choices=Campaign.Transience.choices)
     preference_format = forms.ChoiceField(choices=Campaign.PreferenceFormat.choices)
     rating_min = forms.IntegerField(required=False, label="Rating scale from")
@@ -294,14 +294,18 @@ class DuplicateForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="Plain or gzipped (.gz) text, Parquet or Arrow.")
+    file = forms.FileField(
+        help_text="Plain or gzipped (.gz) text, Parquet or Arrow, or a .zip or .tar.gz of a "
+        "folder written by datasets' save_to_disk."
+    )
     format = forms.ChoiceField(
         choices=[
             ("auto", "Tell from the first row"),
             ("jsonl", "JSONL (this platform's items)"),
             ("csv", "CSV"),
             ("hh-rlhf", "HH-RLHF (JSONL)"),
-            ("pairs", "prompt / chosen / rejected (JSONL, Parquet, Arrow)"),
+            ("pairs", "prompt / chosen / rejected (JSONL, Parquet, Arrow, a datasets folder)"),
+            ("prompt-response", "prompt / response to rate, as HelpSteer2 (JSONL, Parquet)"),
         ],
         initial="auto",
     )

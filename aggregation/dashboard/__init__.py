@@ -25,7 +25,8 @@ by a hash of their numbers (`chart_svg`).
 
 Modules: ``boards`` (the dataclasses a board is made of), ``build`` (building boards,
 the inline-metrics rule (``build.INLINE_LIMIT``), chart caching; ``campaign_board``,
-``dashboard_boards``, ``dashboard_alerts``, ``chart_svg``).
+``dashboard_boards``, ``dashboard_alerts``, ``chart_svg``; ``with_live_quotas`` adds the
+engine's and panels' quotas, read live).
 """
 
 from aggregation.dashboard.boards import (
@@ -45,6 +46,7 @@ from aggregation.dashboard.build import (
     chart_svg,
     dashboard_alerts,
     dashboard_boards,
+    with_live_quotas,
 )
 
 __all__ = [
@@ -62,4 +64,5 @@ __all__ = [
     "chart_svg",
     "dashboard_alerts",
     "dashboard_boards",
+    "with_live_quotas",
 ]

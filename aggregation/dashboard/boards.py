@@ -183,6 +183,7 @@ class CampaignBoard:
     alerts: list[CoverageAlert]
     built_at: datetime
     progress_chart: charts.ChartSpec | None = None
+    measures_agreement: bool = False  # the item kind's `ReleaseKind.measures_agreement`
     daily_chart: charts.ChartSpec | None = None
     # Computed for this page (a small, stale campaign), not read from a stored snapshot.
     snapshot_live: bool = False
@@ -192,6 +193,9 @@ class CampaignBoard:
     # audience (`aggregation.selectors.allocation.allocation_summary`).
     adaptive: object | None = None
     allocation: list = dataclasses.field(default_factory=list)
+    # The engine's and the panel studies' quotas (`collection.quotas.QuotaBoard`), read
+    # live by `build.with_live_quotas`, never cached with the board.
+    quotas: list = dataclasses.field(default_factory=list)
 
     def chart(self, name: str) -> charts.ChartSpec | None:
         found = [self.progress_chart, self.daily_chart]

@@ -20,7 +20,9 @@ from aggregation.dashboard.boards import (
 from aggregation.models import CoverageAlert, MetricsSnapshot
 from aggregation.monitoring import selectors
 from aggregation.monitoring.selectors import BOARD_CACHE_SECONDS, SlotCounts, board_cache_key
+from aggregation.release import kinds
 from aggregation.selectors import allocation
+from collection import quotas
 from collection.models import Audience, Campaign, CampaignAudience, Participant
 
 # Twice the period of the alert check in CELERY_BEAT_SCHEDULE (5 minutes), so that
@@ -232,6 +234,7 @@ def _build(campaign: Campaign, *, staff: bool, now: datetime) -> CampaignBoard:
         status_label=campaign.get_status_display(),
         item_kind=campaign.item_kind,
         item_kind_label=campaign.get_item_kind_display(),
+        measures_agreement=kinds.get(campaign.item_kind).measures_agreement,
         days=days,
         audiences=audiences,
         snapshot_at=snapshot.computed_at if snapshot else None,
@@ -291,7 +294,7 @@ def _chart_specs(board: CampaignBoard) -> None:
                     )
                     for attribute in audience.attributes
                 ],
-                title=f"{audience.name}: participants against target shares",
+                title=f"Participants against target shares · {audience.name}",
             )
 
 
@@ -306,6 +309,16 @@ def chart_svg(spec: charts.ChartSpec) -> bytes:
         svg = charts.render(spec)
         cache.set(key, svg, CHART_CACHE_SECONDS)
     return svg
+
+
+def with_live_quotas(boards: list[CampaignBoard]) -> list[CampaignBoard]:
+    """Each board's quotas, read now and never cached: places change hands with every
+    submission, and the researcher decides whether to release them from these numbers."""
+    now = timezone.now()
+    campaigns = Campaign.objects.in_bulk([board.campaign_id for board in boards])
+    for board in boards:
+        board.quotas = quotas.campaign_quota_boards(campaigns[board.campaign_id], now)
+    return boards
 
 
 def dashboard_boards(*, staff: bool = True) -> list[CampaignBoard]:

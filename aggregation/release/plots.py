@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +21,8 @@ matplotlib.use("Agg")
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from aggregation import drawing
 
 DPI = 100
 PNG_METADATA = {"Software": None}
@@ -269,8 +271,9 @@ CAN_FORK = sys.platform == "linux" and hasattr(os, "fork")
 CHILD_SECONDS = 60  # a plot takes well under a second
 
 
-def draw_all(directory: Path, *, metrics: dict, selection) -> list[str]:
-    """Draw the card's plots into ``directory``; return their file names.
+def draw_all(directory: Path, *, metrics: dict, extra: Sequence[Drawer] = ()) -> list[str]:
+    """Draw the card's plots, and the item kind's ``extra`` ones (`ReleaseKind.plots`),
+    into ``directory``; return their file names.
 
     matplotlib holds the GIL while it lays out and renders, and a release has
     nothing else to do meanwhile, so on Linux a forked child draws the first
@@ -278,14 +281,15 @@ def draw_all(directory: Path, *, metrics: dict, selection) -> list[str]:
     state, so the same bytes, in about half the time.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    drawers: list[Drawer] = [("coverage.png", coverage), ("agreement.png", agreement)]
-    if selection.campaign.item_kind == "preference":
-        drawers.append(("divergence.png", divergence))
-    if CAN_FORK:
-        _draw_in_two_processes(drawers, directory, metrics)
-    else:
-        for name, draw in drawers:
-            draw(metrics, directory / name)
+    drawers: list[Drawer] = [("coverage.png", coverage), ("agreement.png", agreement), *extra]
+    # matplotlib's defaults, whatever another thread or an earlier drawing left set
+    # (`aggregation.drawing`); the forked child inherits them with the lock held.
+    with drawing.style():
+        if CAN_FORK:
+            _draw_in_two_processes(drawers, directory, metrics)
+        else:
+            for name, draw in drawers:
+                draw(metrics, directory / name)
     return [name for name, _ in drawers]
 
 

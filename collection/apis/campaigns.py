@@ -13,7 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from collection import selectors, services
+from collection import kinds, selectors, services
 from collection.apis.common import ListAPIView, managed_campaign, paginate
 from collection.models import AdaptiveOverlap, Campaign
 from collection.permissions import audiences_visible_to, is_researcher
@@ -157,14 +157,14 @@ def _targets(request, targets: list[dict]) -> list[services.CampaignTarget]:
 class CampaignListApi(ListAPIView):
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=Campaign.Status.choices, required=False)
-        item_kind = serializers.ChoiceField(choices=Campaign.ItemKind.choices, required=False)
+        item_kind = serializers.ChoiceField(choices=kinds.choices(), required=False)
 
     @extend_schema(
         responses=CampaignOutputSerializer(many=True),
         summary="Campaigns: the ones you run (researchers) or can annotate (annotators)",
         parameters=[
             OpenApiParameter("status", str, enum=Campaign.Status.values),
-            OpenApiParameter("item_kind", str, enum=Campaign.ItemKind.values),
+            OpenApiParameter("item_kind", str, enum=[name for name, _ in kinds.choices()]),
         ],
     )
     def get(self, request):

@@ -12,6 +12,7 @@ and the migrations are unchanged:
 - ``engine``: Slot, Assignment, Response;
 - ``tokens``: ApiToken;
 - ``conversations``: ConversationSettings, Conversation, Turn (issue #12);
+- ``rows``: model instances from hand-written SQL rows (not a model);
 - ``adaptive``: AdaptiveOverlap, AllocationDecision (adaptive overlap, issue #15).
 """
 

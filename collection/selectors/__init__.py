@@ -5,6 +5,7 @@ One module per concern; every public name is re-exported here (``selectors.x(...
 - ``engine``: the assignment engine's queries (memberships, counts, next free slot);
 - ``slot_counts``: how a slot is counted, and the counts;
 - ``progress``: a campaign's progress;
+- ``quota_boards``: the engine's quotas of a campaign as the pages show them;
 - ``lists``: the API's lists and their filters;
 - ``workbench``: the workbench's reads, what a release may publish;
 - ``raw``: model instances from raw SQL rows.
@@ -18,6 +19,7 @@ from collection.selectors.engine import (
     ParticipantCounts,
     assignment_for_update,
     attention_check_next,
+    memberships_and_counts,
     memberships_for_campaign,
     participant_campaign_counts,
     slot_next_free,
@@ -36,6 +38,7 @@ from collection.selectors.lists import (
 from collection.selectors.progress import (
     campaign_progress,
 )
+from collection.selectors.quota_boards import engine_quota_boards
 from collection.selectors.slot_counts import (
     SLOT_COUNTS_BY_AUDIENCE_SQL,
     SLOT_COUNTS_BY_CAMPAIGN_SQL,
@@ -86,10 +89,12 @@ __all__ = [
     "campaign_progress",
     "campaign_targets",
     "demonstrations_to_review",
+    "engine_quota_boards",
     "flags_open",
     "item_list",
     "item_votes_by_audience",
     "items_for_browser",
+    "memberships_and_counts",
     "memberships_for_campaign",
     "participant_campaign_counts",
     "releasable_items",

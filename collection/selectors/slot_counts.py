@@ -73,7 +73,7 @@ def slot_counts_by_campaign(*, campaign_ids: list[int], now: datetime) -> dict[i
 # Taken as SLOT_LIVE_LEASE_SQL says (filled, or not filled with a live lease, which is
 # "filled or live lease"), through the holder's assignment to the member's attributes.
 SLOTS_HELD_BY_GROUP_SQL = """
-SELECT kv.key, kv.value, count(*)
+SELECT kv.key, kv.value, count(*), count(*) FILTER (WHERE s.filled)
 FROM collection_slot s
 JOIN collection_assignment a ON a.id = s.holder_id
 JOIN collection_membership m
@@ -91,6 +91,9 @@ class GroupHolds:
     slots: int  # all the audience's slots in the campaign
     held: int  # filled or live-leased
     by_group: dict[tuple[str, str], int]  # (attribute, value) -> slots held
+    # (attribute, value) -> slots filled (the rest of by_group is live leases)
+    filled_by_group: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    filled: int = 0
 
 
 def slots_held_by_group(*, campaign: Campaign, audience: Audience, now: datetime) -> GroupHolds:
@@ -107,7 +110,11 @@ def slots_held_by_group(*, campaign: Campaign, audience: Audience, now: datetime
                 "names": list(audience.target_marginals),
             },
         )
-        by_group = {(name, value): n for name, value, n in cursor.fetchall()}
+        rows = cursor.fetchall()
     return GroupHolds(
-        slots=counts.slots, held=counts.filled + counts.live_leases, by_group=by_group
+        slots=counts.slots,
+        held=counts.filled + counts.live_leases,
+        by_group={(name, value): n for name, value, n, _ in rows},
+        filled_by_group={(name, value): filled for name, value, _, filled in rows},
+        filled=counts.filled,
     )

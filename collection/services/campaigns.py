@@ -124,7 +124,7 @@ def campaign_update(
         rubric_before
     )
     scale_changed = (
-        campaign.item_kind == Campaign.ItemKind.RATING and campaign.rating_scale != scale_before
+        kinds.get(campaign.item_kind).scores_rubric and campaign.rating_scale != scale_before
     )
     if (rubric_changed or scale_changed) and campaign.responses.exists():
         # Scores already given name the old attributes, on the old scale; a release

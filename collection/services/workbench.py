@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from collection import payloads
+from collection import kinds, payloads
 from collection.models import (
     Assignment,
     Audience,
@@ -189,7 +189,7 @@ def flag_dismiss(*, item: Item) -> int:
 
 def response_review(*, response: Response, review: str) -> Response:
     """Accept or reject a demonstration; a rejected one leaves later releases."""
-    if response.campaign.item_kind != Campaign.ItemKind.DEMONSTRATION:
+    if not kinds.get(response.campaign.item_kind).reviewed:
         raise ServiceError("Only demonstrations are reviewed.", field="response")
     if review not in Response.Review.values:
         raise ServiceError("Choose accepted or rejected.", field="review")

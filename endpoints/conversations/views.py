@@ -30,6 +30,7 @@ from collection.models import Campaign, Participant
 from collection.models.conversations import MAX_MESSAGE_CHARS, Conversation
 from collection.permissions import campaigns_managed_by, campaigns_open_to, is_researcher
 from collection.services import ServiceError
+from collection.throttles import ConversationAskThrottle
 from endpoints.conversations import runtime, selectors, services
 from endpoints.conversations.forms import SettingsForm, judgement_from
 from endpoints.selectors import endpoints_usable_by
@@ -39,6 +40,8 @@ def _participant(request: HttpRequest) -> Participant:
     return collection_services.participant_get_or_create(user=request.user)
 
 
+# These are the conversation kind's own pages (its `annotate_url_name`), so they name that
+# kind; both `_campaign` and `_managed` refuse campaigns of any other.
 def _campaign(participant: Participant, slug: str) -> Campaign:
     campaign = campaigns_open_to(participant.user).filter(slug=slug).first()
     if campaign is None or campaign.item_kind != Campaign.ItemKind.CONVERSATION:
@@ -51,6 +54,9 @@ def _own_open(participant: Participant, campaign: Campaign, conversation_id) -> 
     if conversation is None or str(conversation.pk) != str(conversation_id):
         raise Http404("This conversation is not open.")
     return conversation
+
+
+TOO_MANY_ASKS = "You have sent many messages in a short time; please wait a while."
 
 
 def _page(slug: str) -> HttpResponse:
@@ -180,16 +186,19 @@ def conversation_ask(request: HttpRequest, slug: str) -> HttpResponse:
     one there); a conversation not the participant's in this campaign is a 404."""
     participant = _participant(request)
     campaign = _campaign(participant, slug)
-    try:
-        events = services.turn_ask(
-            participant=participant,
-            conversation=_conversation_id(request),
-            campaign=campaign,
-            message=request.POST.get("message", ""),
-            retry=request.POST.get("action") == "retry",
-        )
-    except collection_services.NotFound:
-        raise Http404("This conversation is not open.") from None
+    if not ConversationAskThrottle().allow_request(request, None):
+        events = iter([{"event": "error", "message": TOO_MANY_ASKS}])
+    else:
+        try:
+            events = services.turn_ask(
+                participant=participant,
+                conversation=_conversation_id(request),
+                campaign=campaign,
+                message=request.POST.get("message", ""),
+                retry=request.POST.get("action") == "retry",
+            )
+        except collection_services.NotFound:
+            raise Http404("This conversation is not open.") from None
     if "text/event-stream" in request.headers.get("Accept", ""):
         response = StreamingHttpResponse(_sse(events), content_type="text/event-stream")
         response["Cache-Control"] = "no-store"

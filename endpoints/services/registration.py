@@ -31,6 +31,9 @@ def _checked(endpoint: ModelEndpoint) -> None:
         value = getattr(endpoint, name)
         if isinstance(value, float) and not math.isfinite(value):
             raise ServiceError("Must be a finite number.", field=name)
+    refused = client.address_problem(endpoint.base_url or "")
+    if refused:
+        raise ServiceError(refused, field="base_url")
     try:
         endpoint.full_clean(exclude=["owner", "api_key_encrypted"])
     except ValidationError as error:

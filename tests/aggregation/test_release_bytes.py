@@ -16,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import matplotlib
 import pytest
 
+from aggregation import charts
 from aggregation.models import ExportJob
 from aggregation.release import jobs
 from collection import services as collection_services
@@ -278,3 +281,48 @@ def test_a_release_of_fixed_data_has_the_recorded_bytes(settings, tmp_path):
     assert sorted(found) == sorted(recorded)
     for release, digests in recorded.items():
         assert found[release] == digests, release
+
+
+def _dashboard_charts_drawn_at_once() -> None:
+    """What a browser does to the live server: fetch a page's charts together, each
+    drawn in its own thread."""
+    bars = [
+        charts.ProgressBar(
+            audience="a", fill=0.5, filled=5, slots=10, share_at_k=0.2, items_at_k=1, items=5
+        )
+    ]
+    spec = charts.progress_spec(bars, title="Progress toward k")
+    barrier = threading.Barrier(4)
+
+    def draw() -> None:
+        barrier.wait()
+        for _ in range(10):
+            charts.render(spec)
+
+    workers = [threading.Thread(target=draw) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def test_the_bytes_do_not_depend_on_what_was_drawn_before_in_the_process(settings, tmp_path):
+    # Dashboard charts drawn at once (a browser test's live server) once left their
+    # style in matplotlib's global settings, and the card's plots came out different.
+    before = dict(matplotlib.rcParams)
+    _dashboard_charts_drawn_at_once()
+    assert dict(matplotlib.rcParams) == before
+    settings.RELEASES_ROOT = tmp_path / "releases"
+    campaigns = {campaign.slug: campaign for campaign in varied_campaigns()}
+    slug, fields = BUILDS[0]
+    recorded = json.loads(RELEASE_BYTES.read_text())
+    # Whatever another drawing might still leave set, the plots draw from the defaults.
+    with matplotlib.rc_context({"font.size": 19, "axes.edgecolor": "red", "figure.dpi": 50}):
+        job = jobs.export_job_create(campaign=campaigns[slug], enqueue=False, **fields)
+        ExportJob.objects.filter(pk=job.pk).update(pseudonym_key=KEY, snapshot_at=SNAPSHOT)
+        job = jobs.export_job_run(job_id=job.pk)
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    found = _digests(settings.RELEASES_ROOT / job.release_path)
+    plots = {name: digest for name, digest in found.items() if name.startswith("plots/")}
+    assert plots, sorted(found)
+    assert found == recorded[job.release_path]

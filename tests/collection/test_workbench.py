@@ -490,3 +490,24 @@ def test_a_researcher_releases_a_public_audiences_quotas_and_editing_keeps_it(cl
         == 404
     )
     assert other.targets.get().quota_release_at is None
+
+
+def test_a_campaign_named_as_a_question_never_reads_name_question_colon(client, me):
+    # A name ending in "?" once made headings like "Which is kinder?: items".
+    campaign = make_campaign(
+        audiences={AudienceFactory(): 1}, items=1, owners=[me], name="Which is kinder?"
+    )
+    pages = [
+        reverse(f"workbench:{name}", args=[campaign.slug])
+        for name in ("item_list", "flag_queue", "review_queue", "item_import", "campaign_edit")
+    ]
+    pages += [reverse("campaign_releases", args=[campaign.slug])]
+    pages += [reverse("campaign_detail", args=[campaign.slug])]
+    for url in pages:
+        page = client.get(url)
+        assert page.status_code == 200, url
+        html = page.content.decode()
+        assert "Which is kinder?" in html, url
+        assert "?:" not in html.replace("(?:", ""), url
+    heading = client.get(reverse("workbench:item_list", args=[campaign.slug])).content.decode()
+    assert "<h1>Items · Which is kinder?</h1>" in heading

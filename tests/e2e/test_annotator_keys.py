@@ -9,10 +9,12 @@ import pytest
 
 from collection.models import Response
 from tests.factories import PASSWORD, AudienceFactory, make_campaign, ready_participant
+from tests.helpers import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path("/work/wt/shots/papercuts")
+MOUSE_SHOTS = SCREENSHOTS
 
 
 def shoot(page, name: str) -> None:
@@ -115,3 +117,50 @@ def test_sign_up_marks_every_required_field_and_a_new_token_has_a_copy_button(br
     assert page.evaluate("navigator.clipboard.readText()") == key
     shoot(page, "tokens-390")
     context.close()
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        {"viewport": {"width": 1280, "height": 900}},
+        {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True},
+    ],
+    ids=["1280-mouse", "390-touch"],
+)
+def test_a_choice_clicked_before_a_confidence_waits_for_one_and_then_sends_both(
+    browser, live_server, device
+):
+    # Clicking "B is better" with confidence asked and none given once answered 400,
+    # "Say how confident you are."; now the choice waits, and says so.
+    audience = AudienceFactory()
+    campaign = make_campaign(audiences={audience: 1}, items=2, ask_confidence=True)
+    participant = ready_participant(audience=audience, campaign=campaign)
+    page = annotator_page(browser, live_server, participant, campaign, **device)
+    page.set_default_timeout(30_000)
+    width = device["viewport"]["width"]
+    press = "tap" if device.get("has_touch") else "click"
+    b = page.get_by_role("button", name="B is better").get_attribute("value")
+    getattr(page.get_by_role("button", name="B is better"), press)()
+    status = page.locator("#choice-status")
+    status.wait_for()
+    assert "B is better. Now choose how confident you are" in status.inner_text()
+    assert status.is_visible()
+    assert page.locator("fieldset.scale.awaiting").is_visible()
+    assert page.get_by_role("button", name="B is better").get_attribute("aria-pressed") == "true"
+    assert not Response.objects.filter(participant=participant).exists()
+    assert page.locator(".field-errors").count() == 0
+    MOUSE_SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(
+        path=str(MOUSE_SHOTS / f"annotate-confidence-mouse-{width}.png"), full_page=True
+    )
+    getattr(page.locator("label.scale-option", has_text="4"), press)()
+    page.get_by_text("Item 2").wait_for()
+    answer = Response.objects.get(participant=participant)
+    assert answer.payload["confidence"] == 4
+    assert answer.payload["choice"] == b
+    # A confidence first, then the choice: sent at once, as before.
+    getattr(page.locator("label.scale-option", has_text="2"), press)()
+    getattr(page.get_by_role("button", name="Tie"), press)()
+    page.get_by_role("heading", name="All done").wait_for()
+    last = Response.objects.exclude(pk=answer.pk).get(participant=participant)
+    assert last.payload == {**last.payload, "choice": "tie", "confidence": 2}

@@ -55,7 +55,7 @@ def test_admin_dashboard_and_researcher_campaign_page_on_the_demo(
     progress = pairs.get_by_role("table", name="Progress per audience of Everyday advice")
     for name in AUDIENCES:
         assert progress.get_by_role("rowheader", name=name).is_visible()
-    strata = pairs.get_by_role("table", name="UK adults: observed and target shares")
+    strata = pairs.get_by_role("table", name="Observed and target shares · UK adults")
     assert strata.get_by_role("cell", name="under-covered").count() >= 1
     assert page.get_by_role("table", name="Open alerts").locator("tbody tr").count() >= 1
     screenshot("dashboard")

@@ -141,7 +141,7 @@ def test_a_researcher_defines_a_rubric_in_the_workbench_and_imports_rating_items
     screenshot("rating-workbench-form-phone")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="Create draft campaign").click()
-    page.get_by_role("heading", name="Rate the reply: import items").wait_for()
+    page.get_by_role("heading", name="Import items · Rate the reply").wait_for()
     campaign = Campaign.objects.get(slug="helpsteer")
     assert campaign.rubric_names == tuple(a["name"] for a in HELPSTEER)
 

@@ -85,7 +85,7 @@ def test_a_researcher_sets_up_runs_and_releases_a_study_in_the_browser(
     assert page.locator(".markdown-preview strong").inner_text() == "kinder"
     shoot(page, f"workbench-campaign-form-{tag}")
     page.get_by_role("button", name="Create draft campaign").click()
-    page.get_by_role("heading", name="Tone: import items").wait_for()
+    page.get_by_role("heading", name="Import items · Tone").wait_for()
 
     # A file with one bad line, then a good one.
     good = [json.dumps(preference_row(n)) for n in range(3)]

@@ -330,6 +330,40 @@ def test_spending_the_token_budget_pauses_the_campaign_with_a_message(researcher
     assert setup.paused_reason == ""
 
 
+def test_a_turn_whose_page_goes_away_still_counts_the_tokens_of_replies_that_came(
+    researcher, standin
+):
+    """Tokens are written once per turn, when its stream ends however it ends: a page
+    closed after the first reply still counts that reply, holds no replies, and gives
+    back its places in flight."""
+    campaign, audience, _ = conversation_campaign(researcher, standin)
+    standin.set_behaviour("model-1", latency_ms=2000)
+    person = ready_participant(audience=audience, campaign=campaign)
+    conversation = begin(person, campaign)
+    stream = conversation_services.turn_ask(
+        participant=person, conversation=conversation, message="Hello"
+    )
+    for event in stream:
+        if event["event"] == "reply":
+            break
+    stream.close()  # what Django does when the client goes away
+    setup = campaign.conversation_settings
+    setup.refresh_from_db()
+    assert setup.tokens_used > 0
+    conversation.refresh_from_db()
+    assert conversation.pending is None and not conversation.turns.exists()
+    # Every place in flight was given back (this session holds none of its locks).
+    keys = [runtime._lock_key(campaign.pk, n) for n in range(setup.max_calls_in_flight)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid = pg_backend_pid() AND objsubid = 1 "
+            "AND ((classid::bigint << 32) | objid::bigint) = ANY(%s)",
+            [keys],
+        )
+        assert cursor.fetchone()[0] == 0
+
+
 def test_a_reply_is_cut_at_its_size_bound(researcher, standin, monkeypatch):
     monkeypatch.setattr(runtime, "MAX_REPLY_CHARS", 40)
     campaign, audience, _ = conversation_campaign(researcher, standin)

@@ -105,7 +105,6 @@ def card_notes(campaign, inline) -> list[str]:
 
 DATASET = Dataset(
     name="item_allocation",
-    item_kind="preference",
     contents="adaptive overlap: each item's base and final k, and why",
     columns=(
         "base_k",

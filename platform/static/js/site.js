@@ -173,16 +173,57 @@ document.documentElement.classList.replace("no-js", "js");
       if (keyStatus) keyStatus.textContent = text;
     }
 
-    function choose(button) {
-      const confident = Array.from(confidence).some((radio) => radio.checked);
-      if (confidence.length === 0 || confident) {
-        submitWith(form, button);
-        return;
-      }
+    const choiceStatus = document.getElementById("choice-status");
+    const scale = confidence.length ? confidence[0].closest("fieldset") : null;
+
+    function confident() {
+      return Array.from(confidence).some((radio) => radio.checked);
+    }
+
+    function hold(button) {
       if (pending) pending.setAttribute("aria-pressed", "false");
       pending = button;
       button.setAttribute("aria-pressed", "true");
+      if (scale) scale.classList.add("awaiting");
+    }
+
+    function release() {
+      if (pending) pending.setAttribute("aria-pressed", "false");
+      pending = null;
+      if (scale) scale.classList.remove("awaiting");
+      say("");
+      if (choiceStatus) choiceStatus.textContent = "";
+    }
+
+    function choose(button) {
+      if (confidence.length === 0 || confident()) {
+        submitWith(form, button);
+        return;
+      }
+      hold(button);
       say(button.dataset.label + ". Now press 1 to 5: how confident are you? (Escape: undo)");
+    }
+
+    // The mouse (or a finger) completes the same way the keys do: a choice clicked
+    // before a confidence waits for one, says so beside the buttons and marks the
+    // scale; picking a confidence then sends both. Without this script the server
+    // answers "Say how confident you are." and keeps the page.
+    form.addEventListener("click", (event) => {
+      const button = event.target.closest && event.target.closest("button[data-key]");
+      if (!button || confidence.length === 0 || confident()) return;
+      event.preventDefault();
+      hold(button);
+      if (choiceStatus) {
+        choiceStatus.textContent =
+          button.dataset.label + ". Now choose how confident you are; your answer is sent then.";
+      }
+      if (scale) scale.scrollIntoView({ block: "nearest" });
+      confidence[0].focus({ preventScroll: true });
+    });
+    for (const radio of confidence) {
+      radio.addEventListener("change", () => {
+        if (pending) submitWith(form, pending);
+      });
     }
 
     document.addEventListener("keydown", (event) => {
@@ -200,9 +241,7 @@ document.documentElement.classList.replace("no-js", "js");
           radio.checked = true;
           submitWith(form, pending);
         } else if (event.key === "Escape") {
-          pending.setAttribute("aria-pressed", "false");
-          pending = null;
-          say("");
+          release();
         }
         return;
       }
