@@ -8,7 +8,6 @@ from django.core.cache import cache
 
 from aggregation import tasks
 from tests.collection.test_adaptive import BASE_K, adaptive_campaign, fill
-from tests.e2e.conftest import browser  # noqa: F401 (the fixture, shared with tests/e2e)
 from tests.factories import make_researcher
 from tests.helpers import SCREENSHOTS
 
@@ -19,7 +18,7 @@ NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.inner
 
 
 def test_the_extra_judgements_are_shown_on_the_campaign_page_at_1280_and_390_px(
-    browser,  # noqa: F811
+    browser,
     live_server,
 ):
     cache.clear()
