@@ -32,12 +32,12 @@ MARK = "<script>probe(1)</script>"
 PRIVATE = ("rationale-4f2a", "dyad-9c1e", "opening-7b3d")
 
 
-@pytest.fixture(scope="module")
-def _module_world(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The world, built once per test module inside a transaction that is rolled back
-    at the module's end; each test runs in its own savepoint inside it (pytest-django's
-    `db`), so what one test changes is gone before the next, as when it was built per
-    test. Building it took ~6 s a door on a loaded machine. The settings the suite's
+@pytest.fixture(scope="package")
+def _package_world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The world, built once for tests/security inside a transaction that is rolled
+    back when the package's tests end; each test runs in its own savepoint inside it
+    (pytest-django's `db`), so what one test changes is gone before the next, as when
+    it was built per test (~0.8 s a door, 33 doors). The settings the suite's
     function-scoped autouse fixtures (tests/conftest.py) give every test are given here
     too, since this runs before them."""
     from config.celery import app
@@ -64,8 +64,8 @@ def _module_world(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture
-def world(db, _module_world) -> dict:
-    return _module_world
+def world(db, _package_world) -> dict:
+    return _package_world
 
 
 def build_world(standin) -> dict:
