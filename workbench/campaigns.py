@@ -26,7 +26,13 @@ from workbench.access import (
     managed_campaign,
     require_researcher,
 )
-from workbench.forms import CampaignForm, DuplicateForm, campaign_fields
+from workbench.forms import (
+    CampaignForm,
+    DuplicateForm,
+    adaptive_initial,
+    adaptive_setting,
+    campaign_fields,
+)
 
 # "js-default" without HTML: raw HTML in the text is escaped, links are checked by
 # markdown-it's validateLink (no javascript: or data: URLs).
@@ -109,6 +115,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                 item_kind=data["item_kind"],
                 owners=[request.user],
                 targets=_chosen_targets(rows),
+                adaptive=adaptive_setting(data),
                 **campaign_fields(data),
             )
         except services.ServiceError as error:
@@ -122,7 +129,11 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def campaign_edit(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = managed_campaign(request, slug)
-    initial = {name: getattr(campaign, name) for name in CampaignForm.base_fields}
+    initial = {
+        name: getattr(campaign, name)
+        for name in CampaignForm.base_fields
+        if not name.startswith("adaptive")
+    } | adaptive_initial(campaign)
     form = CampaignForm(request.POST or None, initial=initial)
     for name in CampaignForm.FIELDS_FIXED_AFTER_CREATION:
         form.fields[name].disabled = True
@@ -140,6 +151,8 @@ def campaign_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 for target in campaign.targets.select_related("audience"):
                     if target.audience not in targets:
                         services.campaign_target_remove(campaign=campaign, audience=target.audience)
+                # After the targets: the maximum k is checked against their base k.
+                services.campaign_set_adaptive(campaign=campaign, setting=adaptive_setting(data))
         except services.ServiceError as error:
             form_error(form, error)
         else:

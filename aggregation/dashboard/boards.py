@@ -189,6 +189,10 @@ class CampaignBoard:
     snapshot_live: bool = False
     # No metrics yet, or stored ones older than build.SNAPSHOT_MAX_AGE: a refresh is due.
     snapshot_stale: bool = False
+    # Adaptive overlap: the setting (None: off) and where the extra judgements went, per
+    # audience (`aggregation.selectors.allocation.allocation_summary`).
+    adaptive: object | None = None
+    allocation: list = dataclasses.field(default_factory=list)
     # The engine's and the panel studies' quotas (`collection.quotas.QuotaBoard`), read
     # live by `build.with_live_quotas`, never cached with the board.
     quotas: list = dataclasses.field(default_factory=list)

@@ -240,6 +240,7 @@ def _read(
     views = None
     if files_for is not None:
         views = datasets.Views.from_options(options, item_ids, judgements=participants.judgements)
+        views.snapshot_at = selection.snapshot_at
         for a, audience in enumerate(selection.audiences):
             mine = people[audience.id]
             mine.held_out = splits.participants_held_out(

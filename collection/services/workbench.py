@@ -22,6 +22,7 @@ from collection.models import (
     Response,
     Slot,
 )
+from collection.services.adaptive import campaign_adaptive_setting
 from collection.services.campaigns import CAMPAIGN_SETTINGS, campaign_create
 from collection.services.errors import Conflict, ServiceError, payload_error
 from collection.slots import campaign_sync_slots
@@ -93,7 +94,13 @@ def campaign_duplicate(*, campaign: Campaign, slug: str, name: str, owner) -> Ca
     targets = {target.audience: target.overlap_k for target in campaign.targets.all()}
     item_kind = fields.pop("item_kind")
     return campaign_create(
-        slug=slug, name=name, item_kind=item_kind, owners=[owner], targets=targets, **fields
+        slug=slug,
+        name=name,
+        item_kind=item_kind,
+        owners=[owner],
+        targets=targets,
+        adaptive=campaign_adaptive_setting(campaign=campaign),
+        **fields,
     )
 
 

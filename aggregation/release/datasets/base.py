@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,8 @@ class Views:
     # `aggregation.selectors.judgement_keys` (their first judgements by submission time).
     contexts: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
     state: dict = dataclasses.field(default_factory=dict)
+    # The release's snapshot, for a dataset that reads rows of its own (`allocation`).
+    snapshot_at: datetime | None = None
 
     @classmethod
     def from_options(cls, options: dict, item_ids: np.ndarray, *, judgements: int) -> Views:

@@ -6,6 +6,7 @@ from aggregation import selectors
 from aggregation.metrics.document import preference_kind_metrics
 from aggregation.release import plots
 from aggregation.release.datasets import (
+    allocation,
     icl_packs,
     kto,
     participants,
@@ -32,6 +33,7 @@ class Preference(ReleaseKind):
         soft_labels.DATASET,
         icl_packs.DATASET,
         participants.DATASET,
+        allocation.DATASET,
     )
     card_tags = ("preference", "rlhf", "dpo", "reward-modeling")
     candidates = (
