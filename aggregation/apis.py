@@ -32,7 +32,8 @@ from aggregation.models import (
     ExportJob,
     Release,
 )
-from aggregation.release import datasets, jobs
+from aggregation.release import jobs
+from aggregation.release import kinds as item_kinds
 from collection.apis.common import ListAPIView, known_slug, paginate
 from collection.permissions import IsResearcher, audiences_visible_to, campaigns_managed_by
 
@@ -166,7 +167,7 @@ class ExportCreateApi(APIView):
             child=serializers.SlugField(), required=False, help_text="Default: all."
         )
         kinds = serializers.ListField(
-            child=serializers.ChoiceField(choices=datasets.NAMES), required=False
+            child=serializers.ChoiceField(choices=item_kinds.all_dataset_names()), required=False
         )
         formats = serializers.ListField(
             child=serializers.ChoiceField(choices=FORMATS),

@@ -4,6 +4,7 @@ import dataclasses
 
 from celery import shared_task
 
+from aggregation import allocation
 from aggregation.models import ExportJob
 from aggregation.monitoring import services as monitoring
 from aggregation.release import jobs
@@ -51,3 +52,20 @@ def export_jobs_requeue_stuck() -> dict:
     """Requeue export jobs whose worker stopped answering (run by beat and by a starting
     worker; two runs at once requeue each job once)."""
     return dataclasses.asdict(jobs.export_jobs_requeue_stuck())
+
+
+@shared_task(name="aggregation.adaptive_overlap_allocate")
+def adaptive_overlap_allocate() -> dict:
+    """Give items where audiences disagree more slots, in every open adaptive campaign
+    (run by beat; safe to run twice: each (item, audience, k) is decided once)."""
+    results = allocation.adaptive_overlap_allocate_all()
+    return {slug: dataclasses.asdict(result) for slug, result in results.items()}
+
+
+@shared_task(name="aggregation.adaptive_overlap_allocate_campaign")
+def adaptive_overlap_allocate_campaign(campaign_id: int) -> dict:
+    """The same pass for one campaign (for a caller that wants it sooner than beat)."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return {}
+    return dataclasses.asdict(allocation.adaptive_overlap_allocate(campaign=campaign))

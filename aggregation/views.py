@@ -26,7 +26,8 @@ from aggregation import alerts, dashboard, selectors, tasks
 from aggregation.apis import release_file_response
 from aggregation.models import FORMATS, ExportJob
 from aggregation.monitoring import selectors as monitoring
-from aggregation.release import datasets, jobs
+from aggregation.release import jobs
+from aggregation.release import kinds as item_kinds
 from collection.permissions import campaigns_managed_by, is_admin, is_researcher
 from collection.services import ServiceError
 
@@ -74,7 +75,7 @@ def releases(request: HttpRequest, slug: str) -> HttpResponse:
             "releases": selectors.releases_for_campaign(campaign=campaign),
             "audiences": campaign.audiences.order_by("slug"),
             "formats": [name for name in FORMATS if name != "parquet"],
-            "kinds": datasets.names_for(campaign.item_kind),
+            "kinds": item_kinds.dataset_names(campaign.item_kind),
         },
     )
 

@@ -240,8 +240,10 @@ def time_copy(campaign) -> tuple[float, int]:
     return time.perf_counter() - started, size
 
 
-def build_in_this_process() -> dict:
-    """Build a release of the benchmark campaign; what the parent reads from stdout."""
+def build_in_this_process(*, split_views: bool = False) -> dict:
+    """Build a release of the benchmark campaign; what the parent reads from stdout
+    (``split_views``: with the split views, which a release this size leaves out unless
+    asked)."""
     import django
 
     django.setup()
@@ -255,7 +257,8 @@ def build_in_this_process() -> dict:
     campaign = Campaign.objects.get(slug="bench-release")
     with tempfile.TemporaryDirectory() as folder:
         settings.RELEASES_ROOT = Path(folder)
-        job = jobs.export_job_create(campaign=campaign, enqueue=False)
+        options = {"split_views": True} if split_views else None
+        job = jobs.export_job_create(campaign=campaign, enqueue=False, options=options)
         baseline = psutil.Process().memory_info().rss
         with PeakRSS() as memory:
             started = time.perf_counter()
@@ -278,9 +281,72 @@ def build_in_this_process() -> dict:
     }
 
 
-def build_in_fresh_process() -> dict:
+def profile_datasets(*, split_views: bool = False) -> None:
+    """One build in this process with each dataset's CPU seconds: building its tables (the
+    main thread) and writing its files (the writer threads), by `time.thread_time`, so
+    the figures hold on a loaded machine better than wall time does; and its Parquet."""
+    import collections
+    import dataclasses
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from aggregation.release import datasets, files, jobs
+    from collection.models import Campaign
+
+    building, writing = collections.Counter(), collections.Counter()
+
+    def timed(name, function, counter):
+        def run(*args):
+            started = time.thread_time()
+            try:
+                return function(*args)
+            finally:
+                counter[name] += time.thread_time() - started
+
+        return run
+
+    datasets.DATASETS = tuple(
+        dataclasses.replace(
+            dataset,
+            build=timed(dataset.name, dataset.build, building),
+            finish=dataset.finish and timed(dataset.name, dataset.finish, building),
+        )
+        for dataset in datasets.DATASETS
+    )
+    write = files.TableFile._write
+    files.TableFile._write = lambda self, table: timed(self.name.split("/")[1], write, writing)(
+        self, table
+    )
+    campaign = Campaign.objects.get(slug="bench-release")
+    with tempfile.TemporaryDirectory() as folder:
+        settings.RELEASES_ROOT = Path(folder)
+        options = {"split_views": True} if split_views else None
+        job = jobs.export_job_create(campaign=campaign, enqueue=False, options=options)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        jobs.export_job_run(job_id=job.pk)
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        sizes = collections.Counter()
+        for path in Path(folder).rglob("*.parquet"):
+            # <audience>/<dataset>.parquet, or <audience>/<dataset>/<split>.parquet
+            split = path.parent.name in datasets.BY_NAME
+            sizes[path.parent.name if split else path.stem] += path.stat().st_size
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(f"build {seconds:.2f} s wall, {cpu:.2f} s CPU (this process); load average {_load()}")
+    for name in sorted(building.keys() | writing.keys(), key=lambda n: -building[n] - writing[n]):
+        print(
+            f"  {name:28} build {building[name]:5.2f} s CPU, write {writing[name]:5.2f} s CPU, "
+            f"Parquet {sizes[name] / 1e6:5.1f} MB"
+        )
+
+
+def build_in_fresh_process(*, split_views: bool = False) -> dict:
     output = subprocess.run(
-        [sys.executable, __file__, "--build-only"],
+        [sys.executable, __file__, "--build-only", *(["--split-views"] if split_views else [])],
         check=True,
         capture_output=True,
         text=True,
@@ -288,15 +354,33 @@ def build_in_fresh_process() -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages: a loaded machine's numbers are not results."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--judgements", type=int, default=1_000_000)
     parser.add_argument("--skip-generate", action="store_true", help="reuse the data")
     parser.add_argument("--builds", type=int, default=5, help="fresh-process builds to time")
+    parser.add_argument(
+        "--split-views",
+        action="store_true",
+        help="build with the split views (export option split_views: true)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="one build, in this process: CPU seconds per dataset (reuses the data)",
+    )
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build_only:
-        print(json.dumps(build_in_this_process()))
+        print(json.dumps(build_in_this_process(split_views=args.split_views)))
+        return
+    if args.profile:
+        profile_datasets(split_views=args.split_views)
         return
     import django
 
@@ -323,11 +407,11 @@ def main() -> None:
     print(
         f"COPY joined rows: median {copy_seconds:.2f} s of "
         f"{', '.join(f'{c[0]:.2f}' for c in copies)}; {rows / copy_seconds:,.0f} rows/s, "
-        f"{copy_bytes / 1e6:.0f} MB"
+        f"{copy_bytes / 1e6:.0f} MB; load average {_load()}"
     )
     builds = []
     for n in range(1, args.builds + 1):
-        build = build_in_fresh_process()
+        build = build_in_fresh_process(split_views=args.split_views)
         builds.append(build)
         seconds = build["seconds"]
         print(
@@ -338,7 +422,7 @@ def main() -> None:
             f"{build['rss_before_build'] / 1e6:.0f} MB before the build, imports included; "
             f"with the plot child's own pages {build['rss_peak_with_child'] / 1e6:.0f} MB, "
             f"sampled); "
-            f"coverage metrics alone {build['coverage_seconds']:.2f} s"
+            f"coverage metrics alone {build['coverage_seconds']:.2f} s; load average {_load()}"
         )
     seconds = statistics.median(build["seconds"] for build in builds)
     print(

@@ -8,6 +8,17 @@ the next one — one round trip per judgement. Afterwards it checks the database
 no (item, audience) above k, no participant with an item twice, and exactly one
 stored response per acknowledged submission.
 
+CPU accounting, which load on a shared machine barely changes (throughput does):
+for each level, the user+system CPU seconds of the gunicorn master and workers,
+of the PostgreSQL backends serving the bench database (their /proc stat, sampled
+every half second so that a backend closed during the level still counts; one
+started during it counts from zero), and of the client processes (getrusage of
+the reaped children), each divided by the judgements
+acknowledged, as ``cpu_ms_per_judgement``. 500 judgements/s on 2 cores is a
+budget of 4 ms for all three together. Then ``benchmarks/submit_inprocess.py``
+runs against the same database for statements (round trips) and wall time per
+request in-process.
+
 Uses DATABASE_URL's server (a fresh database named pluralign_bench beside it),
 or the embedded PostgreSQL when DATABASE_URL is unset.
 """
@@ -15,10 +26,12 @@ or the embedded PostgreSQL when DATABASE_URL is unset.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
 import platform
+import resource
 import signal
 import statistics
 import subprocess
@@ -30,6 +43,7 @@ import uuid
 from http.client import HTTPConnection
 from pathlib import Path
 
+import psutil
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,19 +90,15 @@ print(json.dumps(keys))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def start_server(
-    database_url: str, port: int, workers: int, *, boot_seconds: int = 60, threads: int = 1
-) -> subprocess.Popen:
-    """gunicorn on loopback; ``boot_seconds`` for a worker to start (and answer);
-    ``threads`` above 1: the gthread worker with that many threads, as docker/ runs it."""
-    env = {
+def production_env(database_url: str) -> dict:
+    """Production settings, but over plain HTTP on loopback, and without the rate limits
+    that would turn a load test into 429s."""
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "bench",
         "DJANGO_LOG_LEVEL": "WARNING",
-        # Production settings, but over plain HTTP on loopback, and without the rate
-        # limits that would turn a load test into 429s.
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
         "DJANGO_SECURE_HSTS_SECONDS": "0",
@@ -96,6 +106,14 @@ def start_server(
         "PLURALIGN_ENDPOINT_KEYS": os.environ.get("PLURALIGN_ENDPOINT_KEYS")
         or Fernet.generate_key().decode(),
     }
+
+
+def start_server(
+    database_url: str, port: int, workers: int, *, boot_seconds: int = 60, threads: int = 1
+) -> subprocess.Popen:
+    """gunicorn on loopback; ``boot_seconds`` for a worker to start (and answer);
+    ``threads`` above 1: the gthread worker with that many threads, as docker/ runs it."""
+    env = production_env(database_url)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -183,6 +201,80 @@ def client_process(port: int, keys: list[str], quota: int, results) -> None:
         thread.join()
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+class BackendSampler(threading.Thread):
+    """The CPU seconds of every PostgreSQL backend of the bench database, read every
+    half second and kept after the backend ends: Django closes a connection after
+    CONN_MAX_AGE (60 s), so a level's backends can end before it does (at most the
+    last half second of an ended backend is missed)."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(daemon=True)
+        self.database = database_url.rsplit("/", 1)[1].split("?")[0]
+        self.url = database_url.replace("postgres://", "postgresql://")
+        self.seen: dict[int, float] = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+
+    def sample(self, conn) -> None:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [self.database],
+        ).fetchall()
+        for (pid,) in rows:
+            with contextlib.suppress(psutil.Error):  # a backend that ended meanwhile
+                seconds = _cpu_seconds(psutil.Process(pid))
+                with self.lock:
+                    self.seen[pid] = seconds
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stopped.wait(0.5):
+                self.sample(conn)
+
+    def totals(self) -> dict[int, float]:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            self.sample(conn)
+        with self.lock:
+            return dict(self.seen)
+
+
+def cpu_snapshot(server: subprocess.Popen, backends: BackendSampler) -> dict:
+    """CPU seconds used so far: the gunicorn processes, each PostgreSQL backend of the
+    bench database (by pid), and this process's reaped children (the clients)."""
+    master = psutil.Process(server.pid)
+    gunicorn = sum(_cpu_seconds(p) for p in [master, *master.children(recursive=True)])
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "gunicorn": gunicorn,
+        "backends": backends.totals(),
+        "clients": children.ru_utime + children.ru_stime,
+    }
+
+
+def cpu_per_judgement(before: dict, after: dict, judgements: int) -> dict:
+    """Milliseconds of CPU per acknowledged judgement, by where it was spent."""
+    postgres = sum(
+        seconds - before["backends"].get(pid, 0.0) for pid, seconds in after["backends"].items()
+    )
+    parts = {
+        "gunicorn": after["gunicorn"] - before["gunicorn"],
+        "postgres": postgres,
+        "clients": after["clients"] - before["clients"],
+    }
+    per = {name: round(1000 * seconds / max(judgements, 1), 2) for name, seconds in parts.items()}
+    per["total"] = round(sum(per.values()), 2)
+    return per
+
+
 def run_level(port: int, keys: list[str], judgements: int, processes: int) -> dict:
     quota = max(1, judgements // len(keys))
     results = multiprocessing.Queue()
@@ -239,11 +331,37 @@ def verify(database_url: str, acked: list[int], k: int) -> dict:
     }
 
 
+def inprocess(database_url: str, requests: int) -> dict:
+    """Statements and wall time per submit-and-next through Django in-process (after
+    the verification, so its extra participant is not counted there)."""
+    out = subprocess.run(
+        [sys.executable, "benchmarks/submit_inprocess.py", "--requests", str(requests)],
+        cwd=ROOT,
+        env=production_env(database_url),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--judgements", type=int, default=6000, help="per level")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="threads per worker: gthread, as docker/compose.yaml runs it (1: sync workers)",
+    )
+    parser.add_argument(
+        "--boot-seconds", type=int, default=60, help="for gunicorn to answer (longer under load)"
+    )
+    parser.add_argument(
+        "--inprocess", type=int, default=500, help="in-process requests afterwards (0: none)"
+    )
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--port", type=int, default=8765)
@@ -252,17 +370,23 @@ def main() -> None:
     total_clients = sum(args.clients)
     items = max(2000, (sum(args.judgements for _ in args.clients) // args.k) + 1000)
     keys = setup(database_url, clients=total_clients, items=items, k=args.k)
-    server = start_server(database_url, args.port, args.workers)
+    server = start_server(
+        database_url, args.port, args.workers, threads=args.threads, boot_seconds=args.boot_seconds
+    )
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
         "gunicorn_workers": args.workers,
+        "gunicorn_threads": args.threads,
         "levels": [],
     }
     all_acked: list[int] = []
+    sampler = BackendSampler(database_url)
+    sampler.start()
     try:
         offset = 0
         for clients in args.clients:
+            before = cpu_snapshot(server, sampler)
             level = run_level(
                 args.port,
                 keys[offset : offset + clients],
@@ -270,13 +394,20 @@ def main() -> None:
                 min(args.processes, clients),
             )
             offset += clients
+            level["cpu_ms_per_judgement"] = cpu_per_judgement(
+                before, cpu_snapshot(server, sampler), len(level["acked"])
+            )
+            level["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
             all_acked += level.pop("acked")
             report["levels"].append(level)
             print(json.dumps(level), flush=True)
     finally:
+        sampler.stopped.set()
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     report["verification"] = verify(database_url, all_acked, args.k)
+    if args.inprocess:
+        report["inprocess"] = inprocess(database_url, args.inprocess)
     save_report("submit", report)
 
 

@@ -5,6 +5,8 @@ from django.utils.html import format_html
 from collection import services
 from collection.forms import CheckedJSONField
 from collection.models import (
+    AdaptiveOverlap,
+    AllocationDecision,
     ApiToken,
     Assignment,
     Audience,
@@ -88,6 +90,16 @@ class CampaignAudienceInline(admin.TabularInline):
     fields = ["audience", "overlap_k", "quota_release_at"]
 
 
+class AdaptiveOverlapInline(admin.StackedInline):
+    """Adaptive overlap: the rule that gives items where audiences disagree more slots
+    (aggregation/allocation.py runs it every few seconds)."""
+
+    model = AdaptiveOverlap
+    extra = 0
+    max_num = 1
+    fields = ["max_k", "step", "rule", "jsd_threshold", "entropy_threshold"]
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = [
@@ -103,7 +115,7 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name", "description"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["owners"]
-    inlines = [CampaignAudienceInline]
+    inlines = [CampaignAudienceInline, AdaptiveOverlapInline]
     readonly_fields = ["created_at", "opened_at", "closed_at"]
     actions = ["open_campaigns", "pause_campaigns", "close_campaigns"]
 
@@ -208,6 +220,26 @@ class ResponseAdmin(ReadOnlyAdmin):
 class SlotAdmin(ReadOnlyAdmin):
     list_display = ["id", "campaign", "audience", "item", "index", "filled", "lease_expires_at"]
     list_filter = ["campaign", "audience", "filled"]
+    show_full_result_count = False
+
+
+@admin.register(AllocationDecision)
+class AllocationDecisionAdmin(ReadOnlyAdmin):
+    """The allocation log: each decision of adaptive overlap, as the release publishes it."""
+
+    list_display = [
+        "item",
+        "audience",
+        "decided_at",
+        "reason",
+        "jsd",
+        "entropy",
+        "votes",
+        "k_before",
+        "k_after",
+    ]
+    list_filter = ["campaign", "audience", "reason"]
+    list_select_related = ["item", "audience"]
     show_full_result_count = False
 
 

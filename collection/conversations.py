@@ -56,6 +56,7 @@ def conversation_start(
     """The participant's open conversation in ``campaign``, or a new one on the next seed
     the engine leases them; `services.NoItem` when there is none (cap, all seeds at k,
     campaign paused...). Refusals to annotate at all raise as `assignment_next` does."""
+    # Conversations are the conversation kind's own feature, not a capability others share.
     if campaign.item_kind != Campaign.ItemKind.CONVERSATION:
         raise services.ServiceError("This is not a conversation campaign.", field="campaign")
     with transaction.atomic():

@@ -76,6 +76,40 @@ def campaign_sync_slots(*, campaign: Campaign, new_items_after: int | None = Non
                   SELECT 1 FROM collection_campaignaudience t
                   WHERE t.campaign_id = s.campaign_id AND t.audience_id = s.audience_id
                     AND s.index < t.overlap_k)
+              -- Slots adaptive overlap added stay (`slots_extend`): the item earned them.
+              AND NOT EXISTS (
+                  SELECT 1 FROM collection_allocationdecision d
+                  WHERE d.item_id = s.item_id AND d.audience_id = s.audience_id
+                    AND s.index < d.k_after)
             """,
             {"campaign": campaign.pk, "now": now},
         )
+
+
+def slots_extend(*, campaign: Campaign, extensions: list[tuple[int, int, int, int]]) -> int:
+    """Give (item, audience) pairs more slots: each ``(item_id, audience_id, k_before,
+    k_after)`` gets the slots ``k_before`` .. ``k_after - 1``; the number added.
+
+    Adaptive overlap's way to raise one item's k (`aggregation.allocation`). The
+    caller holds `campaign_lock_slots` and has counted ``k_before`` under it, so the new
+    indexes follow the existing ones; a researcher raising the base k at the same
+    moment (`campaign_sync_slots`, which may have added the same indexes first) is why
+    a conflict is skipped rather than raised.
+    """
+    if not extensions:
+        return 0
+    items, audiences, before, after = (list(column) for column in zip(*extensions, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO collection_slot (campaign_id, audience_id, item_id, index, filled)
+            SELECT %s, e.audience_id, e.item_id, s.n, false
+            FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::int[])
+                AS e(item_id, audience_id, k_before, k_after)
+            CROSS JOIN LATERAL generate_series(e.k_before, e.k_after - 1) AS s(n)
+            ORDER BY e.item_id, e.audience_id, s.n
+            ON CONFLICT (item_id, audience_id, index) DO NOTHING
+            """,
+            [campaign.pk, items, audiences, before, after],
+        )
+        return cursor.rowcount

@@ -244,7 +244,15 @@ EXPORT_JOB_MAX_ATTEMPTS = int(os.environ.get("PLURALIGN_JOB_MAX_ATTEMPTS", 3))
 # `make beat` (or cron: `manage.py record_alerts` every 5 minutes and
 # `manage.py requeue_stuck_jobs` every minute). Dashboard pages treat a metrics
 # snapshot as stale after 10 minutes.
+# Adaptive overlap's pass (aggregation/allocation.py): how soon an item full at its k
+# gets its extra slots where audiences disagree.
+ADAPTIVE_OVERLAP_SECONDS = float(os.environ.get("PLURALIGN_ADAPTIVE_OVERLAP_SECONDS", 10))
 CELERY_BEAT_SCHEDULE = {
+    "adaptive-overlap": {
+        "task": "aggregation.adaptive_overlap_allocate",
+        "schedule": ADAPTIVE_OVERLAP_SECONDS,
+        "options": {"expires": ADAPTIVE_OVERLAP_SECONDS},
+    },
     "coverage-alerts": {
         "task": "aggregation.coverage_alerts_record",
         "schedule": 5 * 60,

@@ -147,7 +147,7 @@ def _campaign(researcher, *, slug, name, instructions, note, targets, rows, sett
     campaign = collection_services.campaign_create(
         slug=slug,
         name=name,
-        item_kind=Campaign.ItemKind.CONVERSATION,
+        item_kind=Campaign.ItemKind.CONVERSATION,  # the demo of conversations with models
         owners=[researcher],
         instructions=text,
         description=name,

@@ -25,7 +25,13 @@ from workbench.access import (
     managed_campaign,
     require_researcher,
 )
-from workbench.forms import CampaignForm, DuplicateForm, campaign_fields
+from workbench.forms import (
+    CampaignForm,
+    DuplicateForm,
+    adaptive_initial,
+    adaptive_setting,
+    campaign_fields,
+)
 
 
 def _target_rows(request: HttpRequest, campaign: Campaign | None) -> list[dict]:
@@ -100,6 +106,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                 item_kind=data["item_kind"],
                 owners=[request.user],
                 targets=_chosen_targets(rows),
+                adaptive=adaptive_setting(data),
                 **campaign_fields(data),
             )
         except services.ServiceError as error:
@@ -113,7 +120,11 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def campaign_edit(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = managed_campaign(request, slug)
-    initial = {name: getattr(campaign, name) for name in CampaignForm.base_fields}
+    initial = {
+        name: getattr(campaign, name)
+        for name in CampaignForm.base_fields
+        if not name.startswith("adaptive")
+    } | adaptive_initial(campaign)
     form = CampaignForm(request.POST or None, initial=initial)
     for name in CampaignForm.FIELDS_FIXED_AFTER_CREATION:
         form.fields[name].disabled = True
@@ -131,6 +142,8 @@ def campaign_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 for target in campaign.targets.select_related("audience"):
                     if target.audience not in targets:
                         services.campaign_target_remove(campaign=campaign, audience=target.audience)
+                # After the targets: the maximum k is checked against their base k.
+                services.campaign_set_adaptive(campaign=campaign, setting=adaptive_setting(data))
         except services.ServiceError as error:
             form_error(form, error)
         else:

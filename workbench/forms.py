@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django import forms
 
-from collection import payloads
-from collection.models import Audience, Campaign
+from collection import kinds, payloads, services
+from collection.models import AdaptiveOverlap, Audience, Campaign
 
 
 class TableError(ValueError):
@@ -180,7 +180,7 @@ class CampaignForm(forms.Form):
     slug = forms.SlugField(max_length=64)
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea)
-    item_kind = forms.ChoiceField(choices=Campaign.ItemKind.choices)
+    item_kind = forms.ChoiceField(choices=kinds.choices)
     transience = forms.ChoiceField(choices=Campaign.Transience.choices)
     preference_format = forms.ChoiceField(choices=Campaign.PreferenceFormat.choices)
     rating_min = forms.IntegerField(required=False, label="Rating scale from")
@@ -196,6 +196,42 @@ class CampaignForm(forms.Form):
     )
     ask_rationale = forms.BooleanField(required=False, label="Ask for a rationale")
     ask_confidence = forms.BooleanField(required=False, label="Ask for confidence")
+    # Step 2 (after the targets): adaptive overlap (`collection.models.AdaptiveOverlap`).
+    adaptive = forms.BooleanField(
+        required=False,
+        label="Give more judgements where audiences disagree",
+        help_text="Once an item has every audience's k, it gets more, up to the maximum k, "
+        "when the rule below finds the audiences diverging; none when they agree.",
+    )
+    adaptive_max_k = forms.IntegerField(
+        required=False, min_value=2, max_value=1000, label="Maximum k per audience"
+    )
+    adaptive_step = forms.IntegerField(
+        required=False, min_value=1, max_value=100, initial=2, label="Slots added each time"
+    )
+    adaptive_rule = forms.ChoiceField(
+        required=False,
+        choices=AdaptiveOverlap.Rule.choices,
+        initial=AdaptiveOverlap.Rule.DIVERGENCE,
+        label="Rule",
+    )
+    adaptive_jsd_threshold = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        initial=AdaptiveOverlap.DEFAULT_JSD_THRESHOLD,
+        label="Divergence threshold (Jensen–Shannon, bits, 0–1)",
+        help_text="0.2: at k = 3 only clearly opposite votes (3–0 against 1–2) get more; "
+        "see the benchmark in benchmarks/README.md.",
+    )
+    adaptive_entropy_threshold = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        initial=AdaptiveOverlap.DEFAULT_ENTROPY_THRESHOLD,
+        label="Split threshold (normalised vote entropy, 0–1)",
+        help_text="0.8: a 2–1 or 3–2 split gets more, a 4–1 split does not.",
+    )
     # Step 3: limits.
     per_participant_cap = forms.IntegerField(
         required=False, min_value=1, label="Items per participant (cap)", help_text="Empty: none."
@@ -218,9 +254,38 @@ class CampaignForm(forms.Form):
 
 
 def campaign_fields(data: dict) -> dict:
-    """The cleaned form as `Campaign` fields (without slug, name and kind)."""
+    """The cleaned form as `Campaign` fields (without slug, name, kind and adaptive overlap)."""
     skip = {"slug", "name", "item_kind"}
-    return {name: value for name, value in data.items() if name not in skip}
+    return {
+        name: value
+        for name, value in data.items()
+        if name not in skip and not name.startswith("adaptive")
+    }
+
+
+ADAPTIVE_FIELDS = ("max_k", "step", "rule", "jsd_threshold", "entropy_threshold")
+
+
+def adaptive_setting(data: dict) -> services.AdaptiveSetting | None:
+    """The form's adaptive overlap (None: off); a missing maximum is the service's to refuse."""
+    if not data.get("adaptive"):
+        return None
+    given = {
+        name: value
+        for name in ADAPTIVE_FIELDS
+        if (value := data.get(f"adaptive_{name}")) not in (None, "")
+    }
+    return services.AdaptiveSetting(**({"max_k": 0} | given))
+
+
+def adaptive_initial(campaign: Campaign) -> dict:
+    try:
+        setting = campaign.adaptive
+    except AdaptiveOverlap.DoesNotExist:
+        return {"adaptive": False}
+    return {"adaptive": True} | {
+        f"adaptive_{name}": getattr(setting, name) for name in ADAPTIVE_FIELDS
+    }
 
 
 class DuplicateForm(forms.Form):
@@ -229,14 +294,18 @@ class DuplicateForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="Plain or gzipped (.gz) text, Parquet or Arrow.")
+    file = forms.FileField(
+        help_text="Plain or gzipped (.gz) text, Parquet or Arrow, or a .zip or .tar.gz of a "
+        "folder written by datasets' save_to_disk."
+    )
     format = forms.ChoiceField(
         choices=[
             ("auto", "Tell from the first row"),
             ("jsonl", "JSONL (this platform's items)"),
             ("csv", "CSV"),
             ("hh-rlhf", "HH-RLHF (JSONL)"),
-            ("pairs", "prompt / chosen / rejected (JSONL, Parquet, Arrow)"),
+            ("pairs", "prompt / chosen / rejected (JSONL, Parquet, Arrow, a datasets folder)"),
+            ("prompt-response", "prompt / response to rate, as HelpSteer2 (JSONL, Parquet)"),
         ],
         initial="auto",
     )

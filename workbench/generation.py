@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from collection import kinds
 from collection.models import Campaign
 from collection.services import ServiceError
 from endpoints import services
@@ -91,7 +92,7 @@ def _item_ids(campaign: Campaign, form: GenerationForm) -> list[int] | None:
 @login_required
 def generation(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = managed_campaign(request, slug)
-    if campaign.item_kind != Campaign.ItemKind.PREFERENCE:
+    if not kinds.get(campaign.item_kind).has_candidates:
         raise Http404("Only preference campaigns have candidates to generate.")
     form = GenerationForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():

@@ -21,19 +21,21 @@ from workbench.forms import ImportForm
 def _all_or_nothing(campaign, upload, file_format: str) -> dict:
     try:
         check = services.items_check(campaign=campaign, stream=upload.file, file_format=file_format)
-        created = 0
+        result = None
         if not check.errors:
             upload.seek(0)
-            created = imports.items_import(
+            result = imports.items_import(
                 campaign=campaign, stream=upload.file, file_format=file_format
-            ).created
+            )
     except (services.ServiceError, imports.ImportFileError) as error:
-        check = services.ImportCheck(rows=0, preview=[], errors=[str(error)])
-        created = 0
+        check = services.ImportCheck(rows=0, preview=[], errors=[str(error)], status=error.status)
+        result = None
     return {
+        "status": check.status,
         "rows": check.rows,
         "errors": check.errors,
-        "created": created,
+        "created": result.created if result else 0,
+        "shapes": result.shapes.lines() if result else [],
         "preview": [
             # default=str: a Parquet row may hold bytes or dates, which JSON has no form for.
             {
@@ -51,7 +53,12 @@ def _keep_valid(campaign, upload, file_format: str) -> dict:
             campaign=campaign, stream=upload.file, file_format=file_format, mode="keep_valid"
         )
     except imports.ImportFileError as error:
-        return {"errors": [str(error), *map(str, error.rejected)], "rows": 0, "created": 0}
+        return {
+            "errors": [str(error), *map(str, error.rejected)],
+            "status": error.status,
+            "rows": 0,
+            "created": 0,
+        }
     return {
         "keep_valid": True,
         "errors": [],
@@ -60,6 +67,7 @@ def _keep_valid(campaign, upload, file_format: str) -> dict:
         "rejected": [str(row) for row in result.rejected],
         "rejected_count": result.rejected_count,
         "rejected_unlisted": result.rejected_count - len(result.rejected),
+        "shapes": result.shapes.lines() if result else [],
     }
 
 
@@ -74,7 +82,7 @@ def item_import(request: HttpRequest, slug: str) -> HttpResponse:
         run = _keep_valid if form.cleaned_data["keep_valid"] else _all_or_nothing
         report = {"name": upload.name, **run(campaign, upload, form.cleaned_data["format"])}
         if report["errors"]:
-            status = 400
+            status = report["status"]
     return render(
         request,
         "workbench/item_import.html",

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from collection import selectors, services
+from collection import kinds, selectors, services
 from collection.models import Response
 from workbench.access import flash_error, managed_campaign
 
@@ -30,7 +30,7 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
             "responses": responses[:SHOWN],
             "total": responses.count(),
             "shown": shown,
-            "is_demonstration": campaign.item_kind == campaign.ItemKind.DEMONSTRATION,
+            "is_demonstration": kinds.get(campaign.item_kind).reviewed,
         },
     )
 

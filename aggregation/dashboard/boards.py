@@ -183,11 +183,16 @@ class CampaignBoard:
     alerts: list[CoverageAlert]
     built_at: datetime
     progress_chart: charts.ChartSpec | None = None
+    measures_agreement: bool = False  # the item kind's `ReleaseKind.measures_agreement`
     daily_chart: charts.ChartSpec | None = None
     # Computed for this page (a small, stale campaign), not read from a stored snapshot.
     snapshot_live: bool = False
     # No metrics yet, or stored ones older than build.SNAPSHOT_MAX_AGE: a refresh is due.
     snapshot_stale: bool = False
+    # Adaptive overlap: the setting (None: off) and where the extra judgements went, per
+    # audience (`aggregation.selectors.allocation.allocation_summary`).
+    adaptive: object | None = None
+    allocation: list = dataclasses.field(default_factory=list)
     # The engine's and the panel studies' quotas (`collection.quotas.QuotaBoard`), read
     # live by `build.with_live_quotas`, never cached with the board.
     quotas: list = dataclasses.field(default_factory=list)

@@ -20,6 +20,8 @@ from aggregation.dashboard.boards import (
 from aggregation.models import CoverageAlert, MetricsSnapshot
 from aggregation.monitoring import selectors
 from aggregation.monitoring.selectors import BOARD_CACHE_SECONDS, SlotCounts, board_cache_key
+from aggregation.release import kinds
+from aggregation.selectors import allocation
 from collection import quotas
 from collection.models import Audience, Campaign, CampaignAudience, Participant
 
@@ -232,6 +234,7 @@ def _build(campaign: Campaign, *, staff: bool, now: datetime) -> CampaignBoard:
         status_label=campaign.get_status_display(),
         item_kind=campaign.item_kind,
         item_kind_label=campaign.get_item_kind_display(),
+        measures_agreement=kinds.get(campaign.item_kind).measures_agreement,
         days=days,
         audiences=audiences,
         snapshot_at=snapshot.computed_at if snapshot else None,
@@ -241,6 +244,9 @@ def _build(campaign: Campaign, *, staff: bool, now: datetime) -> CampaignBoard:
         snapshot_live=snapshot is not None and snapshot.pk is None,
         snapshot_stale=snapshot is None or snapshot.computed_at < now - SNAPSHOT_MAX_AGE,
     )
+    board.adaptive = allocation.adaptive_setting(campaign=campaign)
+    if board.adaptive is not None or allocation.campaign_has_allocations(campaign=campaign):
+        board.allocation = allocation.allocation_summary(campaign=campaign)
     _chart_specs(board)
     return board
 

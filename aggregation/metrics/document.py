@@ -13,6 +13,7 @@ the tally's arrays and its audiences' schemas.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from itertools import combinations
 
 import numpy as np
@@ -173,6 +174,11 @@ def _coverage(tally, a: int, audience, people, attributes: dict) -> dict:
     }
 
 
+# What an item kind adds to the document (agreement, pluralism): given the tally, the
+# document so far (to fill in), the parts asked for, the seed and the α threshold.
+KindMetrics = Callable[..., None]
+
+
 def metrics_document(
     tally,
     *,
@@ -180,11 +186,14 @@ def metrics_document(
     parts: frozenset[str] = METRIC_PARTS,
     seed: int = 0,
     min_pairable_units: int = MIN_PAIRABLE_UNITS,
+    kind_metrics: KindMetrics | None = None,
 ) -> dict:
     """Every metric of a campaign (per audience, and between audiences) as plain JSON data.
 
     ``parts`` names the groups to compute (see `METRIC_PARTS`); a part left out
     is left out of the document, and the tally only needs what the parts read.
+    ``kind_metrics`` adds what the campaign's item kind measures (one of the
+    ``*_kind_metrics`` below, declared by the kind in `aggregation.release.kinds`).
     ``seed`` seeds the bootstrap intervals (each α and each audience's
     Bradley–Terry fit draws from its own stream, keyed by the audience's id,
     so an audience's intervals do not depend on which others are included);
@@ -208,20 +217,38 @@ def metrics_document(
     if "diversity" in parts:
         result["diversity"] = {"prompts": _lexical(tally.prompts)}
     result["audiences"] = per_audience
-    if tally.item_kind == "preference":
-        if "agreement" in parts:
-            _agreement_metrics(tally, result, seed=seed, min_pairable_units=min_pairable_units)
-        if "pluralism" in parts:
-            result["pluralism"] = _pluralism(tally, seed=seed)
-    elif tally.item_kind == "rating":
-        if "agreement" in parts:
-            _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
-        if "pluralism" in parts:
-            result["pluralism"] = {"divergence": _rating_divergence(tally)}
-    elif tally.item_kind == "conversation" and "pluralism" in parts:
+    if kind_metrics is not None:
+        kind_metrics(tally, result, parts=parts, seed=seed, min_pairable_units=min_pairable_units)
+    return result
+
+
+def preference_kind_metrics(
+    tally, result: dict, *, parts: frozenset[str], seed: int, min_pairable_units: int
+) -> None:
+    """Preferences: α per judgement type, and pluralism over the candidates' votes."""
+    if "agreement" in parts:
+        _agreement_metrics(tally, result, seed=seed, min_pairable_units=min_pairable_units)
+    if "pluralism" in parts:
+        result["pluralism"] = _pluralism(tally, seed=seed)
+
+
+def rating_kind_metrics(
+    tally, result: dict, *, parts: frozenset[str], seed: int, min_pairable_units: int
+) -> None:
+    """Single-response ratings: α per rubric attribute, and divergence between audiences."""
+    if "agreement" in parts:
+        _rating_agreement(tally, result, seed=seed, min_pairable_units=min_pairable_units)
+    if "pluralism" in parts:
+        result["pluralism"] = {"divergence": _rating_divergence(tally)}
+
+
+def conversation_kind_metrics(
+    tally, result: dict, *, parts: frozenset[str], seed: int, min_pairable_units: int
+) -> None:
+    """Conversations: the endpoints' strengths from the judged turns."""
+    if "pluralism" in parts:
         # Judged turns are pairs of endpoints' replies, not votes over an item's candidates.
         result["pluralism"] = _strengths(tally, seed=seed)
-    return result
 
 
 def _rating_divergence(tally) -> list[dict]:

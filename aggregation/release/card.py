@@ -17,7 +17,7 @@ otherwise run or link. Slugs and licence ids go in code spans (`_code`).
 
 from __future__ import annotations
 
-from aggregation.release import datasets, splits
+from aggregation.release import kinds, splits
 from aggregation.release.card_text import (  # the card's own helpers, split out for size
     _block,
     _code,
@@ -28,14 +28,7 @@ from aggregation.release.card_text import (  # the card's own helpers, split out
     _q,
     _size_category,
 )
-
-TASK_TAGS = {
-    "preference": ["preference", "rlhf", "dpo", "reward-modeling"],
-    "demonstration": ["sft", "demonstrations"],
-    "qa": ["question-answering"],
-    "conversation": ["conversational", "preference", "rlhf", "dpo", "sft"],
-    "rating": ["rating", "kto", "reward-modeling"],
-}
+from collection import kinds as collection_kinds
 
 
 def _header(job, campaign, configs: list[dict], license_id: str) -> list[str]:
@@ -44,7 +37,7 @@ def _header(job, campaign, configs: list[dict], license_id: str) -> list[str]:
         f"pretty_name: {_q(f'{campaign.name} (v{job.version})')}",
         f"license: {_q(license_id)}",
         "tags:",
-        *[f"- {_q(tag)}" for tag in ["pluralign", *TASK_TAGS[campaign.item_kind]]],
+        *[f"- {_q(tag)}" for tag in ["pluralign", *kinds.get(campaign.item_kind).card_tags]],
         "size_categories:",
         f"- {_q(_size_category(sum(config['rows'] for config in configs)))}",
         "configs:",
@@ -93,12 +86,12 @@ def _training(job, configs: list[dict]) -> list[str]:
             + (f" (in {_code(audience + '-' + tied.replace('_', '-'))})." if ties else ".")
         )
     lines.append("")
-    for dataset in datasets.BY_NAME.values():
+    for dataset in kinds.get(job.campaign.item_kind).datasets:
         if dataset.recipe and dataset.name in by_kind:
             lines += [dataset.recipe, ""]
     if dpo != "preferences":  # the split views are of preference items only
         return lines
-    split_names = {name for name, dataset in datasets.BY_NAME.items() if dataset.splits}
+    split_names = {d.name for d in kinds.get(job.campaign.item_kind).datasets if d.splits}
     if not split_names & by_kind.keys():
         return [*lines, *_no_split_views(job), ""]
     lines += [
@@ -402,7 +395,7 @@ def render(
         lines.append(
             f"| {_code(config['name'], cell=True)} | {_code(config['path'], cell=True)} "
             f"| {rows} "
-            f"| {datasets.BY_NAME[config['kind']].contents} |"
+            f"| {kinds.dataset(config['kind']).contents} |"
         )
     if not configs:
         lines.append("| (none) | | 0 | no exportable judgements yet |")
@@ -430,7 +423,7 @@ def render(
         + (
             f", and {_count(counts['rejected_demonstrations'], 'demonstration')} a reviewer "
             "rejected."
-            if campaign.item_kind == "demonstration"
+            if collection_kinds.get(campaign.item_kind).reviewed
             else "."
         ),
         *_abandoned_line(counts),
@@ -493,7 +486,7 @@ def render(
         "`screened` (a screened public audience) or `panel`.",
         *[
             line
-            for dataset in datasets.for_item_kind(campaign.item_kind)
+            for dataset in kinds.get(campaign.item_kind).datasets
             for line in [
                 dataset.card_columns(conversational),
                 *(dataset.card_notes(campaign, _inline) if dataset.card_notes else []),

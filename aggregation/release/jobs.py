@@ -47,7 +47,8 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from aggregation.models import DEFAULT_OPTIONS, FORMATS, ExportJob, Release
-from aggregation.release import datasets, files, pipeline
+from aggregation.release import files, pipeline
+from aggregation.release import kinds as item_kinds
 from aggregation.release.pipeline import Progress
 from collection.models import Campaign
 from collection.services import Conflict, ServiceError
@@ -317,7 +318,7 @@ def export_job_create(
                 field="audiences",
             )
         chosen.append(targets[slug])
-    allowed_kinds = datasets.names_for(campaign.item_kind)
+    allowed_kinds = item_kinds.dataset_names(campaign.item_kind)
     for kind in kinds or []:
         if kind not in allowed_kinds:
             raise ServiceError(

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from aggregation import selectors
 from aggregation.models import ExportJob
-from aggregation.release import datasets, files
+from aggregation.release import files, kinds
 from aggregation.release.tally import Tally
 
 PLATFORM_VERSION = "0.1.0"
@@ -26,7 +26,7 @@ def release_configs(sinks: dict[tuple[str, str, str], files.TableFile]) -> list[
             grouped.setdefault((audience, kind), {})[split] = sink
     configs = []
     for (audience, kind), by_split in sorted(grouped.items()):
-        order = datasets.BY_NAME[kind].splits or ("",)
+        order = kinds.dataset(kind).splits or ("",)
         configs.append(
             {
                 "name": f"{audience}-{kind}".replace("_", "-"),
@@ -121,7 +121,7 @@ def release_counts(job, selection, tally: Tally, participants, sinks, previous) 
         # Conversation campaigns only (other releases' bytes stay as they were).
         **(
             {"abandoned_conversations": selectors.abandoned_conversations(selection)}
-            if selection.campaign.item_kind == "conversation"
+            if kinds.get(selection.campaign.item_kind).reads_turns
             else {}
         ),
         "audiences": per_audience,

@@ -30,7 +30,7 @@ import pyarrow as pa
 from aggregation import selectors
 from aggregation.metrics import METRIC_PARTS, metrics_document
 from aggregation.models import DEFAULT_OPTIONS, ExportJob, Release
-from aggregation.release import card, datasets, files, plots, privacy, splits, tables
+from aggregation.release import card, datasets, files, kinds, plots, privacy, splits, tables
 from aggregation.release.manifest import manifest_write, release_configs, release_counts
 from aggregation.release.tally import PublishedPeople, Tally
 from collection.models import Campaign
@@ -62,7 +62,8 @@ class _Reader:
         self.excluded = excluded
         self.files_for = files_for
         campaign = selection.campaign
-        self.datasets = datasets.for_item_kind(campaign.item_kind)
+        self.kind = kinds.get(campaign.item_kind)
+        self.datasets = self.kind.datasets
         self.fmt = campaign.preference_format
         self.conversational = conversational
         scale = campaign.rating_scale
@@ -72,7 +73,11 @@ class _Reader:
     def run(self, item_ids: np.ndarray, *, chunk_items: int, progress: Progress) -> None:
         pause = float(os.environ.get(PAUSE_ENV) or 0)
         chunks = selectors.chunks(
-            self.selection, item_ids=item_ids, chunk_items=chunk_items, excluded=self.excluded
+            self.selection,
+            read=self.kind.read(self.selection.campaign),
+            item_ids=item_ids,
+            chunk_items=chunk_items,
+            excluded=self.excluded,
         )
         # Closed on the way out, error or not, so the reading thread stops at once.
         with contextlib.closing(chunks):
@@ -235,6 +240,7 @@ def _read(
     views = None
     if files_for is not None:
         views = datasets.Views.from_options(options, item_ids, judgements=participants.judgements)
+        views.snapshot_at = selection.snapshot_at
         for a, audience in enumerate(selection.audiences):
             mine = people[audience.id]
             mine.held_out = splits.participants_held_out(
@@ -293,6 +299,7 @@ def _metrics(tally: Tally, options: dict, *, parts: frozenset[str] = METRIC_PART
         parts=parts,
         seed=options["seed"],
         min_pairable_units=options["min_pairable_units"],
+        kind_metrics=kinds.get(tally.item_kind).metrics,
     )
 
 
@@ -423,7 +430,7 @@ def _files_opener(
         if kind not in job.kinds:
             return None
         if (audience.slug, kind, split) not in sinks:
-            dataset = datasets.BY_NAME[kind]
+            dataset = kinds.dataset(kind)
             sinks[(audience.slug, kind, split)] = files.TableFile(
                 directory,
                 f"{audience.slug}/{kind}/{split}" if split else f"{audience.slug}/{kind}",
@@ -466,7 +473,9 @@ def _write_reports(
         "metrics": metrics,
     }
     progress(0.9, "Drawing plots.")
-    plot_names = plots.draw_all(directory / "plots", metrics=metrics, selection=selection)
+    plot_names = plots.draw_all(
+        directory / "plots", metrics=metrics, extra=kinds.get(campaign.item_kind).plots
+    )
     files.write_json(directory / "metrics.json", metrics_doc)
     configs = release_configs(sinks)
     progress(0.93, "Writing the dataset card.")

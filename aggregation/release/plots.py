@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -271,8 +271,9 @@ CAN_FORK = sys.platform == "linux" and hasattr(os, "fork")
 CHILD_SECONDS = 60  # a plot takes well under a second
 
 
-def draw_all(directory: Path, *, metrics: dict, selection) -> list[str]:
-    """Draw the card's plots into ``directory``; return their file names.
+def draw_all(directory: Path, *, metrics: dict, extra: Sequence[Drawer] = ()) -> list[str]:
+    """Draw the card's plots, and the item kind's ``extra`` ones (`ReleaseKind.plots`),
+    into ``directory``; return their file names.
 
     matplotlib holds the GIL while it lays out and renders, and a release has
     nothing else to do meanwhile, so on Linux a forked child draws the first
@@ -280,9 +281,7 @@ def draw_all(directory: Path, *, metrics: dict, selection) -> list[str]:
     state, so the same bytes, in about half the time.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    drawers: list[Drawer] = [("coverage.png", coverage), ("agreement.png", agreement)]
-    if selection.campaign.item_kind == "preference":
-        drawers.append(("divergence.png", divergence))
+    drawers: list[Drawer] = [("coverage.png", coverage), ("agreement.png", agreement), *extra]
     # matplotlib's defaults, whatever another thread or an earlier drawing left set
     # (`aggregation.drawing`); the forked child inherits them with the lock held.
     with drawing.style():

@@ -32,16 +32,17 @@ from aggregation.selectors.access import (
 )
 from aggregation.selectors.heldout import heldout_context_keys, judgement_keys
 from aggregation.selectors.judgements import (
-    CANDIDATES,
     INT_SOURCES,
     ITEMS_SQL,
     JUDGEMENT_COLUMNS,
     JUDGEMENTS_SQL,
-    KIND_COLUMNS,
+    NO_CANDIDATES,
     TEXT_SOURCES,
     Chunk,
     ItemChunk,
+    JudgementRead,
     chunks,
+    items_sql,
 )
 from aggregation.selectors.participants import (
     LIVE_RESPONSES,
@@ -65,13 +66,12 @@ from aggregation.selectors.selection import (
 )
 
 __all__ = [
-    "CANDIDATES",
     "INT_SOURCES",
     "ITEMS_SQL",
     "JUDGEMENTS_SQL",
     "JUDGEMENT_COLUMNS",
-    "KIND_COLUMNS",
     "LIVE_RESPONSES",
+    "NO_CANDIDATES",
     "ORDINARY",
     "PARTICIPANTS_SQL",
     "PER_ITEM_SQL",
@@ -79,6 +79,7 @@ __all__ = [
     "AudienceInfo",
     "Chunk",
     "ItemChunk",
+    "JudgementRead",
     "Participants",
     "ReleaseSelection",
     "abandoned_conversations",
@@ -88,6 +89,7 @@ __all__ = [
     "export_job_for_researcher",
     "export_jobs_for_campaign",
     "heldout_context_keys",
+    "items_sql",
     "judgement_keys",
     "judgements_per_item",
     "ordinary_item_ids",

@@ -15,7 +15,6 @@ from django.db import connection
 
 from aggregation.selectors.packed import _int64s, _packed_ints, _packed_texts, _texts
 from aggregation.selectors.selection import ReleaseSelection, _base_params, _json
-from collection.models import Campaign
 
 
 @dataclasses.dataclass
@@ -42,13 +41,10 @@ class ItemChunk:
     reference_sources: list
 
 
-# A rating item's one response reads as a one-candidate list (`collection.kinds.rating`).
-CANDIDATES = (
-    "CASE WHEN jsonb_typeof(i.payload->'candidates') = 'array' THEN i.payload->'candidates' "
-    "WHEN jsonb_typeof(i.payload->'response') = 'object' "
-    "THEN jsonb_build_array(i.payload->'response') "
-    "ELSE '[]'::jsonb END"
-)
+# An item's candidates as a JSON array, by default none; the item kind says where its
+# candidates are (`aggregation.release.kinds`), as `JudgementRead.candidates`, and
+# `items_sql` puts that in for ``{candidates}``.
+NO_CANDIDATES = "'[]'::jsonb"
 ITEMS_SQL = f"""
 WITH i AS (
     SELECT id, external_id, prompt, context, payload FROM collection_item
@@ -56,7 +52,7 @@ WITH i AS (
       AND id BETWEEN %(first)s AND %(last)s
 ), c AS (
     SELECT i.id, c.position, c.value
-    FROM i, jsonb_array_elements({CANDIDATES}) WITH ORDINALITY AS c(value, position)
+    FROM i, jsonb_array_elements({{candidates}}) WITH ORDINALITY AS c(value, position)
 )
 SELECT * FROM (
     SELECT count(*),
@@ -64,7 +60,7 @@ SELECT * FROM (
            {_packed_texts("i.external_id")},
            {_packed_texts("i.prompt")},
            {_packed_texts("i.context::text")},
-           {_packed_ints(f"jsonb_array_length({CANDIDATES})")},
+           {_packed_ints("jsonb_array_length({candidates})")},
            {_packed_texts("i.payload->>'draft'")},
            {_packed_texts("i.payload->>'question'")},
            {_packed_texts("i.payload->>'reference_answer'")},
@@ -81,6 +77,11 @@ SELECT * FROM (
     FROM c
 ) AS candidates
 """
+
+
+def items_sql(candidates: str) -> str:
+    """`ITEMS_SQL` reading an item kind's candidates (`JudgementRead.candidates`)."""
+    return ITEMS_SQL.replace("{candidates}", candidates)
 
 
 def _item_chunk(row: tuple, ids: np.ndarray) -> ItemChunk:
@@ -138,7 +139,8 @@ JUDGEMENT_COLUMNS = {
     "confidence": pa.int64(),
     "rating": pa.int64(),  # a conversation's closing rating
 }
-# What each column is read from, by item kind; a column a kind does not use reads as nulls.
+# What the columns every kind may fill are read from; the item kind adds its own
+# (`JudgementRead.columns`), and a column it does not read reads as nulls.
 TEXT_SOURCES = {
     "choice": "r.payload->>'choice'",
     # A number, sent as text: an absent one then costs PostgreSQL next to nothing.
@@ -146,16 +148,6 @@ TEXT_SOURCES = {
     "ranking": "(r.payload->'ranking')::text",
     "ratings": "(r.payload->'ratings')::text",
     "rationale": "r.payload->>'rationale'",
-}
-KIND_COLUMNS = {
-    Campaign.ItemKind.PREFERENCE: {"ratings": TEXT_SOURCES["ratings"]},
-    Campaign.ItemKind.DEMONSTRATION: {"text": "r.payload->>'text'"},
-    Campaign.ItemKind.QA: {
-        "text": "r.payload->>'answer'",
-        "sources": "(r.payload->'sources')::text",
-    },
-    Campaign.ItemKind.RATING: {"scores": "(r.payload->'scores')::text"},
-    Campaign.ItemKind.CONVERSATION: {"rating": "r.payload->>'rating'"},
 }
 JUDGEMENTS_SQL = """
 SELECT r.audience_id, count(*), {columns}
@@ -176,16 +168,24 @@ INT_SOURCES = {
 }
 
 
-def _judgement_columns(campaign: Campaign) -> dict[str, str]:
+@dataclasses.dataclass(frozen=True)
+class JudgementRead:
+    """What a campaign's item kind reads (`aggregation.release.kinds.ReleaseKind.read`):
+    the SQL of its judgement columns (names of `JUDGEMENT_COLUMNS`), where an item's
+    candidates are, and whether the judged turns of conversations come too."""
+
+    columns: dict[str, str]
+    candidates: str = NO_CANDIDATES
+    turns: bool = False
+
+
+def _judgement_columns(read: JudgementRead) -> dict[str, str]:
     """SQL for each column read from the database, as a bytea aggregate."""
-    texts = dict(KIND_COLUMNS[campaign.item_kind])
-    if not campaign.rating_scale:  # the campaign takes no ratings (payloads.validate_response)
-        texts.pop("ratings", None)
-    if campaign.item_kind == Campaign.ItemKind.PREFERENCE:
-        name = "ranking" if campaign.preference_format == "ranking" else "choice"
-        texts[name] = TEXT_SOURCES[name]
-    texts["rationale"] = TEXT_SOURCES["rationale"]
-    texts["confidence"] = TEXT_SOURCES["confidence"]
+    texts = {
+        **read.columns,
+        "rationale": TEXT_SOURCES["rationale"],
+        "confidence": TEXT_SOURCES["confidence"],
+    }
     columns = {}
     for name in JUDGEMENT_COLUMNS:
         if name in INT_SOURCES:
@@ -292,12 +292,12 @@ def _turns(rows: list[tuple]) -> pa.Table:
 
 
 def _fetch_chunk(
-    raw, judgements_sql: str, params: dict, *, turns: bool = False
+    raw, items_sql: str, judgements_sql: str, params: dict, *, turns: bool = False
 ) -> tuple[tuple, list[tuple], list[tuple] | None]:
     """The packed rows of one chunk: its items, then its judgements (a row per audience),
     and with ``turns`` the judged turns of its conversations."""
     with psycopg.Cursor(raw) as cursor:
-        cursor.execute(ITEMS_SQL, params, binary=True)
+        cursor.execute(items_sql, params, binary=True)
         items = cursor.fetchone()
         cursor.execute(judgements_sql, params, binary=True)
         judgements = cursor.fetchall()
@@ -308,9 +308,15 @@ def _fetch_chunk(
 
 
 def chunks(
-    selection: ReleaseSelection, *, item_ids: np.ndarray, chunk_items: int, excluded: np.ndarray
+    selection: ReleaseSelection,
+    *,
+    read: JudgementRead,
+    item_ids: np.ndarray,
+    chunk_items: int,
+    excluded: np.ndarray,
 ) -> Iterator[Chunk]:
-    """The campaign's ordinary items ``chunk_items`` at a time, with their judgements.
+    """The campaign's ordinary items ``chunk_items`` at a time, with their judgements
+    (``read``: what the campaign's item kind reads).
 
     The next chunk is fetched in a second thread while the caller works on this
     one, so PostgreSQL and the caller each keep a core busy; the thread only
@@ -321,16 +327,18 @@ def chunks(
     """
     connection.ensure_connection()
     raw = connection.connection
-    columns = _judgement_columns(selection.campaign)
+    columns = _judgement_columns(read)
     judgements_sql = JUDGEMENTS_SQL.format(columns=", ".join(columns.values()))
+    items_query = items_sql(read.candidates)
     params = _base_params(selection) | {"excluded": [int(value) for value in excluded]}
     starts = list(range(0, len(item_ids), chunk_items))
-    turns = selection.campaign.item_kind == Campaign.ItemKind.CONVERSATION
 
     def fetch(start: int):
         ids = item_ids[start : start + chunk_items]
         bounds = {"first": int(ids[0]), "last": int(ids[-1])}
-        return pool.submit(_fetch_chunk, raw, judgements_sql, params | bounds, turns=turns)
+        return pool.submit(
+            _fetch_chunk, raw, items_query, judgements_sql, params | bounds, turns=read.turns
+        )
 
     if not starts:
         return

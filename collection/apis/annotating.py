@@ -23,13 +23,15 @@ class AnnotatorItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     prompt = serializers.CharField()
     context = serializers.JSONField(allow_null=True)
-    candidates = serializers.ListField(child=serializers.DictField(), required=False)
-    draft = serializers.CharField(required=False)
-    question = serializers.CharField(required=False)
-    # Single-response ratings: the response, what to score it on and the scale.
-    response = serializers.DictField(required=False)
-    rubric = serializers.ListField(child=serializers.DictField(), required=False)
-    scale = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """The common fields, then every registered kind's (`Kind.annotator_fields`), read
+        when the serializer is used, so a kind registered later is shown too."""
+        fields = super().get_fields()
+        for kind in kinds.all():
+            for name, field in kind.annotator_fields().items():
+                fields.setdefault(name, field)
+        return fields
 
 
 def annotator_item(item: Item, campaign: Campaign) -> dict:

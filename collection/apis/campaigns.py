@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from collection import selectors, services
+from collection import kinds, selectors, services
 from collection.apis.common import ListAPIView, managed_campaign, paginate
-from collection.models import Campaign
+from collection.models import AdaptiveOverlap, Campaign
 from collection.permissions import audiences_visible_to, is_researcher
 
 
@@ -25,12 +30,38 @@ class TargetSerializer(serializers.Serializer):
     )
 
 
+class AdaptiveSerializer(serializers.Serializer):
+    """Adaptive overlap: more judgements, up to ``max_k`` per audience, for items whose
+    audiences diverge (or whose audience is split), once every target's base k is filled."""
+
+    max_k = serializers.IntegerField(min_value=2, max_value=1000)
+    step = serializers.IntegerField(min_value=1, max_value=100, default=2)
+    rule = serializers.ChoiceField(
+        choices=AdaptiveOverlap.Rule.choices, default=AdaptiveOverlap.Rule.DIVERGENCE
+    )
+    jsd_threshold = serializers.FloatField(
+        min_value=0.0, max_value=1.0, default=AdaptiveOverlap.DEFAULT_JSD_THRESHOLD
+    )
+    entropy_threshold = serializers.FloatField(
+        min_value=0.0, max_value=1.0, default=AdaptiveOverlap.DEFAULT_ENTROPY_THRESHOLD
+    )
+
+
+def _adaptive_out(campaign: Campaign) -> dict | None:
+    try:
+        setting = campaign.adaptive  # loaded with the list (`campaign_list`)
+    except AdaptiveOverlap.DoesNotExist:
+        return None
+    return {name: getattr(setting, name) for name in AdaptiveSerializer().fields}
+
+
 CAMPAIGN_FIELDS = ["name", *services.CAMPAIGN_SETTINGS]
 
 
 class CampaignOutputSerializer(serializers.ModelSerializer):
     owners = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     targets = serializers.SerializerMethodField()
+    adaptive = serializers.SerializerMethodField()
 
     class Meta:
         model = Campaign
@@ -41,6 +72,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
             *CAMPAIGN_FIELDS,
             "status",
             "targets",
+            "adaptive",
             "created_at",
             "opened_at",
             "closed_at",
@@ -56,13 +88,18 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
             for target in selectors.campaign_targets(campaign=campaign)
         ]
 
+    @extend_schema_field(AdaptiveSerializer(allow_null=True))
+    def get_adaptive(self, campaign) -> dict | None:
+        return _adaptive_out(campaign)
+
 
 class CampaignInputSerializer(serializers.ModelSerializer):
     targets = TargetSerializer(many=True, required=False)
+    adaptive = AdaptiveSerializer(required=False, allow_null=True)
 
     class Meta:
         model = Campaign
-        fields = ["slug", "item_kind", *CAMPAIGN_FIELDS, "targets"]
+        fields = ["slug", "item_kind", *CAMPAIGN_FIELDS, "targets", "adaptive"]
         extra_kwargs = {"slug": {"validators": []}, "competence": {"required": False}}
 
 
@@ -79,7 +116,23 @@ CAMPAIGN_EXAMPLE = {
         {"audience": "everyone", "overlap_k": 3},
         {"audience": "uk-adults", "overlap_k": 5},
     ],
+    "adaptive": {"max_k": 9, "rule": "divergence", "jsd_threshold": 0.2},
 }
+
+
+def _adaptive(fields: dict, campaign: Campaign | None = None):
+    """The setting asked for: `KEEP` when not given, None to turn it off. A change names
+    only what changes (a PATCH); the rest is the campaign's current setting."""
+    if "adaptive" not in fields:
+        return services.KEEP
+    given = fields.pop("adaptive")
+    if given is None:
+        return None
+    current = _adaptive_out(campaign) if campaign is not None else None
+    merged = (current or {}) | dict(given)
+    if "max_k" not in merged:
+        raise services.ServiceError("Give the maximum k.", field="adaptive.max_k")
+    return services.AdaptiveSetting(**merged)
 
 
 def _targets(request, targets: list[dict]) -> list[services.CampaignTarget]:
@@ -104,14 +157,14 @@ def _targets(request, targets: list[dict]) -> list[services.CampaignTarget]:
 class CampaignListApi(ListAPIView):
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=Campaign.Status.choices, required=False)
-        item_kind = serializers.ChoiceField(choices=Campaign.ItemKind.choices, required=False)
+        item_kind = serializers.ChoiceField(choices=kinds.choices(), required=False)
 
     @extend_schema(
         responses=CampaignOutputSerializer(many=True),
         summary="Campaigns: the ones you run (researchers) or can annotate (annotators)",
         parameters=[
             OpenApiParameter("status", str, enum=Campaign.Status.values),
-            OpenApiParameter("item_kind", str, enum=Campaign.ItemKind.values),
+            OpenApiParameter("item_kind", str, enum=[name for name, _ in kinds.choices()]),
         ],
     )
     def get(self, request):
@@ -135,7 +188,13 @@ class CampaignCreateApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         targets = _targets(request, fields.pop("targets", []))
-        campaign = services.campaign_create(owners=[request.user], targets=targets, **fields)
+        adaptive = _adaptive(fields)
+        campaign = services.campaign_create(
+            owners=[request.user],
+            targets=targets,
+            adaptive=None if adaptive is services.KEEP else adaptive,
+            **fields,
+        )
         return ApiResponse(CampaignOutputSerializer(campaign).data, status=201)
 
 
@@ -161,7 +220,10 @@ class CampaignUpdateApi(APIView):
                 raise services.ServiceError("Cannot be changed after creation.", field=frozen)
             fields.pop(frozen, None)
         targets = _targets(request, fields.pop("targets", []))
-        services.campaign_update(campaign=campaign, fields=fields, targets=targets)
+        adaptive = _adaptive(fields, campaign)
+        services.campaign_update(
+            campaign=campaign, fields=fields, targets=targets, adaptive=adaptive
+        )
         return ApiResponse(CampaignOutputSerializer(campaign).data)
 
 

@@ -20,13 +20,25 @@ class RejectedSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class ShapesSerializer(serializers.Serializer):
+    multi_turn_items = serializers.IntegerField(
+        help_text="Items with a candidate of several turns (the two conversations part "
+        "before the last turn)."
+    )
+    empty_replies = serializers.IntegerField(help_text="Candidates whose text is empty.")
+    leading_space_items = serializers.IntegerField(
+        help_text="Items with a text that begins with a space (kept byte for byte)."
+    )
+
+
 class ItemImportApi(APIView):
     parser_classes = [MultiPartParser, FormParser, CheckedJSONParser]
 
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(
             help_text="JSONL, CSV, HH-RLHF JSONL or prompt/chosen/rejected pairs (JSONL, "
-            "Parquet, Arrow); text formats UTF-8, plain or gzipped."
+            "Parquet, Arrow, or a .zip or .tar.gz of a folder datasets' save_to_disk "
+            "or to_parquet wrote); text formats UTF-8, plain or gzipped."
         )
         format = serializers.ChoiceField(
             choices=imports.FORMATS,
@@ -50,6 +62,9 @@ class ItemImportApi(APIView):
         campaign = serializers.CharField()
         format = serializers.CharField(help_text="The row shape read (never auto).")
         mode = serializers.CharField()
+        rows_read = serializers.IntegerField(help_text="Rows stored plus rows rejected.")
+        unit = serializers.CharField(help_text='What rows_read counts: "Line" or "Row".')
+        shapes = ShapesSerializer(help_text="What the stored items hold, counted.")
         rejected_count = serializers.IntegerField()
         rejected = RejectedSerializer(
             many=True, help_text=f"The first {imports.REPORT_MAX_LINES} rejected rows."

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from collection import selectors, services
+from collection import kinds, selectors, services
 from collection.apis.annotating import annotator_campaign
 from collection.apis.common import ListAPIView, known_slug, paginate, participant_of
 from collection.models import Campaign, Response
@@ -42,7 +42,7 @@ class ResponseListApi(ListAPIView):
     class FilterSerializer(serializers.Serializer):
         campaign = serializers.SlugField(required=False)
         audience = serializers.SlugField(required=False)
-        kind = serializers.ChoiceField(choices=Campaign.ItemKind.choices, required=False)
+        kind = serializers.ChoiceField(choices=kinds.choices(), required=False)
         since = serializers.DateTimeField(required=False)
         until = serializers.DateTimeField(required=False)
         include_withdrawn = serializers.BooleanField(required=False, default=False)
@@ -53,7 +53,7 @@ class ResponseListApi(ListAPIView):
         parameters=[
             OpenApiParameter("campaign", str, description="Campaign slug."),
             OpenApiParameter("audience", str, description="Audience slug."),
-            OpenApiParameter("kind", str, enum=Campaign.ItemKind.values),
+            OpenApiParameter("kind", str, enum=[name for name, _ in kinds.choices()]),
             OpenApiParameter(
                 "since", OpenApiTypes.DATETIME, description="Created at or after (ISO 8601)."
             ),

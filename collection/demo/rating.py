@@ -8,15 +8,10 @@ import random
 
 from collection import services
 from collection.demo.content import ASKS, CORES, STYLES, TOPICS
+from collection.kinds.rating import HELPSTEER2_RUBRIC
 from collection.models import Audience, Campaign
 
-HELPSTEER_RUBRIC = [
-    {"name": "helpfulness", "description": "Overall helpfulness of the response to the prompt."},
-    {"name": "correctness", "description": "Inclusion of all pertinent facts without errors."},
-    {"name": "coherence", "description": "Consistency and clarity of expression."},
-    {"name": "complexity", "description": "Intellectual depth required to write the response."},
-    {"name": "verbosity", "description": "Amount of detail relative to what the prompt asks."},
-]
+HELPSTEER_RUBRIC = HELPSTEER2_RUBRIC
 # How long each style's replies read, on the 0-4 verbosity and complexity lines.
 STYLE_LENGTH = {"concise-v2": 1, "thorough-v1": 3, "warm-v3": 2}
 

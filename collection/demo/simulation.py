@@ -113,6 +113,8 @@ def _simulate_one(campaign, participant, audience_slug, moment, rng) -> bool:
     return True
 
 
+# The demo answers its own campaigns (`content.py`), one per built-in kind, so it names
+# them; a new kind needs no demo.
 def _simulated_answer(campaign: Campaign, item, taste: dict[str, float], rng) -> dict:
     if item.is_attention_check:
         return {"choice": "b" if rng.random() < 0.95 else "a", "confidence": 5}

@@ -108,10 +108,10 @@ def folder_rows(folder: Path, limit: int) -> Iterator[tuple[int, dict]]:
     files = folder_files(folder)
     if limit and sum(file.stat().st_size for file in files) > limit:
         raise ImportFileError(size_limit_message(limit), status=413)
-    return _folder_rows(files)
+    return folder_file_rows(files)
 
 
-def _folder_rows(files: list[Path]) -> Iterator[tuple[int, dict]]:
+def folder_file_rows(files: list[Path]) -> Iterator[tuple[int, dict]]:
     number = 0
     for file in files:
         with file.open("rb") as stream:

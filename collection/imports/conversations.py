@@ -138,6 +138,7 @@ def hh_item(number: int, row: dict) -> dict:
             raise ImportFileError(
                 f"Not an HH-RLHF transcript: {error}.", line=number, field=key
             ) from error
+        _no_empty_human_turn(transcripts[key], key, number)
     history, chosen, rejected = split_conversations(
         transcripts["chosen"], transcripts["rejected"], number
     )
@@ -149,6 +150,20 @@ def hh_item(number: int, row: dict) -> dict:
         order_key=row["chosen"],
         external_id=row.get("external_id") or row.get("id"),
     )
+
+
+def _no_empty_human_turn(turns: list[dict], key: str, number: int) -> None:
+    """An empty reply is an answer to judge; an empty question is not (and hh-rlhf's
+    harmless-base test file has none, so refusing loses no line of it)."""
+    humans = (turn for turn in turns if turn["role"] == "user")
+    for n, turn in enumerate(humans, start=1):
+        if not turn["content"].strip():
+            raise ImportFileError(
+                f"Human turn {n} is empty: a conversation whose question has no text cannot "
+                "be judged. Remove the line, or import with keep-valid to leave it out.",
+                line=number,
+                field=key,
+            )
 
 
 # prompt / chosen / rejected -------------------------------------------------------------

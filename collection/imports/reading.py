@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from collection import payloads
+from collection.imports.archives import ZIP_MAGIC, is_tar
 from collection.imports.errors import ImportFileError, row_error, size_limit_message
 
 MAX_LINE_BYTES = 1_000_000
@@ -23,6 +24,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 ARROW_FILE_MAGIC = b"ARROW1"
 ARROW_STREAM_MAGIC = b"\xff\xff\xff\xff"
+HEAD_BYTES = 512  # of a gzipped file: enough to see a tar header's "ustar"
 
 Row = dict | ImportFileError  # a row of the file, or why that row cannot be read
 
@@ -74,17 +76,27 @@ def _peek(stream: IO[bytes], n: int = 8) -> tuple[bytes, IO[bytes]]:
 
 
 def container(stream: IO[bytes]) -> tuple[str, IO[bytes]]:
-    """What the bytes are ("text", "parquet", "arrow-file", "arrow-stream") and a stream
-    to read them from; gzip is taken off text files here, whatever the file is called."""
+    """What the bytes are ("text", "parquet", "arrow-file", "arrow-stream", or an archive
+    of a dataset folder, "zip" or "tar" for a .tar.gz) and a stream to read them from;
+    gzip is taken off text files here, whatever the file is called."""
+    seekable = getattr(stream, "seekable", lambda: False)()
+    start = stream.tell() if seekable else 0
     head, stream = _peek(stream)
+    if head.startswith(ZIP_MAGIC):
+        return "zip", stream
     if head.startswith(GZIP_MAGIC):
         unzipped = gzip.GzipFile(fileobj=stream, mode="rb")
         try:
-            inner = unzipped.read(8)
+            inner = unzipped.read(HEAD_BYTES)
         except (OSError, EOFError, zlib.error) as error:
             raise ImportFileError(f"Not a readable gzip file ({error}).") from error
         if inner.startswith((PARQUET_MAGIC, ARROW_FILE_MAGIC, ARROW_STREAM_MAGIC)):
             raise ImportFileError("Parquet and Arrow files are read as they are, not gzipped.")
+        if is_tar(inner):
+            if not seekable:
+                raise ImportFileError("A .tar.gz archive must be sent as a file.", field="file")
+            stream.seek(start)  # tarfile takes the gzip layer off itself
+            return "tar", stream
         return "text", _Prefixed(inner, unzipped)
     if head.startswith(PARQUET_MAGIC):
         return "parquet", stream

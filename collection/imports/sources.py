@@ -2,9 +2,11 @@
 
 The format names the shape of a row: ``jsonl`` (the platform's items), ``csv``,
 ``hh-rlhf`` (Anthropic's transcripts), ``pairs`` (``prompt``/``chosen``/``rejected``),
-or ``auto`` to tell them apart from the first row. The container is read from the
-bytes, whatever the file is called: plain text, gzip (``.jsonl.gz``, ``.csv.gz``),
-Parquet, Arrow; a folder is a dataset saved by `datasets`.
+``prompt-response`` (one response to rate, as HelpSteer2 ships them), or ``auto`` to
+tell them apart from the first row. The container is read from the bytes, whatever
+the file is called: plain text, gzip (``.jsonl.gz``, ``.csv.gz``), Parquet, Arrow; a
+folder is a dataset saved by `datasets`, and a .zip or .tar.gz of such a folder is
+unpacked first (`archives`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from pathlib import Path
 from typing import IO
 
 from collection import payloads
-from collection.imports import columnar, conversations, native, reading
+from collection.imports import archives, columnar, conversations, native, reading, responses
 from collection.imports.errors import ImportFileError
 from collection.imports.reading import Row
 
-FORMATS = ("auto", "jsonl", "csv", "hh-rlhf", "pairs")
+FORMATS = ("auto", "jsonl", "csv", "hh-rlhf", "pairs", "prompt-response")
 
 
 @dataclass
@@ -58,16 +60,20 @@ SHAPES: dict[str, Callable[[int, dict, str], dict]] = {
     "jsonl": _native,
     "hh-rlhf": _hh,
     "pairs": conversations.pair_item,
+    "prompt-response": responses.response_item,
 }
 
 
 def shape_of(row: dict) -> str:
-    """The format a first row is in: HH-RLHF transcripts, pairs, or the platform's items."""
+    """The format a first row is in: HH-RLHF transcripts, pairs, prompt/response rows, or
+    the platform's items."""
     if "chosen" in row and "rejected" in row:
         chosen = row["chosen"]
         if "prompt" not in row and isinstance(chosen, str) and chosen.startswith("\n\nHuman:"):
             return "hh-rlhf"
         return "pairs"
+    if "response" in row and "prompt" in row and "payload" not in row:
+        return "prompt-response"
     return "jsonl"
 
 
@@ -119,6 +125,12 @@ def rows_open(source: IO[bytes] | Path, file_format: str, *, limit: int) -> Open
         rows, shape = _with_shape(columnar.folder_rows(source, limit), file_format, columnar.ROW)
         return Opened(rows, shape, columnar.ROW)
     kind, stream = reading.container(source)
+    if kind in ("zip", "tar"):
+        if file_format == "csv":
+            raise ImportFileError("A dataset folder holds rows, not CSV.", field="format")
+        found = archives.archive_rows(stream, kind, limit)
+        rows, shape = _with_shape(found, file_format, columnar.ROW)
+        return Opened(rows, shape, columnar.ROW)
     if kind != "text":
         if file_format == "csv":
             raise ImportFileError(f"This is a {kind.split('-')[0]} file, not CSV.", field="format")

@@ -44,6 +44,48 @@ REPORT_MAX_LINES = 1_000
 
 
 @dataclass
+class Shapes:
+    """What the stored items hold that a reader of the source file would want counted:
+    candidates that go on for several turns, empty replies, and texts that begin with a
+    space (kept as they are; HH-RLHF has such turns after ``Assistant:``)."""
+
+    multi_turn_items: int = 0
+    empty_replies: int = 0
+    leading_space_items: int = 0
+
+    def add(self, prompt: str, context: dict | None, payload: dict) -> None:
+        candidates = payload.get("candidates") or []
+        if "response" in payload:
+            candidates = [payload["response"]]
+        self.multi_turn_items += any(len(c.get("messages") or ()) > 1 for c in candidates)
+        self.empty_replies += sum(c.get("text") == "" for c in candidates)
+        texts = [prompt, *(m["content"] for m in (context or {}).get("messages") or ())]
+        for candidate in candidates:
+            texts += [candidate.get("text") or ""]
+            texts += [m["content"] for m in candidate.get("messages") or ()]
+        self.leading_space_items += any(text[:1].isspace() for text in texts)
+
+    def lines(self) -> list[str]:
+        """Each count that is not zero, in words, for the CLI and the import page."""
+
+        def items(n: int) -> str:
+            return "item" if n == 1 else "items"
+
+        n = self.multi_turn_items, self.empty_replies, self.leading_space_items
+        counted = [
+            (n[0], f"{items(n[0])} with a multi-turn candidate (the conversations part early)"),
+            (
+                n[1],
+                "empty reply, kept as an empty candidate"
+                if n[1] == 1
+                else "empty replies, kept as empty candidates",
+            ),
+            (n[2], f"{items(n[2])} with a text that begins with a space, kept as it is"),
+        ]
+        return [f"{count} {what}." for count, what in counted if count]
+
+
+@dataclass
 class ImportResult:
     created: int
     campaign: str
@@ -51,6 +93,12 @@ class ImportResult:
     mode: str = "all"
     rejected: list[Rejected] = field(default_factory=list)  # the first REPORT_MAX_LINES
     rejected_count: int = 0
+    shapes: Shapes = field(default_factory=Shapes)
+    unit: str = "Line"  # what rows_read counts: "Line" or "Row"
+
+    @property
+    def rows_read(self) -> int:
+        return self.created + self.rejected_count
 
 
 class _Report:
@@ -75,6 +123,7 @@ def _validated(
     report: _Report | None = None,
     existing: set[str] | None = None,
     unit: str = "Line",
+    shapes: Shapes | None = None,
 ) -> Iterator[tuple]:
     """COPY rows for valid items; ``seen`` collects external_id -> line number.
 
@@ -93,14 +142,14 @@ def _validated(
         try:
             if isinstance(row, ImportFileError):
                 raise row
-            yield _copy_row(campaign, number, row, rules, seen, existing, unit, now)
+            yield _copy_row(campaign, number, row, rules, seen, existing, unit, now, shapes)
         except ImportFileError as error:
             if report is None:
                 raise
             report.add(error)
 
 
-def _copy_row(campaign, number, row, rules, seen, existing, unit, now) -> tuple:
+def _copy_row(campaign, number, row, rules, seen, existing, unit, now, shapes) -> tuple:
     try:
         clean = payloads.validate_item(
             prompt=row.get("prompt"),
@@ -150,6 +199,8 @@ def _copy_row(campaign, number, row, rules, seen, existing, unit, now) -> tuple:
         raise ImportFileError(
             f"Holds a value JSON cannot store ({error}).", line=number, field="payload", unit=unit
         ) from error
+    if shapes is not None:
+        shapes.add(clean["prompt"], clean["context"], clean["payload"])
     return (
         campaign.pk,
         external_id,
@@ -183,6 +234,7 @@ def items_insert(
     prompts_only: bool = False,
     report: _Report | None = None,
     unit: str = "Line",
+    shapes: Shapes | None = None,
 ) -> int:
     """Insert numbered item rows into the campaign; returns the count.
 
@@ -208,7 +260,14 @@ def items_insert(
             cursor.execute("SELECT coalesce(max(id), 0) FROM collection_item")
             before = cursor.fetchone()[0]
         valid = _validated(
-            campaign, rows, seen, prompts_only, report=report, existing=existing, unit=unit
+            campaign,
+            rows,
+            seen,
+            prompts_only,
+            report=report,
+            existing=existing,
+            unit=unit,
+            shapes=shapes,
         )
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -255,12 +314,14 @@ def items_import(
     limit = settings.IMPORT_MAX_BYTES if max_bytes is None else max_bytes
     opened = rows_open(stream, file_format, limit=limit)
     report = _Report() if mode == "keep_valid" else None
+    shapes = Shapes()
     created = items_insert(
         campaign=campaign,
         rows=opened.rows,
         prompts_only=prompts_only,
         report=report,
         unit=opened.unit,
+        shapes=shapes,
     )
     return ImportResult(
         created=created,
@@ -269,7 +330,9 @@ def items_import(
         mode=mode,
         rejected=report.listed if report else [],
         rejected_count=report.count if report else 0,
+        shapes=shapes,
+        unit=opened.unit,
     )
 
 
-__all__ = ["FORMATS", "MODES", "ImportResult", "items_import", "items_insert"]
+__all__ = ["FORMATS", "MODES", "ImportResult", "Shapes", "items_import", "items_insert"]

@@ -7,7 +7,9 @@ representation) and how a response reads back on the submissions page. The rest
 of the collection app asks the registry instead of branching on the kind's name.
 
 Adding a kind is one module that subclasses `Kind` and calls `register`, named in
-`MODULES` so it loads at start-up (`CollectionConfig.ready`), plus its tests.
+`MODULES` so it loads at start-up (`CollectionConfig.ready`), its release side (one
+module in `aggregation/release/kinds/`), plus its tests (docs/architecture.md, "Adding
+an item kind").
 
 This package imports nothing of the app at module level: `collection.models` and
 `collection.payloads` import it (the model's choices, the validators' dispatch),
@@ -19,12 +21,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from django.utils.text import Truncator
 
 if TYPE_CHECKING:
     from django import forms
+    from rest_framework import serializers
 
     from collection.forms import ResponseForm
     from collection.models import Item, Response
@@ -65,9 +68,19 @@ class Kind:
     answer_text_key: ClassVar[str | None] = None
     # Whether items carry candidate responses (which generation jobs can append).
     has_candidates: ClassVar[bool] = False
+    # How many generated responses an item takes when it has none (0: generation
+    # jobs do not fill this kind; a rating item takes its one response).
+    generated_responses: ClassVar[int] = 0
     # A kind whose annotator works on a page of its own (conversations, served by the
     # endpoints app): the URL name, given the campaign's slug, the annotate page sends to.
     annotate_url_name: ClassVar[str | None] = None
+    # Whether a researcher accepts or rejects each response (demonstrations); a rejected
+    # one leaves later releases.
+    reviewed: ClassVar[bool] = False
+    # Whether each response scores the campaign's rubric on its rating scale (single-
+    # response ratings): the campaign then needs a scale, may take a rubric, and keeps
+    # both once participants have rated.
+    scores_rubric: ClassVar[bool] = False
 
     # Items ------------------------------------------------------------------------
 
@@ -111,6 +124,11 @@ class Kind:
         or expected answers)."""
         return {}
 
+    def annotator_fields(self) -> dict[str, serializers.Field]:
+        """The API's fields for `annotator_item`'s keys (new instances on every call; the
+        item's serializer and its schema take every kind's, `required=False`)."""
+        return {}
+
     def summary(self, response: Response) -> list[tuple[str, str]]:
         """The kind's part of a response as (label, text) pairs a person can read back."""
         raise NotImplementedError
@@ -120,37 +138,78 @@ class UnknownKind(KeyError):
     pass
 
 
-_registry: dict[str, Kind] = {}
+K = TypeVar("K")
+
+
+class Registry(Generic[K]):
+    """Kinds by name, in registration order: this side's, and the release side's
+    (`aggregation.release.kinds`), which keeps its own."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, K] = {}
+
+    def register(self, kind: K) -> K:
+        name = kind.name  # type: ignore[attr-defined]
+        if name in self.by_name and type(self.by_name[name]) is not type(kind):
+            raise ValueError(f"Kind {name!r} is registered already.")
+        self.by_name[name] = kind
+        return kind
+
+    def unregister(self, name: str) -> None:
+        self.by_name.pop(name, None)
+
+    def get(self, name: str) -> K:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise UnknownKind(name) from None
+
+    def find(self, name: str) -> K | None:
+        """The kind named, or None (a campaign being created may name none yet)."""
+        return self.by_name.get(name)
+
+    def all(self) -> list[K]:
+        return list(self.by_name.values())
+
+
+_registry: Registry[Kind] = Registry()
+unregister = _registry.unregister
+get = _registry.get
+find = _registry.find
+all = _registry.all  # noqa: A001  the registry's own vocabulary: kinds.all()
 
 
 def register(kind: Kind) -> Kind:
     """Add a kind; its name becomes a valid ``Campaign.item_kind``."""
     if not kind.name or len(kind.name) > MAX_NAME_CHARS:
         raise ValueError(f"A kind's name has 1 to {MAX_NAME_CHARS} characters: {kind.name!r}.")
-    if kind.name in _registry and type(_registry[kind.name]) is not type(kind):
-        raise ValueError(f"Kind {kind.name!r} is registered already.")
-    _registry[kind.name] = kind
-    return kind
-
-
-def unregister(name: str) -> None:
-    _registry.pop(name, None)
-
-
-def get(name: str) -> Kind:
-    try:
-        return _registry[name]
-    except KeyError:
-        raise UnknownKind(name) from None
-
-
-def all() -> list[Kind]:  # noqa: A001  the registry's own vocabulary: kinds.all()
-    return list(_registry.values())
+    return _registry.register(kind)
 
 
 def choices() -> list[tuple[str, str]]:
     """``Campaign.item_kind``'s choices (callable, so a new kind needs no migration)."""
-    return [(kind.name, kind.label) for kind in _registry.values()]
+    return [(kind.name, kind.label) for kind in _registry.by_name.values()]
+
+
+class Names:
+    """``Campaign.ItemKind``: the registered kinds' names, read from the registry when
+    asked. ``ItemKind.RATING`` is ``"rating"`` once that kind is registered (for code
+    that means one particular kind: its own feature, a demo, a test); ``choices`` and
+    ``values`` list every registered kind, so there is no list of kinds to keep by hand."""
+
+    def __getattr__(self, attribute: str) -> str:
+        name = attribute.lower()
+        if attribute.isupper() and name in _registry.by_name:
+            return name
+        raise AttributeError(attribute)
+
+    @property
+    def choices(self) -> list[tuple[str, str]]:
+        return choices()
+
+    @property
+    def values(self) -> list[str]:
+        return list(_registry.by_name)
 
 
 class CompetenceByKind(Mapping[str, str]):
@@ -158,15 +217,15 @@ class CompetenceByKind(Mapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         try:
-            return _registry[name].competence
+            return _registry.by_name[name].competence
         except KeyError:
             raise UnknownKind(name) from None
 
     def __iter__(self):
-        return iter(_registry)
+        return iter(_registry.by_name)
 
     def __len__(self) -> int:
-        return len(_registry)
+        return len(_registry.by_name)
 
 
 def excerpt(text: str, length: int = 80) -> str:

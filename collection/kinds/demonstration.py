@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django import forms
+from rest_framework import serializers
 
 from collection import kinds
 from collection.forms import ResponseForm, text_widget, unix_newlines
@@ -24,6 +25,7 @@ class Demonstration(kinds.Kind):
     label = "Demonstration"
     competence = Campaign.Competence.SKILL
     answer_text_key = "text"
+    reviewed = True
 
     def validate_payload(self, payload: Mapping, rules: kinds.Rules) -> dict:
         no_unknown(payload, {"draft"}, "payload")
@@ -71,6 +73,9 @@ class Demonstration(kinds.Kind):
         if data.get(CONFIRM):
             payload[CONFIRM] = True
         return payload
+
+    def annotator_fields(self) -> dict[str, serializers.Field]:
+        return {"draft": serializers.CharField(required=False)}
 
     def annotator_item(self, item: Item) -> dict:
         return {"draft": item.payload["draft"]} if item.payload.get("draft") else {}

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from rest_framework import serializers
 
 from collection import kinds
 from collection.forms import LETTERS, ResponseForm, as_position, display_order
@@ -190,6 +191,9 @@ class Preference(kinds.Kind):
 
     def annotate_context(self, form: ResponseForm) -> dict:
         return {"rows": _candidate_rows(form)}
+
+    def annotator_fields(self) -> dict[str, serializers.Field]:
+        return {"candidates": serializers.ListField(child=serializers.DictField(), required=False)}
 
     def annotator_item(self, item: Item) -> dict:
         if "candidates" not in item.payload:

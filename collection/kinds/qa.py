@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from rest_framework import serializers
 
 from collection import kinds
 from collection.forms import ResponseForm, text_widget, unix_newlines
@@ -83,6 +84,9 @@ class QuestionAnswering(kinds.Kind):
         if any(sources):
             payload["sources"] = [source for source in sources if source]
         return payload
+
+    def annotator_fields(self) -> dict[str, serializers.Field]:
+        return {"question": serializers.CharField(required=False)}
 
     def annotator_item(self, item: Item) -> dict:
         return {"question": item.payload["question"]} if item.payload.get("question") else {}

@@ -10,6 +10,12 @@ targets (`aggregation.release.datasets.rating_kto`, `rating_targets`).
 
 A response is stored as ``{"scores": {attribute: score}}``; a client may send
 ``{"score": n}`` when the campaign scores one attribute.
+
+An imported response may carry the scores its dataset already gave it
+(``source_scores``: HelpSteer2's own annotators' five), kept for comparison and never
+shown to annotators. An item imported prompts-only has no response yet
+(``{"candidates": []}``): a generation job writes its one response, and until then it
+is not served.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from rest_framework import serializers
 
 from collection import kinds
 from collection.forms import ResponseForm
@@ -35,18 +42,48 @@ from collection.payloads import (
     whole_number,
 )
 
+# HelpSteer2's attributes as its paper defines them (Wang et al., 2024, §2), each 0-4.
+HELPSTEER2_RUBRIC = [
+    {"name": "helpfulness", "description": "Overall helpfulness of the response to the prompt."},
+    {"name": "correctness", "description": "Inclusion of all pertinent facts without errors."},
+    {"name": "coherence", "description": "Consistency and clarity of expression."},
+    {"name": "complexity", "description": "Intellectual depth required to write the response."},
+    {"name": "verbosity", "description": "Amount of detail relative to what the prompt asks."},
+]
+# Rubrics a researcher can name instead of writing them out (`manage.py reannotate
+# --rubric helpsteer2`): the campaign fields each sets.
+RUBRICS = {"helpsteer2": {"rating_min": 0, "rating_max": 4, "rating_rubric": HELPSTEER2_RUBRIC}}
+MAX_SOURCE_SCORES = 20
+
+
+def _source_scores(value: Any, field: str) -> dict:
+    value = mapping_field(value, field)
+    if len(value) > MAX_SOURCE_SCORES:
+        raise PayloadError(field, f"At most {MAX_SOURCE_SCORES} scores.")
+    clean = {}
+    for name, score in value.items():
+        text_field(name, field, limit=100)
+        if not isinstance(score, int | float) or isinstance(score, bool) or score != score:
+            raise PayloadError(f"{field}.{name}", "Must be a number.")
+        if abs(score) > MAX_INT:
+            raise PayloadError(f"{field}.{name}", f"At most {MAX_INT} either side of 0.")
+        clean[name] = score
+    return clean
+
 
 def _response(value: Any, field: str) -> dict:
     if isinstance(value, str):
         value = {"text": value}
     value = mapping_field(value, field)
-    no_unknown(value, {"id", "text", "source", "generation"}, field)
+    no_unknown(value, {"id", "text", "source", "generation", "source_scores"}, field)
     response = {"text": text_field(value.get("text"), f"{field}.text", limit=MAX_TEXT_CHARS)}
     source = text_field(value.get("source"), f"{field}.source", limit=200, required=False)
     if source:
         response["source"] = source
     if value.get("generation") is not None:
         response["generation"] = generation_field(value["generation"], f"{field}.generation")
+    if value.get("source_scores") is not None:
+        response["source_scores"] = _source_scores(value["source_scores"], f"{field}.source_scores")
     return response
 
 
@@ -59,7 +96,9 @@ class Rating(kinds.Kind):
     label = "Rating (one response)"
     competence = Campaign.Competence.BEHAVIOUR
     template_name = "collection/kinds/rating.html"
+    scores_rubric = True
     field_labels = {"scores": "Scores", "score": "Score"}
+    generated_responses = 1
 
     def validate_payload(self, payload: Mapping, rules: kinds.Rules) -> dict:
         """``{"response": text or {"text", "source"}}``; the single entry of ``candidates``
@@ -70,6 +109,8 @@ class Rating(kinds.Kind):
             raise PayloadError("payload.candidates", "Give either response or candidates.")
         if "candidates" in payload:
             candidates = payload["candidates"]
+            if rules.prompts_only and candidates == []:
+                return {"candidates": []}  # awaiting its generated response
             if not isinstance(candidates, list) or len(candidates) != 1:
                 count = len(candidates) if isinstance(candidates, list) else "no list of"
                 raise PayloadError(
@@ -78,6 +119,8 @@ class Rating(kinds.Kind):
                 )
             return {"response": _response(candidates[0], "payload.candidates.0")}
         if payload.get("response") is None:
+            if rules.prompts_only:
+                return {"candidates": []}
             raise PayloadError("payload.response", "Give the response to be rated.")
         return {"response": _response(payload["response"], "payload.response")}
 
@@ -151,6 +194,14 @@ class Rating(kinds.Kind):
             "scale_low": low,
             "scale_high": high,
             "score_fields": [form[form_field_name(a["name"])] for a in form.campaign.rubric],
+        }
+
+    def annotator_fields(self) -> dict[str, serializers.Field]:
+        """The response, what to score it on and the scale."""
+        return {
+            "response": serializers.DictField(required=False),
+            "rubric": serializers.ListField(child=serializers.DictField(), required=False),
+            "scale": serializers.ListField(child=serializers.IntegerField(), required=False),
         }
 
     def annotator_item(self, item: Item) -> dict:

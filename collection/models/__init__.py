@@ -11,9 +11,12 @@ and the migrations are unchanged:
 - ``items``: Item;
 - ``engine``: Slot, Assignment, Response;
 - ``tokens``: ApiToken;
-- ``conversations``: ConversationSettings, Conversation, Turn (issue #12).
+- ``conversations``: ConversationSettings, Conversation, Turn (issue #12);
+- ``rows``: model instances from hand-written SQL rows (not a model);
+- ``adaptive``: AdaptiveOverlap, AllocationDecision (adaptive overlap, issue #15).
 """
 
+from collection.models.adaptive import AdaptiveOverlap, AllocationDecision
 from collection.models.audiences import (
     Audience,
     Invitation,
@@ -29,6 +32,8 @@ from collection.models.items import Item
 from collection.models.tokens import ApiToken
 
 __all__ = [
+    "AdaptiveOverlap",
+    "AllocationDecision",
     "ApiToken",
     "Assignment",
     "Audience",

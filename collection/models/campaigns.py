@@ -26,14 +26,9 @@ class Campaign(models.Model):
         SEMANTIC = "semantic", "Semantic (holds in any context)"
         EPISODIC = "episodic", "Episodic (bound to a given situation)"
 
-    # The built-in kinds' names, for code that means one of them. The field's choices
-    # are the registry's (`collection.kinds`), so a new kind is a module, not a migration.
-    class ItemKind(models.TextChoices):
-        PREFERENCE = "preference", "Preference"
-        DEMONSTRATION = "demonstration", "Demonstration"
-        QA = "qa", "Question–answer"
-        RATING = "rating", "Rating (one response)"
-        CONVERSATION = "conversation", "Conversation with models"
+    # The registered kinds' names (`collection.kinds.Names`); the field's choices are the
+    # registry's too, so a new kind is a module, not a migration.
+    ItemKind = kinds.Names()
 
     class PreferenceFormat(models.TextChoices):
         CHOICE = "choice", "Pick the better of two (or a tie)"
@@ -105,6 +100,8 @@ class Campaign(models.Model):
                 condition=~Q(preference_format="rating") | Q(rating_min__isnull=False),
                 name="campaign_rating_format_has_scale",
             ),
+            # The database's copy of the rating kind's `scores_rubric` rule (clean() asks
+            # the kind): a constraint is a migration, so it names the one kind that has it.
             models.CheckConstraint(
                 condition=~Q(item_kind="rating") | Q(rating_min__isnull=False),
                 name="campaign_rating_kind_has_scale",
@@ -136,7 +133,7 @@ class Campaign(models.Model):
 
     @property
     def rubric_names(self) -> tuple[str, ...]:
-        if self.item_kind != self.ItemKind.RATING:
+        if not self._scores_rubric:
             return ()
         return tuple(attribute["name"] for attribute in self.rubric)
 
@@ -144,6 +141,17 @@ class Campaign(models.Model):
     def instructions_html(self) -> str:
         """The instructions as participants read them (the workbench previews the same)."""
         return render_markdown(self.instructions)
+
+    @property
+    def item_kind_spec(self) -> kinds.Kind | None:
+        """What the campaign's item kind declares (`collection.kinds`); None while a
+        campaign being created names no registered kind. Templates ask it too
+        (``campaign.item_kind_spec.has_candidates``)."""
+        return kinds.find(self.item_kind)
+
+    @property
+    def _scores_rubric(self) -> bool:
+        return self.item_kind_spec is not None and self.item_kind_spec.scores_rubric
 
     @property
     def is_episodic(self) -> bool:
@@ -157,7 +165,7 @@ class Campaign(models.Model):
             errors[error.field] = error.message
         if self.preference_format == self.PreferenceFormat.RATING and self.rating_min is None:
             errors["rating_min"] = "The rating format needs a rating scale."
-        if self.item_kind == self.ItemKind.RATING and self.rating_min is None:
+        if self._scores_rubric and self.rating_min is None:
             errors["rating_min"] = "A rating campaign needs a rating scale."
         try:
             self.rating_rubric = payloads.validate_rubric(self.rating_rubric)
@@ -166,7 +174,7 @@ class Campaign(models.Model):
             where = error.field.removeprefix("rating_rubric").lstrip(".")
             errors["rating_rubric"] = f"{where}: {error.message}" if where else error.message
         else:
-            if self.rating_rubric and self.item_kind != self.ItemKind.RATING:
+            if self.rating_rubric and not self._scores_rubric:
                 errors["rating_rubric"] = "Only single-response rating campaigns take a rubric."
         if errors:
             raise ValidationError(errors)

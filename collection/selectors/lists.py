@@ -39,8 +39,10 @@ def campaign_list(*, user, filters) -> QuerySet[Campaign]:
         if filters.get(name):
             queryset = queryset.filter(**{name: filters[name]})
     targets = CampaignAudience.objects.select_related("audience").order_by("audience__slug")
-    return queryset.order_by("slug").prefetch_related(
-        "owners", Prefetch("targets", queryset=targets)
+    return (
+        queryset.order_by("slug")
+        .select_related("adaptive")
+        .prefetch_related("owners", Prefetch("targets", queryset=targets))
     )
 
 

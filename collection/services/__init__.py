@@ -45,6 +45,7 @@ so callers write ``from collection import services; services.response_submit(...
 - ``tokens``: API tokens;
 - ``audiences``: participants, audiences, invitations, memberships, consent;
 - ``campaigns``: campaigns, their targets (k) and status;
+- ``adaptive``: a campaign's adaptive overlap setting (the pass is `aggregation.allocation`);
 - ``items``: items, generated candidates, the import check;
 - ``assignment``: the engine (next item, lease, skip, skip-and-next);
 - ``responses``: submission (and submit-and-next);
@@ -53,6 +54,11 @@ so callers write ``from collection import services; services.response_submit(...
 - ``workbench``: the researcher workbench's writes (exclude, new version, flags, review).
 """
 
+from collection.services.adaptive import (
+    AdaptiveSetting,
+    campaign_adaptive_setting,
+    campaign_set_adaptive,
+)
 from collection.services.assignment import (
     NoItem,
     assignment_next,
@@ -126,6 +132,7 @@ __all__ = [
     "IMPORT_CHECK_MAX_ERRORS",
     "IMPORT_PREVIEW_ROWS",
     "KEEP",
+    "AdaptiveSetting",
     "CampaignTarget",
     "Conflict",
     "ConsentRequired",
@@ -146,9 +153,11 @@ __all__ = [
     "audience_create",
     "audience_set_targets",
     "audience_update",
+    "campaign_adaptive_setting",
     "campaign_create",
     "campaign_duplicate",
     "campaign_release_quotas",
+    "campaign_set_adaptive",
     "campaign_set_status",
     "campaign_set_target",
     "campaign_target_remove",

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from collection import kinds, payloads
 from collection.models import Audience, Campaign, CampaignAudience
+from collection.services.adaptive import AdaptiveSetting, campaign_set_adaptive
 from collection.services.errors import Conflict, ServiceError, payload_error
 from collection.slots import campaign_sync_slots
 
@@ -73,6 +74,7 @@ def campaign_create(
     owners: Iterable = (),
     competence: str | None = None,
     targets: Iterable[CampaignTarget] | dict[Audience, int] | None = None,
+    adaptive: AdaptiveSetting | None = None,
     **fields,
 ) -> Campaign:
     """A draft campaign with its target audiences, all in one transaction: a target
@@ -99,14 +101,21 @@ def campaign_create(
         campaign.save()
         campaign.owners.set(owners)
         _campaign_set_targets(campaign, _campaign_targets(targets))
+        if adaptive is not None:
+            campaign_set_adaptive(campaign=campaign, setting=adaptive)
     return campaign
 
 
 def campaign_update(
-    *, campaign: Campaign, fields: dict, targets: Iterable[CampaignTarget] = ()
+    *,
+    campaign: Campaign,
+    fields: dict,
+    targets: Iterable[CampaignTarget] = (),
+    adaptive: AdaptiveSetting | object | None = KEEP,
 ) -> Campaign:
-    """Change a campaign's settings (not its kind or slug), checked as on creation, and
-    the k of the ``targets`` given, in one transaction."""
+    """Change a campaign's settings (not its kind or slug), checked as on creation, the
+    k of the ``targets`` given and its adaptive overlap (None: off; `KEEP`: unchanged),
+    in one transaction."""
     rubric_before, scale_before = list(campaign.rating_rubric or []), campaign.rating_scale
     for name, value in fields.items():
         setattr(campaign, name, value)
@@ -115,7 +124,7 @@ def campaign_update(
         rubric_before
     )
     scale_changed = (
-        campaign.item_kind == Campaign.ItemKind.RATING and campaign.rating_scale != scale_before
+        kinds.get(campaign.item_kind).scores_rubric and campaign.rating_scale != scale_before
     )
     if (rubric_changed or scale_changed) and campaign.responses.exists():
         # Scores already given name the old attributes, on the old scale; a release
@@ -134,6 +143,8 @@ def campaign_update(
     with transaction.atomic():
         campaign.save()
         _campaign_set_targets(campaign, list(targets))
+        if adaptive is not KEEP:
+            campaign_set_adaptive(campaign=campaign, setting=adaptive)
     return campaign
 
 

@@ -27,7 +27,8 @@ def items_create(*, campaign: Campaign, rows: Iterable[dict]) -> int:
 
 @transaction.atomic
 def item_candidates_append(*, item_id: int, candidates: list[dict]) -> Item:
-    """Add generated candidates to a preference item; it becomes servable at two.
+    """Add generated candidates to a preference item (it becomes servable at two), or
+    a rating item's one response (servable then).
 
     Each candidate is ``{"text", "source", "generation": {"request": id, ...}}``; one
     whose generation request is on the item already is left out, so a job that runs
@@ -39,8 +40,19 @@ def item_candidates_append(*, item_id: int, candidates: list[dict]) -> Item:
     return items[item_id]
 
 
+def _present(item: Item) -> list[dict]:
+    """The item's responses so far: its candidates, or a rating item's one response."""
+    response = item.payload.get("response")
+    return list(item.candidates) if response is None else [response]
+
+
+def _servable(payload: dict) -> bool:
+    """`slots.SERVABLE_ITEM_SQL` on one payload: two candidates, or not a candidate list."""
+    return len(payload.get("candidates", (None, None))) >= 2
+
+
 def _merged(item: Item, candidates: list[dict]) -> list[dict]:
-    present = list(item.candidates)
+    present = _present(item)
     done = {(c.get("generation") or {}).get("request") for c in present} - {None}
     used = {c["id"] for c in present}
     free = (letter for letter in "abcdefghi" if letter not in used)
@@ -74,7 +86,8 @@ def items_candidates_append(
         if item is None:
             refused[item_id] = ServiceError("No such item.", field="item")
             continue
-        if not kinds.get(item.campaign.item_kind).has_candidates:
+        kind = kinds.get(item.campaign.item_kind)
+        if not (kind.has_candidates or kind.generated_responses):
             refused[item_id] = ServiceError("Only preference items have candidates.", field="item")
             continue
         try:
@@ -87,7 +100,7 @@ def items_candidates_append(
         except payloads.PayloadError as error:
             refused[item_id] = payload_error(error)
             continue
-        if len(item.candidates) < 2 <= len(clean["candidates"]) and not item.is_attention_check:
+        if not _servable(item.payload) and _servable(clean) and not item.is_attention_check:
             servable.append(item_id)
         item.payload = clean
         written[item_id] = item
@@ -121,6 +134,7 @@ class ImportCheck:
     rows: int
     preview: list[dict]
     errors: list[str]
+    status: int = 400  # what the errors answer: 413 when the file passes the size limit
 
 
 IMPORT_PREVIEW_ROWS = 5
@@ -138,6 +152,7 @@ def items_check(*, campaign: Campaign, stream, file_format: str) -> ImportCheck:
     seen: dict[str, int] = {}
     rows = 0
     unit = "Line"
+    status = 400
     try:
         opened = imports.rows_open(stream, file_format, limit=settings.IMPORT_MAX_BYTES)
         unit = opened.unit
@@ -156,6 +171,7 @@ def items_check(*, campaign: Campaign, stream, file_format: str) -> ImportCheck:
                 break
     except imports.ImportFileError as error:
         errors.append(str(error))
+        status = error.status
     existing = set(
         campaign.items.filter(external_id__in=list(seen), superseded_at__isnull=True).values_list(
             "external_id", flat=True
@@ -166,4 +182,4 @@ def items_check(*, campaign: Campaign, stream, file_format: str) -> ImportCheck:
             f"{unit} {seen[external_id]}: external_id: An item with external_id "
             f"{external_id!r} exists already in this campaign."
         )
-    return ImportCheck(rows=rows, preview=preview, errors=errors)
+    return ImportCheck(rows=rows, preview=preview, errors=errors, status=status)

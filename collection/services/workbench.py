@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from collection import payloads
+from collection import kinds, payloads
 from collection.models import (
     Assignment,
     Audience,
@@ -22,6 +22,7 @@ from collection.models import (
     Response,
     Slot,
 )
+from collection.services.adaptive import campaign_adaptive_setting
 from collection.services.campaigns import CAMPAIGN_SETTINGS, campaign_create
 from collection.services.errors import Conflict, ServiceError, payload_error
 from collection.slots import campaign_sync_slots
@@ -93,7 +94,13 @@ def campaign_duplicate(*, campaign: Campaign, slug: str, name: str, owner) -> Ca
     targets = {target.audience: target.overlap_k for target in campaign.targets.all()}
     item_kind = fields.pop("item_kind")
     return campaign_create(
-        slug=slug, name=name, item_kind=item_kind, owners=[owner], targets=targets, **fields
+        slug=slug,
+        name=name,
+        item_kind=item_kind,
+        owners=[owner],
+        targets=targets,
+        adaptive=campaign_adaptive_setting(campaign=campaign),
+        **fields,
     )
 
 
@@ -182,7 +189,7 @@ def flag_dismiss(*, item: Item) -> int:
 
 def response_review(*, response: Response, review: str) -> Response:
     """Accept or reject a demonstration; a rejected one leaves later releases."""
-    if response.campaign.item_kind != Campaign.ItemKind.DEMONSTRATION:
+    if not kinds.get(response.campaign.item_kind).reviewed:
         raise ServiceError("Only demonstrations are reviewed.", field="response")
     if review not in Response.Review.values:
         raise ServiceError("Choose accepted or rejected.", field="review")

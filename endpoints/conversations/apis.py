@@ -20,6 +20,7 @@ from collection.permissions import IsResearcher
 from endpoints.conversations import selectors, services
 
 
+# This package is the conversation kind's own pages and turns, so it names that kind.
 def _conversation_campaign(request, slug: str) -> Campaign:
     campaign = managed_campaign(request, slug)
     if campaign.item_kind != Campaign.ItemKind.CONVERSATION:

@@ -75,6 +75,7 @@ def conversation_settings_save(
     co-owner's). Raising the budget above what is spent clears the budget's pause
     message; reopening the campaign is the researcher's step.
     """
+    # This package is the conversation kind's own feature, so it names that kind.
     if campaign.item_kind != Campaign.ItemKind.CONVERSATION:
         raise ServiceError("Only conversation campaigns have these settings.", field="campaign")
     current = selectors.settings_for(campaign=campaign)

@@ -40,6 +40,8 @@ def _participant(request: HttpRequest) -> Participant:
     return collection_services.participant_get_or_create(user=request.user)
 
 
+# These are the conversation kind's own pages (its `annotate_url_name`), so they name that
+# kind; both `_campaign` and `_managed` refuse campaigns of any other.
 def _campaign(participant: Participant, slug: str) -> Campaign:
     campaign = campaigns_open_to(participant.user).filter(slug=slug).first()
     if campaign is None or campaign.item_kind != Campaign.ItemKind.CONVERSATION:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Q
 
+from collection import kinds
 from collection.models import Campaign, Item
 from collection.services import Conflict, ServiceError
 
@@ -20,6 +21,8 @@ MAX_SAMPLES = 16
 
 
 def _capacity(campaign: Campaign) -> int:
+    if campaign.item_kind == Campaign.ItemKind.RATING:
+        return 1  # the one response a rating item shows
     return 2 if campaign.preference_format == Campaign.PreferenceFormat.CHOICE else 9
 
 
@@ -65,11 +68,10 @@ def _clean_sources(sources, usable) -> list[dict]:
 def _items_for(campaign: Campaign, item_ids: list | None):
     items = Item.objects.filter(campaign=campaign, is_attention_check=False)
     if item_ids is None:
-        return list(
-            items.extra(
-                where=["coalesce(jsonb_array_length(payload->'candidates'), 0) < 2"]
-            ).values_list("id", flat=True)
-        )
+        missing = "coalesce(jsonb_array_length(payload->'candidates'), 0) < 2"
+        if campaign.item_kind == Campaign.ItemKind.RATING:
+            missing = "NOT (payload ? 'response')"  # imported prompts only
+        return list(items.extra(where=[missing]).values_list("id", flat=True))
     if not isinstance(item_ids, list) or not all(
         isinstance(i, int) and not isinstance(i, bool) for i in item_ids
     ):
@@ -109,18 +111,28 @@ def generation_job_create(
     endpoints ``created_by`` may use. Each item gets ``keep`` candidates (default:
     one per request); ``diverse`` asks for more and keeps the most different.
     """
-    if campaign.item_kind != Campaign.ItemKind.PREFERENCE:
-        raise ServiceError("Only preference campaigns have candidates.", field="campaign")
+    kind = kinds.get(campaign.item_kind)
+    if not (kind.has_candidates or kind.generated_responses):
+        raise ServiceError(
+            "Only preference and rating campaigns take generated responses.", field="campaign"
+        )
     usable = {e.pk: e for e in endpoints_usable_by(created_by)}
     clean = _clean_sources(sources, usable)
     per_item = sum(source["samples"] for source in clean)
-    if per_item < 2:
+    if campaign.item_kind == Campaign.ItemKind.RATING:
+        if per_item != 1 or keep not in (None, 1) or diverse:
+            raise ServiceError(
+                "A rating item shows one response: ask one endpoint for one sample.",
+                field="sources",
+            )
+        keep = 1
+    elif per_item < 2:
         raise ServiceError(
             "Ask for at least two candidates per item: two endpoints, or more samples.",
             field="sources",
         )
     keep = per_item if keep is None and not diverse else keep
-    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 2:
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < min(2, _capacity(campaign)):
         raise ServiceError("Keep at least two candidates per item.", field="keep")
     if keep > _capacity(campaign):
         raise ServiceError(

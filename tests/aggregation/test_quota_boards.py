@@ -5,8 +5,6 @@ hold, and "Release quotas now" for the campaign's researchers."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
@@ -23,6 +21,7 @@ from tests.factories import (
     public_age_audience,
     ready_participant,
 )
+from tests.helpers import answer_all
 
 pytestmark = pytest.mark.django_db
 
@@ -37,15 +36,7 @@ def campaign():
     young = ready_participant(
         audience=audience, campaign=campaign, attributes={"age_band": "18-39"}
     )
-    for _ in range(2):
-        assignment = services.assignment_next(participant=young, campaign=campaign)
-        services.response_submit(
-            participant=young,
-            assignment_id=assignment.pk,
-            payload={"choice": "a"},
-            time_on_task_ms=1000,
-            idempotency_key=uuid.uuid4(),
-        )
+    assert answer_all(young, campaign, lambda item: {"choice": "a"}, limit=2) == 2
     # A third item leased and not answered yet: in flight.
     assert isinstance(services.assignment_next(participant=young, campaign=campaign), Assignment)
     campaign.owner = owner

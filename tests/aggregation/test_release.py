@@ -15,7 +15,7 @@ from django.core.management import call_command
 from aggregation import metrics, selectors
 from aggregation.metrics import bradley_terry_from_counts
 from aggregation.models import ExportJob, Release
-from aggregation.release import datasets, files, jobs, pipeline, plots, privacy
+from aggregation.release import files, jobs, kinds, pipeline, plots, privacy
 from collection import services as collection_services
 from collection.models import Audience, Campaign
 from tests.factories import AudienceFactory, make_campaign, ready_participant
@@ -180,7 +180,7 @@ def test_each_dataset_file_has_the_columns_its_module_declares(published):
     assert {path.parent.name for path in paths} >= {"preferences_by_participant"}
     for path in paths:
         name = path.stem if path.parent.parent == folder else path.parent.name
-        declared = datasets.BY_NAME[name].columns
+        declared = kinds.dataset(name).columns
         assert set(declared) <= set(pq.read_schema(path).names), path
 
 
@@ -570,6 +570,11 @@ def card_inputs(preference_campaign):
     )
 
 
+def _kind_plots(selection):
+    """The plots the campaign's item kind adds (a preference campaign's divergence)."""
+    return kinds.get(selection.campaign.item_kind).plots
+
+
 def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
     card_inputs, tmp_path, monkeypatch
 ):
@@ -578,7 +583,7 @@ def test_plots_drawn_in_two_processes_are_the_bytes_one_process_draws(
     for can_fork in (True, False):
         monkeypatch.setattr(plots, "CAN_FORK", can_fork and plots.CAN_FORK)
         folder = tmp_path / str(can_fork)
-        names = plots.draw_all(folder, metrics=metrics_doc, selection=selection)
+        names = plots.draw_all(folder, metrics=metrics_doc, extra=_kind_plots(selection))
         assert names == ["coverage.png", "agreement.png", "divergence.png"]
         drawn[can_fork] = {name: (folder / name).read_bytes() for name in names}
     assert drawn[True] == drawn[False]
@@ -603,7 +608,7 @@ def test_a_plot_child_that_hangs_is_killed_and_its_plot_drawn_here(
     monkeypatch.setattr(plots, "coverage", coverage)
     monkeypatch.setattr(plots, "CHILD_SECONDS", 1)
     started = time.monotonic()
-    names = plots.draw_all(tmp_path / "drawn", metrics=metrics_doc, selection=selection)
+    names = plots.draw_all(tmp_path / "drawn", metrics=metrics_doc, extra=_kind_plots(selection))
     assert time.monotonic() - started < 30
     assert names == ["coverage.png", "agreement.png", "divergence.png"]
     drawn = tmp_path / "drawn" / "coverage.png"

@@ -123,15 +123,18 @@ def test_an_hh_rlhf_transcript_reads_back_as_it_was_written():
     assert parse_hh_transcript(EMPTY_REPLY["chosen"])[-1] == {"role": "assistant", "content": ""}
 
 
-def test_gzipped_hh_rlhf_imports_through_the_api_in_one_request(owner, campaign):
+def test_gzipped_hh_rlhf_imports_through_the_api_in_one_request_with_its_report(owner, campaign):
     content = gzip.compress(jsonl_bytes(*HH_LINES))
     answer = api_import(owner, campaign, content, "test.jsonl.gz")
     assert answer.status_code == 201, answer.content
-    assert answer.json() | {"rejected": []} == {
+    assert answer.json() == {
         "created": 5,
         "campaign": "hh",
         "format": "hh-rlhf",
         "mode": "all",
+        "rows_read": 5,
+        "unit": "Line",
+        "shapes": {"multi_turn_items": 1, "empty_replies": 2, "leading_space_items": 1},
         "rejected_count": 0,
         "rejected": [],
     }
@@ -483,3 +486,29 @@ def test_identical_transcripts_import_as_two_equal_candidates(campaign):
     items_import(campaign=campaign, stream=io.BytesIO(jsonl_bytes(same)), file_format="hh-rlhf")
     item = campaign.items.get()
     assert [c["text"] for c in item.candidates] == ["Oui, with warm milk."] * 2
+
+
+def test_an_empty_human_turn_is_refused_naming_the_line_the_field_and_the_turn(owner, campaign):
+    # hh-rlhf's harmless-base test file has no empty Human: turn (counted in
+    # tests/data/hh-rlhf/README.md); a file that has one is told where it is.
+    empty_question = {
+        "chosen": "\n\nHuman: Hi\n\nAssistant: Hello.\n\nHuman: \n\nAssistant: Yes?",
+        "rejected": "\n\nHuman: Hi\n\nAssistant: Hello.\n\nHuman: \n\nAssistant: Go on.",
+    }
+    answer = api_import(owner, campaign, jsonl_bytes(ORDINARY, empty_question), "hh.jsonl")
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("Line 2: chosen: Human turn 2 is empty")
+    assert not campaign.items.exists()
+    kept = api_import(
+        owner, campaign, jsonl_bytes(ORDINARY, empty_question), "hh.jsonl", mode="keep_valid"
+    ).json()
+    assert kept["created"] == 1
+    assert kept["rejected"] == [
+        {
+            "line": 2,
+            "unit": "Line",
+            "field": "chosen",
+            "message": "Human turn 2 is empty: a conversation whose question has no text "
+            "cannot be judged. Remove the line, or import with keep-valid to leave it out.",
+        }
+    ]

@@ -3,11 +3,8 @@ nothing scrolls sideways, and "Release quotas now" releases them and comes back.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from collection import services
 from tests.factories import (
     PASSWORD,
     make_campaign,
@@ -15,7 +12,7 @@ from tests.factories import (
     public_age_audience,
     ready_participant,
 )
-from tests.helpers import SCREENSHOTS
+from tests.helpers import SCREENSHOTS, answer_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,14 +25,7 @@ def test_the_campaign_page_shows_quotas_and_releases_them(browser, live_server, 
     audience = public_age_audience(slug="uk", name="UK adults")
     campaign = make_campaign(audiences={audience: 2}, items=4, owners=[owner], slug="uk-pairs")
     person = ready_participant(audience=audience, campaign=campaign, attributes={"age_band": "40+"})
-    assignment = services.assignment_next(participant=person, campaign=campaign)
-    services.response_submit(
-        participant=person,
-        assignment_id=assignment.pk,
-        payload={"choice": "a"},
-        time_on_task_ms=900,
-        idempotency_key=uuid.uuid4(),
-    )
+    assert answer_all(person, campaign, lambda item: {"choice": "a"}, limit=1) == 1
     context = browser.new_context(viewport={"width": width, "height": 900})
     context.set_default_timeout(30_000)
     page = context.new_page()

@@ -364,12 +364,14 @@ def test_a_paused_campaign_admits_no_newcomer_but_resumes_who_came(client, study
     late = client.__class__()
     refused = _enter_post_only(late, study, pid="late")
     assert refused.status_code == 403 and b"not open right now" in refused.content
-    assert _enter_post_only(client.__class__(), study, pid="early").status_code == 302
+    # Back through the same session's link (the id alone no longer resumes anyone).
+    again = _enter_post_only(client.__class__(), study, pid="early", STUDY_ID="s1", SESSION_ID="x1")
+    assert again.status_code == 302
     assert list(PanelEntrant.objects.values_list("external_id", flat=True)) == ["early"]
 
 
-def _enter_post_only(client, study, pid):
-    return client.post(reverse("panel_entry", args=[study.token]), {"PROLIFIC_PID": pid})
+def _enter_post_only(client, study, pid, **extra):
+    return client.post(reverse("panel_entry", args=[study.token]), {"PROLIFIC_PID": pid, **extra})
 
 
 def test_the_study_list_filters_by_a_managed_campaign_and_refuses_others(client, study):

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,8 @@ class Views:
     # `aggregation.selectors.judgement_keys` (their first judgements by submission time).
     contexts: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
     state: dict = dataclasses.field(default_factory=dict)
+    # The release's snapshot, for a dataset that reads rows of its own (`allocation`).
+    snapshot_at: datetime | None = None
 
     @classmethod
     def from_options(cls, options: dict, item_ids: np.ndarray, *, judgements: int) -> Views:
@@ -89,6 +92,14 @@ class Part:
         return tables.vote_counts(self.items, self.item_pos, self.top_votes)
 
     @functools.cached_property
+    def votes(self) -> pa.Table:
+        """The part's vote distribution per item (`votes.votes_table`), which
+        `preference_votes` writes and `soft_labels` starts from."""
+        from aggregation.release.datasets import votes  # it builds on this module
+
+        return votes.votes_table(self.context, self.items, *self.vote_counts)
+
+    @functools.cached_property
     def person(self) -> np.ndarray:
         """Each judgement's participant, as a position in `people`."""
         return self.people.positions(self.judgements.column("participant_id").to_numpy())
@@ -127,8 +138,9 @@ def _counts_nothing(part: Part, tally: Tally) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    name: str  # the file's name in each audience's folder, and the export's "kind"
-    item_kind: str  # `collection.models.Campaign.ItemKind`
+    # The file's name in each audience's folder, and the export's "kind". Which campaigns
+    # it applies to: those whose item kind lists it (`aggregation.release.kinds`).
+    name: str
     contents: str  # the card's table of configs
     columns: tuple[str, ...]  # after the columns every file starts with
     build: Callable[[Part], pa.Table | None]  # None: nothing to write for this part

@@ -95,7 +95,6 @@ def _card_columns(conversational: bool) -> str:
 
 DATASET = Dataset(
     name="conversation_preferences",
-    item_kind="conversation",
     contents="preference pairs per conversation turn (TRL DPO, conversational)",
     columns=(
         "conversation_id",

@@ -52,7 +52,6 @@ def _build(part: Part) -> pa.Table | None:
 
 DATASET = Dataset(
     name="conversation_ratings",
-    item_kind="conversation",
     contents="closing ratings of whole conversations",
     columns=("conversation_id", "messages", "turns", "rating", "label", "comment"),
     build=_build,

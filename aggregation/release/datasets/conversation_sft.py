@@ -46,7 +46,6 @@ def _count(part: Part, tally: Tally) -> None:
 
 DATASET = Dataset(
     name="conversation_sft",
-    item_kind="conversation",
     contents="participants' edits of model replies (TRL SFT, conversational)",
     columns=(
         "conversation_id",

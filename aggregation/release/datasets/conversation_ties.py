@@ -20,7 +20,6 @@ def ties_table(part: Part) -> pa.Table | None:
 
 DATASET = Dataset(
     name="conversation_ties",
-    item_kind="conversation",
     contents="tied pairs per conversation turn, kept out of the DPO config",
     columns=(
         "conversation_id",

@@ -127,7 +127,6 @@ def jsonl_record(row: dict) -> dict:
 
 DATASET = Dataset(
     name="conversations",
-    item_kind="conversation",
     contents="conversation trees (OpenAssistant's shape; also as JSONL)",
     columns=("conversation_id", "message_tree_id", "tree_state", "context", "prompt"),
     build=_build,

@@ -46,7 +46,6 @@ def _count(part: Part, tally: Tally) -> None:
 
 DATASET = Dataset(
     name="demonstrations",
-    item_kind="demonstration",
     contents="demonstrations (TRL SFT format)",
     columns=("messages", "prompt", "completion", "draft", "rationale", "confidence"),
     build=_build,

@@ -151,7 +151,6 @@ def pack_table(final: Final) -> pa.Table | None:
 
 DATASET = Dataset(
     name="icl_packs",
-    item_kind="preference",
     contents="in-context packs: k examples per audience, and per dyadic person",
     columns=("pack", "k", "messages", "examples"),
     build=gather,

@@ -61,7 +61,6 @@ def _count(part: Part, tally: Tally) -> None:
 
 DATASET = Dataset(
     name="ratings_kto",
-    item_kind="preference",
     contents="ratings as KTO rows",
     columns=("prompt", "completion", "label", "rating", "candidate_id", "source"),
     build=_build,

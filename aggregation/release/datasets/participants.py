@@ -43,24 +43,16 @@ def _nothing_per_part(part: Part) -> None:
     return None
 
 
-def _for(item_kind: str) -> Dataset:
-    return Dataset(
-        name="participants",
-        item_kind=item_kind,
-        contents="one row per participant: pseudonym, attributes, judgements, weight, split",
-        columns=("participant_id", "audience", "joined_via", "judgements", "weight", "split"),
-        build=_nothing_per_part,
-        finish=participants_table,
-        card_columns=lambda conversational: (
-            "- Participants: one row per participant of the audience, `participant_id` as "
-            "in every other file, `joined_via`, the `attr_` values as published, "
-            "`judgements` (how many they gave), `weight` (their raking weight) and `split` "
-            "(their side of the split by participant)."
-        ),
-    )
-
-
-# One per item kind: every campaign's release lists its people.
-DATASETS = tuple(
-    _for(kind) for kind in ("preference", "demonstration", "qa", "rating", "conversation")
+DATASET = Dataset(
+    name="participants",
+    contents="one row per participant: pseudonym, attributes, judgements, weight, split",
+    columns=("participant_id", "audience", "joined_via", "judgements", "weight", "split"),
+    build=_nothing_per_part,
+    finish=participants_table,
+    card_columns=lambda conversational: (
+        "- Participants: one row per participant of the audience, `participant_id` as "
+        "in every other file, `joined_via`, the `attr_` values as published, "
+        "`judgements` (how many they gave), `weight` (their raking weight) and `split` "
+        "(their side of the split by participant)."
+    ),
 )

@@ -136,7 +136,6 @@ def _card_columns(conversational: bool) -> str:
 
 DATASET = Dataset(
     name="preferences",
-    item_kind="preference",
     contents="strict preference pairs, no ties (TRL DPO / reward-model format)",
     columns=(
         "prompt",

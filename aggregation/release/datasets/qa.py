@@ -39,7 +39,6 @@ def _build(part: Part) -> pa.Table:
 
 DATASET = Dataset(
     name="qa",
-    item_kind="qa",
     contents="question–answer pairs",
     columns=(
         "question",

@@ -102,7 +102,6 @@ def _card_notes(campaign, inline) -> list[str]:
 
 DATASET = Dataset(
     name="rating_kto",
-    item_kind="rating",
     contents="single-response ratings as KTO rows",
     columns=(
         "prompt",

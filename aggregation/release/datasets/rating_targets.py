@@ -75,7 +75,6 @@ def _card_notes(campaign, inline) -> list[str]:
 
 DATASET = Dataset(
     name="rating_targets",
-    item_kind="rating",
     contents="mean score per attribute per item (reward-model targets)",
     columns=("prompt", "response", "source", "n"),
     build=_build,

@@ -64,7 +64,7 @@ def _group_columns(part: Part, n: int, codes: np.ndarray | None) -> dict:
 def soft_labels_table(part: Part) -> pa.Table | None:
     """The chunk's rows, item by item: the audience's, then its cells' in cell order."""
     items, context = part.items, part.context
-    pieces = [(0, None, votes_table(context, items, *part.vote_counts))]
+    pieces = [(0, None, part.votes)]
     cell_of, cells = stratum_cells(part)
     if len(cells):
         votes = part.top_votes
@@ -88,7 +88,6 @@ def soft_labels_table(part: Part) -> pa.Table | None:
 
 DATASET = Dataset(
     name="soft_labels",
-    item_kind="preference",
     contents="vote shares per item for the audience and each stratum cell (soft labels)",
     columns=("group", "prompt", "candidates", "votes", "shares", "ties", "total"),
     build=soft_labels_table,

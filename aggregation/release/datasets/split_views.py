@@ -75,7 +75,6 @@ def context_query(part: Part) -> dict[str, pa.Table]:
 
 BY_PARTICIPANT = Dataset(
     name="preferences_by_participant",
-    item_kind="preference",
     contents="strict pairs split by participant (train / test: no one in both)",
     columns=PREFERENCE_COLUMNS,
     build=by_participant,
@@ -92,7 +91,6 @@ BY_PARTICIPANT = Dataset(
 )
 BY_ITEM = Dataset(
     name="preferences_by_item",
-    item_kind="preference",
     contents="strict pairs split by item (train / test: unseen prompts)",
     columns=PREFERENCE_COLUMNS,
     build=by_item,
@@ -101,7 +99,6 @@ BY_ITEM = Dataset(
 )
 HELDOUT = Dataset(
     name="heldout_participants",
-    item_kind="preference",
     contents="held-out participants: context (first judgements) / query (the rest)",
     columns=PREFERENCE_COLUMNS,
     build=context_query,

@@ -24,7 +24,6 @@ def ties_table(part: Part) -> pa.Table | None:
 
 DATASET = Dataset(
     name="ties",
-    item_kind="preference",
     contents="tied pairs, kept out of the DPO configs",
     columns=(
         "prompt",

@@ -58,8 +58,7 @@ def votes_table(
 
 
 def _build(part: Part) -> pa.Table:
-    counts, ties = part.vote_counts
-    return votes_table(part.context, part.items, counts, ties)
+    return part.votes
 
 
 def _count(part: Part, tally: Tally) -> None:
@@ -68,7 +67,6 @@ def _count(part: Part, tally: Tally) -> None:
 
 DATASET = Dataset(
     name="preference_votes",
-    item_kind="preference",
     contents="vote distribution per item (soft labels)",
     columns=("prompt", "candidates", "votes", "shares", "ties", "total"),
     build=_build,

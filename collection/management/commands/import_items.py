@@ -12,8 +12,9 @@ def add_import_arguments(parser) -> None:
     parser.add_argument(
         "path",
         type=Path,
-        help="A file (JSONL, CSV, HH-RLHF, pairs; plain or .gz; Parquet; Arrow) or a folder "
-        "written by datasets' save_to_disk.",
+        help="A file (JSONL, CSV, HH-RLHF, pairs, prompt/response rows; plain or .gz; "
+        "Parquet; Arrow; a .zip or .tar.gz of a datasets folder) or a folder written by "
+        "datasets' save_to_disk.",
     )
     parser.add_argument(
         "--format",
@@ -64,7 +65,11 @@ def run_import(campaign: Campaign, options: dict, **extra) -> ImportResult:
 
 def report_lines(result: ImportResult) -> list[str]:
     """What the import did, then each rejected row with its number and reason."""
-    lines = [f"Imported {result.created} items into {result.campaign} (format {result.format})."]
+    lines = [
+        f"Imported {result.created} items into {result.campaign} (format {result.format}).",
+        f"Read {result.rows_read} {result.unit.lower()}s.",
+    ]
+    lines += [f"  {line}" for line in result.shapes.lines()]
     if result.mode == "keep_valid":
         lines.append(f"Rejected {result.rejected_count} rows.")
         lines += [f"  {row}" for row in result.rejected]

@@ -1,11 +1,14 @@
-"""A re-annotation study in one command: an existing preference dataset judged anew by
-several audiences (a new campaign over them, the dataset imported into it, opened)."""
+"""A re-annotation study in one command: an existing dataset judged anew by several
+audiences (a new campaign over them, the dataset imported into it, opened). Preference
+pairs by default; with ``--rubric helpsteer2`` single responses rated on HelpSteer2's
+five attributes from 0 to 4."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from collection import services
+from collection.kinds.rating import RUBRICS
 from collection.management.commands.import_items import (
     add_import_arguments,
     report_lines,
@@ -16,8 +19,9 @@ from collection.models import Audience, Campaign
 
 class Command(BaseCommand):
     help = (
-        "Create a preference campaign over the given audiences, import a dataset into it "
-        "(HH-RLHF, prompt/chosen/rejected pairs in JSONL, Parquet or a datasets folder) and "
+        "Create a preference campaign (or with --rubric a rating campaign) over the given "
+        "audiences, import a dataset into it (HH-RLHF, prompt/chosen/rejected pairs, "
+        "prompt/response rows as HelpSteer2's, in JSONL, Parquet or a datasets folder) and "
         "open it; all in one transaction, so a refusal leaves no campaign behind."
     )
 
@@ -39,6 +43,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--draft", action="store_true", help="Leave the campaign as a draft (default: open)."
         )
+        parser.add_argument(
+            "--rubric",
+            choices=sorted(RUBRICS),
+            help="Make a rating campaign (one response per item) with this rubric and scale, "
+            "e.g. helpsteer2: helpfulness, correctness, coherence, complexity, verbosity, 0-4 "
+            "(default: a preference campaign).",
+        )
 
     def handle(self, *args, slug: str, **options):
         targets = self._targets(options["audience"], options["k"])
@@ -53,11 +64,10 @@ class Command(BaseCommand):
                 campaign = services.campaign_create(
                     slug=slug,
                     name=options["name"] or slug.replace("-", " ").capitalize(),
-                    item_kind=Campaign.ItemKind.PREFERENCE,
                     owners=owners,
                     targets=targets,
                     instructions=options["instructions"],
-                    preference_format=Campaign.PreferenceFormat.CHOICE,
+                    **self._kind(options["rubric"]),
                 )
                 result = run_import(campaign, options)
                 if not options["draft"]:
@@ -70,6 +80,14 @@ class Command(BaseCommand):
         audiences = ", ".join(f"{t.audience.slug} (k={t.overlap_k})" for t in targets)
         state = "a draft" if options["draft"] else "open"
         self.stdout.write(f"Campaign {campaign.slug} is {state}, for {audiences}.")
+
+    def _kind(self, rubric: str | None) -> dict:
+        if rubric:
+            return {"item_kind": Campaign.ItemKind.RATING, **RUBRICS[rubric]}
+        return {
+            "item_kind": Campaign.ItemKind.PREFERENCE,
+            "preference_format": Campaign.PreferenceFormat.CHOICE,
+        }
 
     def _targets(self, given: list[str], default_k: int) -> list[services.CampaignTarget]:
         targets = []

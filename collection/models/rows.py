@@ -1,4 +1,5 @@
-"""Model instances from raw SQL rows, for the engine's hand-written queries."""
+"""Model instances from raw SQL rows, for the hand-written queries of the hot path (the
+engine's selectors and services, the API token lookup)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,13 @@ def _instance(model, values):
         for converter in functions:
             values[i] = converter(values[i], None, connection)
     return model.from_db(connection.alias, names, values)
+
+
+def _instances(row, *models) -> list:
+    """One instance per model from a row that selects each model's ``_columns`` in turn."""
+    instances, start = [], 0
+    for model in models:
+        end = start + len(model._meta.concrete_fields)
+        instances.append(_instance(model, row[start:end]))
+        start = end
+    return instances
