@@ -35,9 +35,17 @@ def managed_audience(request: HttpRequest, slug: str) -> Audience:
     return audience
 
 
-def form_error(form, error: ServiceError) -> None:
-    """Show a service's refusal beside the field it names (or above the form)."""
+def form_error(form, error: ServiceError, aliases: dict[str, str] | None = None) -> None:
+    """Show a service's refusal beside the field it names (or above the form).
+
+    `aliases` maps a service field to the form field that edits it under another name,
+    so the message sits under what the researcher typed, not above the form naming a
+    field the page never shows.
+    """
     field = (error.field or "").split(".")[0]
+    if aliases and field in aliases:
+        form.add_error(aliases[field], error.message)
+        return
     form.add_error(
         field if field in form.fields else None,
         f"{error.field or ''}: {error.message}".lstrip(": "),

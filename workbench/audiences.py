@@ -22,6 +22,9 @@ from workbench.access import (
 )
 from workbench.forms import AudienceForm, InvitationForm, format_schema, format_shares
 
+# The service's names for the fields this form calls otherwise.
+_SERVICE_FIELDS = {"attribute_schema": "attributes", "target_marginals": "targets"}
+
 
 def _save_kwargs(data: dict) -> dict:
     return {
@@ -54,7 +57,7 @@ def audience_create(request: HttpRequest) -> HttpResponse:
                 **_save_kwargs(form.cleaned_data),
             )
         except services.ServiceError as error:
-            form_error(form, error)
+            form_error(form, error, _SERVICE_FIELDS)
         else:
             messages.success(request, f"Audience {audience.name} created.")
             return redirect("workbench:audience_detail", slug=audience.slug)
@@ -80,7 +83,7 @@ def audience_detail(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             services.audience_update(audience=audience, **_save_kwargs(form.cleaned_data))
         except services.ServiceError as error:
-            form_error(form, error)
+            form_error(form, error, _SERVICE_FIELDS)
         else:
             messages.success(request, "Saved.")
             return redirect("workbench:audience_detail", slug=audience.slug)

@@ -12,11 +12,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
-from markdown_it import MarkdownIt
 
 from collection import services
+from collection.markdown import render_markdown
 from collection.models import Campaign
 from collection.permissions import audiences_visible_to
 from collection.views.common import _next_url
@@ -33,14 +32,6 @@ from workbench.forms import (
     adaptive_setting,
     campaign_fields,
 )
-
-# "js-default" without HTML: raw HTML in the text is escaped, links are checked by
-# markdown-it's validateLink (no javascript: or data: URLs).
-_markdown = MarkdownIt("js-default", {"html": False, "linkify": False, "typographer": False})
-
-
-def render_markdown(text: str) -> str:
-    return mark_safe(_markdown.render(text or ""))
 
 
 def _target_rows(request: HttpRequest, campaign: Campaign | None) -> list[dict]:

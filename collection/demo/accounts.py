@@ -22,7 +22,7 @@ def _logins() -> list[DemoLogin]:
     join = f"/join/{group_invite.token}/" if group_invite else "(see admin)"
     return [
         DemoLogin("admin", "admin", "Django admin at /admin/ and the coverage dashboard"),
-        DemoLogin("researcher", "researcher", "owns the four demo campaigns"),
+        DemoLogin("researcher", "researcher", "owns every demo campaign, listed at /campaigns/"),
         DemoLogin(
             "annotator",
             "annotator",

@@ -20,7 +20,11 @@ def native_rows(stream: IO[bytes]) -> Iterator[tuple[int, Row]]:
         if isinstance(row, dict):
             unknown = sorted(set(row) - NATIVE_FIELDS)
             if unknown:
-                row = ImportFileError("Unknown field.", line=number, field=unknown[0])
+                row = ImportFileError(
+                    f"Unknown field; expected one of {', '.join(sorted(NATIVE_FIELDS))}.",
+                    line=number,
+                    field=unknown[0],
+                )
         yield number, row
 
 

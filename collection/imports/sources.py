@@ -43,7 +43,12 @@ def _relabel(error: ImportFileError, unit: str) -> ImportFileError:
 def _native(number: int, row: dict, unit: str) -> dict:
     unknown = sorted(set(row) - native.NATIVE_FIELDS)
     if unknown:
-        raise ImportFileError("Unknown field.", line=number, field=unknown[0], unit=unit)
+        raise ImportFileError(
+            f"Unknown field; expected one of {', '.join(sorted(native.NATIVE_FIELDS))}.",
+            line=number,
+            field=unknown[0],
+            unit=unit,
+        )
     return row
 
 

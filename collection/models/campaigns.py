@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from collection import kinds, payloads
+from collection.markdown import render_markdown
 from collection.models.audiences import Audience, Participant
 
 
@@ -135,6 +136,11 @@ class Campaign(models.Model):
         if not self._scores_rubric:
             return ()
         return tuple(attribute["name"] for attribute in self.rubric)
+
+    @property
+    def instructions_html(self) -> str:
+        """The instructions as participants read them (the workbench previews the same)."""
+        return render_markdown(self.instructions)
 
     @property
     def item_kind_spec(self) -> kinds.Kind | None:

@@ -220,7 +220,7 @@ def conversation_judge(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request)
     campaign = _campaign(participant, slug)
     try:
-        conversation_writes.turn_save(
+        turn = conversation_writes.turn_save(
             participant=participant,
             conversation_id=_conversation_id(request),
             campaign=campaign,
@@ -237,7 +237,11 @@ def conversation_judge(request: HttpRequest, slug: str) -> HttpResponse:
     except ServiceError as error:
         field = (error.field or "judgement").split(".")[0]
         return conversation_page(request, slug, status=400, errors={field: error.message})
-    messages.success(request, "Saved. Write your next message.")
+    setup = conversation_writes.conversation_settings(turn.conversation)
+    if setup is not None and turn.index + 1 >= setup.turn_limit:
+        messages.success(request, "Saved. That was the last turn: rate the conversation.")
+    else:
+        messages.success(request, "Saved. Write your next message.")
     return _page(slug)
 
 

@@ -33,6 +33,9 @@ def test_demo_is_idempotent_and_prints_the_logins():
     assert Item.objects.count() >= 300
     campaigns = Campaign.objects.all()
     assert {c.item_kind for c in campaigns} == {"preference", "demonstration", "qa", "rating"}
+    # The printed note once said "the four demo campaigns" while there were six.
+    assert "owns every demo campaign" in first.getvalue()
+    assert all(c.owners.filter(username="researcher").exists() for c in campaigns)
     assert all(c.competence == COMPETENCE_FOR_KIND[c.item_kind] for c in campaigns)
     episodic = Campaign.objects.get(transience="episodic")
     assert all(item.messages for item in episodic.items.all())

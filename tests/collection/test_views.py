@@ -741,3 +741,20 @@ def test_a_user_creates_uses_and_revokes_an_api_token(client):
     client.post("/account/tokens/", {"revoke": token.pk})
     assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
     assert key.encode() not in client.get("/account/tokens/").content
+
+
+def test_annotate_page_renders_the_instructions_markdown_as_the_preview_promised(client):
+    # The workbench says "Markdown" and previews it rendered; participants saw the
+    # asterisks. Raw HTML stays text.
+    audience = AudienceFactory()
+    campaign = make_campaign(
+        audiences={audience: 1},
+        items=1,
+        instructions="Pick the **more harmless** reply. <script>alert(1)</script>",
+    )
+    annotator(client, campaign, audience)
+    page = client.get(reverse("annotate", args=[campaign.slug])).content.decode()
+    assert "<strong>more harmless</strong>" in page
+    assert "**more harmless**" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)</script>" not in page

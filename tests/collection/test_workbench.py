@@ -100,6 +100,17 @@ def test_shares_that_do_not_add_up_to_one_are_refused_with_the_api_message(clien
     assert not Audience.objects.filter(slug="uk-adults").exists()
 
 
+def test_targets_on_a_mass_audience_are_refused_under_the_target_shares_field(client, me):
+    # The service calls the field target_marginals; the page calls it "Target shares".
+    page = client.post(reverse("workbench:audience_create"), audience_form(kind="mass"))
+    assert page.status_code == 200
+    form = page.context["form"]
+    assert form.errors["targets"] == ["Only public audiences have target marginals."]
+    assert not form.non_field_errors()
+    assert "target_marginals" not in page.content.decode()
+    assert not Audience.objects.filter(slug="uk-adults").exists()
+
+
 def test_another_researchers_audience_answers_404_like_a_made_up_slug(client, me):
     theirs = AudienceFactory(created_by=researcher())
     for url in (
@@ -241,6 +252,19 @@ def test_an_import_with_bad_lines_reports_each_line_and_stores_nothing(client, m
     assert campaign.items.count() == 0
 
 
+def test_a_line_with_candidates_at_the_top_level_is_told_which_fields_exist(client, me):
+    # Label Studio and Argilla habits put "candidates" beside "prompt"; "Unknown field."
+    # alone left the researcher guessing that it belongs under "payload".
+    campaign = make_campaign(audiences={AudienceFactory(): 1}, items=0, owners=[me])
+    page = upload(client, campaign, [json.dumps({"prompt": "Q", "candidates": ["A", "B"]})])
+    assert page.status_code == 400
+    assert (
+        "Line 1: candidates: Unknown field; expected one of context, expected, external_id,"
+        " payload, prompt." in page.content.decode()
+    )
+    assert campaign.items.count() == 0
+
+
 def test_a_good_file_is_imported_and_its_items_get_slots(client, me):
     campaign = make_campaign(audiences={AudienceFactory(): 2}, items=0, owners=[me])
     page = upload(client, campaign, [json.dumps(preference_row(n)) for n in range(4)])
@@ -285,7 +309,10 @@ def test_a_parquet_file_is_checked_and_imported_from_the_page(client, me, tmp_pa
     assert "Row 2: rejected: Must not contain the NUL" in page.content.decode()
     with (tmp_path / "native.parquet").open("rb") as body:
         page = client.post(url, {"file": body, "format": "jsonl"})
-    assert page.status_code == 400 and "Row 1: seed: Unknown field." in page.content.decode()
+    assert page.status_code == 400 and (
+        "Row 1: seed: Unknown field; expected one of context, expected, external_id, payload,"
+        " prompt." in page.content.decode()
+    )
     with (tmp_path / "pairs.parquet").open("rb") as body:
         page = client.post(url, {"file": body, "format": "auto", "keep_valid": "on"})
     assert "Imported 1 item (read as pairs); 1 row rejected" in page.content.decode()

@@ -351,3 +351,33 @@ def test_the_admin_shows_a_conversation_read_only_with_its_turns(researcher, sta
     assert "Message 0" in body and "Message 1" in body and STANDIN_KEY not in body
     assert 'name="_save"' not in body  # looked at, not edited
     assert admin.get("/admin/collection/conversation/add/").status_code == 403
+
+
+def test_judging_the_last_turn_says_to_rate_the_conversation_not_to_write_again(
+    researcher, standin
+):
+    # The page said "Write your next message." after the last turn, while it showed
+    # the closing rating and no message box.
+    campaign, audience, _ = conversation_campaign(researcher, standin, settings={"turn_limit": 2})
+    person = ready_participant(audience=audience, campaign=campaign)
+    browser = client_for(person.user)
+    browser.post(chat(campaign) + "start/")
+    conversation = Conversation.objects.get(participant=person)
+    said = []
+    for n in range(2):
+        browser.post(chat(campaign) + "ask/", {"conversation": conversation.pk, "message": f"Q{n}"})
+        conversation.refresh_from_db()
+        page = browser.post(
+            chat(campaign) + "judge/",
+            {
+                "conversation": conversation.pk,
+                "token": conversation.pending["token"],
+                "choice": conversation.pending["shown"][0],
+            },
+            follow=True,
+        )
+        said.append(page.content.decode())
+    assert "Saved. Write your next message." in said[0]
+    assert "Write your next message." not in said[1]
+    assert "Saved. That was the last turn: rate the conversation." in said[1]
+    assert 'id="message-form"' not in said[1]
